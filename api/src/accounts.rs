@@ -1,0 +1,112 @@
+//! Account life cycle shared by single creation, CSV import and provisioning: validating a
+//! new user, hashing its password or issuing its activation email, and reset emails.
+
+use chrono::Duration;
+use moat_openapi::{CreateUser, Role};
+use uuid::Uuid;
+
+use crate::auth::passwords;
+use crate::auth::tokens::{random_secret, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{NewToken, NewUser, SystemMail, UserRecord, now};
+use crate::validate;
+
+pub const ACTIVATION: &str = "activation";
+pub const PASSWORD_RESET: &str = "password_reset";
+const ACTIVATION_TTL: Duration = Duration::days(7);
+const RESET_TTL: Duration = Duration::hours(1);
+
+/// Where a new user hangs: an organisation (org roles) or an MSP (MSP admins).
+#[derive(Debug, Clone, Copy)]
+pub enum Home {
+    Org(Uuid),
+    Msp(Uuid),
+}
+
+/// Checks a `CreateUser` (role fits the home, fields valid) and builds the row to insert,
+/// with an activation token and mail when no password is given.
+pub async fn build_new_user(state: &AppState, input: &CreateUser, home: Home) -> ApiResult<NewUser> {
+    let email = validate::email("email", &input.email)?;
+    let display_name = validate::name("display_name", &input.display_name)?;
+    let time_zone = match &input.time_zone {
+        Some(tz) if !tz.trim().is_empty() => validate::time_zone("time_zone", tz)?,
+        _ => "UTC".to_string(),
+    };
+    let (msp_id, org_id) = match home {
+        Home::Org(org) => {
+            if !matches!(input.role, Role::User | Role::SpamCzar | Role::OrgAdmin) {
+                return Err(ApiError::invalid("role", "organisation users are org_admin, spam_czar or user"));
+            }
+            (None, Some(org))
+        }
+        Home::Msp(msp) => {
+            if input.role != Role::MspAdmin {
+                return Err(ApiError::invalid("role", "users created under an MSP are msp_admin"));
+            }
+            (Some(msp), None)
+        }
+    };
+    let password_hash = match &input.password {
+        Some(p) => {
+            passwords::validate("password", p)?;
+            Some(passwords::hash(p).await?)
+        }
+        None => None,
+    };
+    let record = UserRecord {
+        id: Uuid::new_v4(),
+        msp_id,
+        org_id,
+        email,
+        display_name,
+        role: input.role.as_str().to_string(),
+        active: password_hash.is_some(),
+        password_hash,
+        time_zone,
+        quarantine_delegate_id: None,
+        created_at: now(),
+    };
+    let activation = if record.active { None } else { Some(activation_for(state, &record).0) };
+    Ok(NewUser { record, activation })
+}
+
+/// A fresh activation token for `user` and the welcome mail that carries it.
+pub fn activation_for(state: &AppState, user: &UserRecord) -> ((NewToken, SystemMail), String) {
+    let secret = random_secret();
+    let link = format!("{}/activate?token={secret}", state.config.public_url());
+    let body = format!(
+        "Hello {},\n\nan account was created for you on Moat, the mail security gateway that filters your \
+         mail.\nSet your password here (the link works once, for 7 days):\n\n{link}\n",
+        user.display_name
+    );
+    let token = NewToken {
+        user_id: user.id,
+        purpose: ACTIVATION,
+        token_hash: sha256_hex(&secret),
+        expires_at: now() + ACTIVATION_TTL,
+    };
+    ((token, mail(&user.email, "Welcome to Moat: activate your account", body)), secret)
+}
+
+/// A fresh password-reset token for `user` and the mail that carries it.
+pub fn reset_for(state: &AppState, user: &UserRecord) -> (NewToken, SystemMail) {
+    let secret = random_secret();
+    let link = format!("{}/reset-password?token={secret}", state.config.public_url());
+    let body = format!(
+        "Hello {},\n\na password reset was requested for your Moat account.\nChoose a new password here \
+         (the link works once, for one hour):\n\n{link}\n\nIf you did not ask for this, ignore this mail.\n",
+        user.display_name
+    );
+    let token = NewToken {
+        user_id: user.id,
+        purpose: PASSWORD_RESET,
+        token_hash: sha256_hex(&secret),
+        expires_at: now() + RESET_TTL,
+    };
+    (token, mail(&user.email, "Moat password reset", body))
+}
+
+fn mail(to: &str, subject: &str, body: String) -> SystemMail {
+    SystemMail { id: Uuid::new_v4(), recipient: to.to_string(), subject: subject.to_string(), body, created_at: now() }
+}

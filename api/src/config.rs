@@ -1,0 +1,103 @@
+//! Configuration: built-in defaults, then `moat.toml` (or the file named by `--config` /
+//! `MOAT_CONFIG`), then `MOAT_*` environment variables (`__` nests). Every default works
+//! for `make run`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A secret string: usable, but never printed by `Debug` or logs.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite:PATH` (created if missing) or `postgres://…`.
+    pub database_url: Secret,
+    /// Address the HTTP server binds.
+    pub http_listen: SocketAddr,
+    /// Folder for the SQLite file, blobs and generated keys.
+    pub data_dir: PathBuf,
+    /// Base URL users reach the web app at (used in emailed links); default
+    /// `http://{http_listen}`.
+    pub public_url: Option<String>,
+    /// HS256 key for access tokens; generated into `data_dir/jwt.key` when empty.
+    pub jwt_secret: Option<Secret>,
+    /// Access token lifetime in seconds.
+    pub jwt_ttl_secs: i64,
+    /// Created as platform admin at start-up when no platform admin exists.
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<Secret>,
+    /// Seed the demo MSP, org `example.test` and users at start-up (idempotent).
+    pub demo_seed: bool,
+    /// Folder of the built SPA served at `/`.
+    pub frontend_dir: PathBuf,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Login attempts allowed per account per minute.
+    pub login_attempts_per_account: u32,
+    /// Login attempts allowed per client IP per minute.
+    pub login_attempts_per_ip: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: Secret::new("sqlite:./data/moat.db"),
+            http_listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            public_url: None,
+            jwt_secret: None,
+            jwt_ttl_secs: 8 * 3600,
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+            demo_seed: false,
+            frontend_dir: PathBuf::from("frontend/dist"),
+            log_format: "text".into(),
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 30,
+        }
+    }
+}
+
+impl Config {
+    /// The base URL for links, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.http_listen),
+        }
+    }
+
+    /// Loads defaults → TOML file (if present) → `MOAT_*` environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("moat.toml"));
+        let config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("MOAT_").split("__").ignore(&["config"]))
+            .extract()?;
+        Ok(config)
+    }
+}

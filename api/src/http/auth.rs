@@ -1,0 +1,135 @@
+//! Login, the caller's identity, activation and password reset.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use moat_openapi::{
+    ActivateRequest, ChangePassword, ErrorBody, LoginRequest, LoginResponse, Me, PasswordResetConfirm,
+    PasswordResetRequest,
+};
+
+use crate::accounts::{self, ACTIVATION, PASSWORD_RESET};
+use crate::auth::Caller;
+use crate::auth::passwords;
+use crate::auth::tokens::sha256_hex;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ClientIp};
+use crate::state::AppState;
+
+/// Log in with email and password for a bearer access token.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let email = req.email.trim().to_lowercase();
+    if email.is_empty() || email.len() > 254 {
+        return Err(ApiError::invalid("email", "email is required"));
+    }
+    if state.login_by_ip.check_key(&ip).is_err() || state.login_by_account.check_key(&email).is_err() {
+        state.metrics.login("rate_limited");
+        tracing::warn!(%email, "login rate limited");
+        return Err(ApiError::RateLimited);
+    }
+    let user = state.store.user_by_email(&email).await?;
+    let ok = passwords::verify(&req.password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            state.metrics.login("failed");
+            tracing::info!(%email, "login failed");
+            return Err(ApiError::Unauthorized("wrong email or password"));
+        }
+    };
+    state.metrics.login("ok");
+    let access_token = state.jwt.issue(user.id)?;
+    Ok(Json(LoginResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: state.jwt.ttl_secs,
+        user: user.to_wire(),
+    }))
+}
+
+/// The caller, its role and its reach.
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
+    let reach = caller.reach(&state).await?;
+    Ok(Json(Me {
+        user: caller.user.as_ref().map(|u| u.to_wire()),
+        role: caller.role,
+        via: if caller.api_key_id.is_some() { "api_key" } else { "user" }.into(),
+        reach,
+    }))
+}
+
+/// Set the first password with the token from the welcome email.
+#[utoipa::path(post, path = "/auth/activate", tag = "auth", request_body = ActivateRequest,
+    responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<ActivateRequest>) -> ApiResult<StatusCode> {
+    set_password_with_token(&state, ACTIVATION, &req.token, &req.password).await
+}
+
+/// Ask for a password-reset email. Answers 202 whether or not the account exists.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202), (status = 429, body = ErrorBody)))]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<PasswordResetRequest>,
+) -> ApiResult<StatusCode> {
+    let email = req.email.trim().to_lowercase();
+    if state.login_by_ip.check_key(&ip).is_err() || state.login_by_account.check_key(&email).is_err() {
+        return Err(ApiError::RateLimited);
+    }
+    if let Some(user) = state.store.user_by_email(&email).await? {
+        let (token, mail) = accounts::reset_for(&state, &user);
+        state.store.issue_token(&token, &mail).await?;
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Choose a new password with the token from the reset email.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
+    responses((status = 204), (status = 422, body = ErrorBody)))]
+pub async fn password_reset_confirm(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<PasswordResetConfirm>,
+) -> ApiResult<StatusCode> {
+    set_password_with_token(&state, PASSWORD_RESET, &req.token, &req.password).await
+}
+
+async fn set_password_with_token(state: &AppState, purpose: &str, token: &str, password: &str) -> ApiResult<StatusCode> {
+    passwords::validate("password", password)?;
+    let hash = passwords::hash(password).await?;
+    let user_id = state
+        .store
+        .consume_token(purpose, &sha256_hex(token.trim()))
+        .await?
+        .ok_or_else(|| ApiError::invalid("token", "this link is invalid, used or expired"))?;
+    state.store.set_password(user_id, &hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the caller's own password.
+#[utoipa::path(post, path = "/auth/change-password", tag = "auth", request_body = ChangePassword,
+    security(("bearer_jwt" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    let user = caller.user.as_ref().ok_or_else(|| ApiError::invalid("current_password", "API keys have no password"))?;
+    if !passwords::verify(&req.current_password, user.password_hash.as_deref()).await {
+        return Err(ApiError::invalid("current_password", "the current password is wrong"));
+    }
+    passwords::validate("new_password", &req.new_password)?;
+    let hash = passwords::hash(&req.new_password).await?;
+    state.store.set_password(user.id, &hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

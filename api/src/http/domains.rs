@@ -1,0 +1,117 @@
+//! Customer domains: where their mail is relayed to, and the switches around it.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use moat_openapi::{CreateDomain, Domain, DomainList, ErrorBody, PageParams, UpdateDomain};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store::{NewDomain, Paging};
+use crate::validate;
+
+/// Validates a domain's fields into a [`NewDomain`].
+pub fn new_domain(field: &str, req: &CreateDomain) -> ApiResult<NewDomain> {
+    let f = |name: &str| if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+    Ok(NewDomain {
+        name: validate::domain_name(&f("name"), &req.name)?,
+        destination_host: validate::host(&f("destination_host"), &req.destination_host)?,
+        destination_port: validate::port(&f("destination_port"), req.destination_port)?,
+        tls_mode: req.tls_mode.unwrap_or_default(),
+        inbound_enabled: req.inbound_enabled.unwrap_or(true),
+        outbound_enabled: req.outbound_enabled.unwrap_or(true),
+        maintenance_banner: req
+            .maintenance_banner
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| validate::text(&f("maintenance_banner"), b, validate::MAX_BANNER))
+            .transpose()?,
+    })
+}
+
+#[utoipa::path(get, path = "/orgs/{id}/domains", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = DomainList), (status = 404, body = ErrorBody)))]
+pub async fn list_domains(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<DomainList>> {
+    caller.org(&state, id).await?;
+    let paging = Paging::new(p.page, p.per_page);
+    let (items, total) = state.store.list_domains(caller.scope, id, paging).await?;
+    Ok(Json(DomainList { items, total, page: paging.page, per_page: paging.per_page }))
+}
+
+/// Add a domain to an organisation; its mail is relayed to `destination_host:destination_port`.
+#[utoipa::path(post, path = "/orgs/{id}/domains", tag = "tenancy", params(("id" = Uuid, Path)), request_body = CreateDomain,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 201, body = Domain), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<CreateDomain>,
+) -> ApiResult<(StatusCode, Json<Domain>)> {
+    caller.manage_org(&state, id).await?;
+    let domain = state.store.create_domain(id, new_domain("", &req)?).await?;
+    tracing::info!(domain_id = %domain.id, org_id = %id, "domain created");
+    Ok((StatusCode::CREATED, Json(domain)))
+}
+
+#[utoipa::path(get, path = "/domains/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Domain), (status = 404, body = ErrorBody)))]
+pub async fn get_domain(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Domain>> {
+    Ok(Json(caller.domain(&state, id).await?))
+}
+
+/// Change a domain's destination, TLS mode, switches or maintenance banner.
+#[utoipa::path(patch, path = "/domains/{id}", tag = "tenancy", params(("id" = Uuid, Path)), request_body = UpdateDomain,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Domain), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateDomain>,
+) -> ApiResult<Json<Domain>> {
+    let mut domain = caller.manage_domain(&state, id).await?;
+    if let Some(host) = &req.destination_host {
+        domain.destination_host = validate::host("destination_host", host)?;
+    }
+    if let Some(port) = req.destination_port {
+        domain.destination_port = validate::port("destination_port", port)?;
+    }
+    if let Some(mode) = req.tls_mode {
+        domain.tls_mode = mode;
+    }
+    if let Some(on) = req.inbound_enabled {
+        domain.inbound_enabled = on;
+    }
+    if let Some(on) = req.outbound_enabled {
+        domain.outbound_enabled = on;
+    }
+    if let Some(banner) = &req.maintenance_banner {
+        domain.maintenance_banner = banner
+            .as_deref()
+            .filter(|b| !b.trim().is_empty())
+            .map(|b| validate::text("maintenance_banner", b, validate::MAX_BANNER))
+            .transpose()?;
+    }
+    state.store.update_domain(&domain).await?;
+    Ok(Json(domain))
+}
+
+#[utoipa::path(delete, path = "/domains/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_domain(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+    caller.manage_domain(&state, id).await?;
+    state.store.delete_domain(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

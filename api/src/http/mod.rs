@@ -1,0 +1,120 @@
+//! The HTTP surface: `/api/v1` routes (each documented with `#[utoipa::path]`), health and
+//! metrics, and the SPA served from `frontend_dir` with an `index.html` fallback.
+
+mod api_keys;
+mod auth;
+mod domains;
+mod meta;
+mod msps;
+mod orgs;
+mod provision;
+mod users;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Request bodies above this are refused (CSV imports are the largest legitimate ones).
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Moat API", description = "Multi-tenant email security gateway: tenancy, policy, held mail."),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Login, the caller, activation and password reset"),
+        (name = "tenancy", description = "MSPs, organisations, domains, users, provisioning"),
+        (name = "policy", description = "Filtering policy"),
+        (name = "integrations", description = "API keys for integrations"),
+        (name = "meta", description = "Health, metrics, this document"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut jwt = Http::new(HttpAuthScheme::Bearer);
+        jwt.bearer_format = Some("JWT".into());
+        jwt.description = Some("Access token from POST /api/v1/auth/login".into());
+        components.add_security_scheme("bearer_jwt", SecurityScheme::Http(jwt));
+        let mut key = Http::new(HttpAuthScheme::Bearer);
+        key.bearer_format = Some("moat_…".into());
+        key.description = Some("Integration API key scoped to an MSP or organisation".into());
+        components.add_security_scheme("api_key", SecurityScheme::Http(key));
+    }
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::activate))
+        .routes(routes!(auth::password_reset))
+        .routes(routes!(auth::password_reset_confirm))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(msps::list_msps, msps::create_msp))
+        .routes(routes!(msps::get_msp, msps::update_msp, msps::delete_msp))
+        .routes(routes!(msps::list_msp_users, msps::create_msp_user))
+        .routes(routes!(orgs::list_orgs, orgs::create_org))
+        .routes(routes!(orgs::get_org, orgs::update_org, orgs::delete_org))
+        .routes(routes!(orgs::get_org_policy, orgs::put_org_policy))
+        .routes(routes!(domains::list_domains, domains::create_domain))
+        .routes(routes!(domains::get_domain, domains::update_domain, domains::delete_domain))
+        .routes(routes!(users::list_org_users, users::create_org_user))
+        .routes(routes!(users::get_user, users::update_user, users::delete_user))
+        .routes(routes!(users::resend_welcome))
+        .routes(routes!(users::reset_password))
+        .routes(routes!(users::reset_settings))
+        .routes(routes!(provision::import_users))
+        .routes(routes!(provision::provision))
+        .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
+        .routes(routes!(api_keys::delete_api_key))
+        .routes(routes!(meta::openapi_json));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .routes(routes!(meta::metrics))
+}
+
+/// The OpenAPI document generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The document as served and committed (pretty JSON, trailing newline).
+pub static OPENAPI_JSON: LazyLock<String> =
+    LazyLock::new(|| openapi().to_pretty_json().expect("the OpenAPI document serialises") + "\n");
+
+/// The whole application: API, health, metrics and the SPA.
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api_routes().split_for_parts();
+    let dist = state.config.frontend_dir.clone();
+    let spa = ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html")));
+    api.route("/api/{*rest}", axum::routing::any(|| async { ApiError::not_found().into_response() }))
+        .fallback_service(spa)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

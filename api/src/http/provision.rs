@@ -1,0 +1,219 @@
+//! Bulk paths: CSV user import and one-call MSP self-provisioning. Both are all or
+//! nothing, and a bad CSV line is answered 422 naming its line (the header is line 1).
+
+use std::collections::{HashMap, HashSet};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use moat_openapi::{CreateDomain, CreateUser, ErrorBody, ImportResult, ProvisionRequest, ProvisionResponse, Role};
+use uuid::Uuid;
+
+use super::domains::new_domain;
+use crate::accounts::{self, Home};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::{NewUser, Provisioning, Scope};
+use crate::validate;
+
+/// Most rows one CSV may carry.
+const MAX_CSV_ROWS: usize = 50_000;
+const COLUMNS: [&str; 5] = ["email", "display_name", "role", "time_zone", "password"];
+
+/// Parses a users CSV into `CreateUser`s with their line numbers, checking every row.
+pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUser)>> {
+    let line_err = |line: u32, msg: String| ApiError::Validation { message: msg, field: Some(field.into()), line: None }.at_line(line);
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| line_err(1, format!("unreadable header: {e}")))?.clone();
+    let mut index = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim_start_matches('\u{feff}').to_lowercase();
+        if !COLUMNS.contains(&h.as_str()) {
+            return Err(line_err(1, format!("unknown column `{h}` (columns: {})", COLUMNS.join(", "))));
+        }
+        if index.insert(h.clone(), i).is_some() {
+            return Err(line_err(1, format!("column `{h}` appears twice")));
+        }
+    }
+    for required in ["email", "display_name"] {
+        if !index.contains_key(required) {
+            return Err(line_err(1, format!("the header must name the column `{required}`")));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line() as u32).unwrap_or(0);
+            line_err(line, format!("malformed CSV: {e}"))
+        })?;
+        let line = record.position().map(|p| p.line() as u32).unwrap_or(0);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if rows.len() >= MAX_CSV_ROWS {
+            return Err(line_err(line, format!("at most {MAX_CSV_ROWS} users per import")));
+        }
+        let get = |col: &str| index.get(col).and_then(|&i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_string);
+        let role = match get("role") {
+            None => Role::User,
+            Some(r) => Role::parse(&r.to_lowercase())
+                .ok_or_else(|| line_err(line, format!("role: `{r}` is not org_admin, spam_czar or user")))?,
+        };
+        let user = CreateUser {
+            email: get("email").unwrap_or_default(),
+            display_name: get("display_name").unwrap_or_default(),
+            role,
+            password: get("password"),
+            time_zone: get("time_zone"),
+        };
+        let email = validate::email("email", &user.email).map_err(|e| e.at_line(line))?;
+        if let Some(first) = seen.insert(email.clone(), line) {
+            return Err(line_err(line, format!("email {email} already appears on line {first}")));
+        }
+        rows.push((line, user));
+    }
+    Ok(rows)
+}
+
+async fn build_users(state: &AppState, caller: &Caller, rows: &[(u32, CreateUser)], org: Uuid) -> ApiResult<Vec<(u32, NewUser)>> {
+    let mut users = Vec::with_capacity(rows.len());
+    for (line, row) in rows {
+        if !caller.may_grant(row.role) {
+            return Err(ApiError::invalid("role", format!("you cannot grant the role {}", row.role.as_str())).at_line(*line));
+        }
+        let new = accounts::build_new_user(state, row, Home::Org(org)).await.map_err(|e| e.at_line(*line))?;
+        users.push((*line, new));
+    }
+    Ok(users)
+}
+
+/// Import users from CSV (`text/csv`, header row `email,display_name[,role][,time_zone][,password]`).
+#[utoipa::path(post, path = "/orgs/{id}/users/import", tag = "tenancy", params(("id" = Uuid, Path)),
+    request_body(content = String, content_type = "text/csv"),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 201, body = ImportResult), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
+    caller.manage_org(&state, id).await?;
+    let is_csv = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::UnsupportedMediaType("text/csv"));
+    }
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
+    let rows = parse_users_csv("csv", text)?;
+    let users = build_users(&state, &caller, &rows, id).await?;
+    state.store.import_users(&users).await?;
+    tracing::info!(org_id = %id, count = users.len(), "users imported");
+    Ok((StatusCode::CREATED, Json(ImportResult { created: users.iter().map(|(_, u)| u.record.to_wire()).collect() })))
+}
+
+/// Provision an organisation in one call: domains, allowed outbound IPs, policy and users.
+/// Creates the organisation with this id first when none exists and `name` is given.
+#[utoipa::path(post, path = "/orgs/{id}/provision", tag = "tenancy", params(("id" = Uuid, Path)), request_body = ProvisionRequest,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = ProvisionResponse), (status = 201, body = ProvisionResponse),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn provision(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<ProvisionRequest>,
+) -> ApiResult<(StatusCode, Json<ProvisionResponse>)> {
+    let create_org = match state.store.get_org(caller.scope, id).await? {
+        Some(_) => {
+            caller.require(Role::OrgAdmin)?;
+            None
+        }
+        None => {
+            // Another tenant's organisation, or a caller who could not create one: not found.
+            if caller.role < Role::MspAdmin || state.store.org_exists(id).await? {
+                return Err(ApiError::not_found());
+            }
+            let name = req.name.as_deref().ok_or_else(|| ApiError::invalid("name", "name is required to create the organisation"))?;
+            let msp_id = match (req.msp_id, caller.scope) {
+                (Some(msp), _) => caller.msp(&state, msp).await?.id,
+                (None, Scope::Msp(own)) => own,
+                (None, _) => return Err(ApiError::invalid("msp_id", "msp_id is required")),
+            };
+            Some((msp_id, validate::name("name", name)?))
+        }
+    };
+    let mut domains = Vec::new();
+    let mut names = HashSet::new();
+    for (i, d) in req.domains.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let create = CreateDomain {
+            name: d.name.clone(),
+            destination_host: d.destination_host.clone(),
+            destination_port: d.destination_port,
+            tls_mode: d.tls_mode,
+            inbound_enabled: None,
+            outbound_enabled: None,
+            maintenance_banner: None,
+        };
+        let domain = new_domain(&field, &create)?.into_domain(id);
+        if !names.insert(domain.name.clone()) {
+            return Err(ApiError::invalid(&format!("{field}.name"), format!("{} is listed twice", domain.name)));
+        }
+        domains.push(domain);
+    }
+    let mut allowed_ips = Vec::new();
+    for (i, ip) in req.allowed_ips.iter().enumerate() {
+        let cidr = validate::cidr(&format!("allowed_ips[{i}]"), ip)?;
+        if !allowed_ips.contains(&cidr) {
+            allowed_ips.push(cidr);
+        }
+    }
+    let policy = req.policy.as_ref().map(|p| validate::policy("policy", p)).transpose()?;
+    let rows = match &req.users_csv {
+        Some(csv) => parse_users_csv("users_csv", csv)?,
+        None => Vec::new(),
+    };
+    let users = build_users(&state, &caller, &rows, id).await?;
+    let created = create_org.is_some();
+    let plan = Provisioning { org_id: id, create_org, domains, allowed_ips, policy, users };
+    state.store.provision(&plan).await?;
+    tracing::info!(org_id = %id, created, domains = plan.domains.len(), users = plan.users.len(), "org provisioned");
+    let response = ProvisionResponse {
+        org_id: id,
+        allowed_ips: state.store.allowed_ips(id).await?,
+        policy: state.store.org_policy(id).await?,
+        domains: plan.domains,
+        users: plan.users.iter().map(|(_, u)| u.record.to_wire()).collect(),
+    };
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(response)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_carry_their_line_numbers() {
+        let rows = parse_users_csv("csv", "email,display_name,role\na@x.test,A,user\n\nb@x.test,B,spam_czar\n").unwrap();
+        assert_eq!(rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(rows[1].1.role, Role::SpamCzar);
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let err = parse_users_csv("csv", "email,display_name\na@x.test,A\nnot-an-email,B\n").unwrap_err();
+        assert!(matches!(err, ApiError::Validation { line: Some(3), .. }), "{err:?}");
+        let err = parse_users_csv("csv", "email,display_name\na@x.test,A\nA@x.test,B\n").unwrap_err();
+        assert!(matches!(err, ApiError::Validation { line: Some(3), .. }), "{err:?}");
+        let err = parse_users_csv("csv", "mail,display_name\n").unwrap_err();
+        assert!(matches!(err, ApiError::Validation { line: Some(1), .. }), "{err:?}");
+        let err = parse_users_csv("csv", "email,display_name\na@x.test,A,extra\n").unwrap_err();
+        assert!(matches!(err, ApiError::Validation { line: Some(2), .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,159 @@
+//! Users of an organisation: administration, self-service profile, welcome and reset mail.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use moat_openapi::{CreateUser, ErrorBody, PageParams, Role, UpdateUser, User, UserList};
+use uuid::Uuid;
+
+use crate::accounts::{self, Home};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store::{Paging, Scope, UserParent};
+use crate::validate;
+
+#[utoipa::path(get, path = "/orgs/{id}/users", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = UserList), (status = 404, body = ErrorBody)))]
+pub async fn list_org_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<UserList>> {
+    caller.org(&state, id).await?;
+    let paging = Paging::new(p.page, p.per_page);
+    let (items, total) = state.store.list_users(caller.scope, UserParent::Org(id), paging).await?;
+    Ok(Json(UserList { items, total, page: paging.page, per_page: paging.per_page }))
+}
+
+/// Add a user; without `password` the user is sent an activation email.
+#[utoipa::path(post, path = "/orgs/{id}/users", tag = "tenancy", params(("id" = Uuid, Path)), request_body = CreateUser,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 201, body = User), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_org_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    caller.manage_org(&state, id).await?;
+    if !caller.may_grant(req.role) {
+        return Err(ApiError::forbidden());
+    }
+    let new = accounts::build_new_user(&state, &req, Home::Org(id)).await?;
+    state.store.create_user(&new).await?;
+    tracing::info!(user_id = %new.record.id, org_id = %id, "user created");
+    Ok((StatusCode::CREATED, Json(new.record.to_wire())))
+}
+
+#[utoipa::path(get, path = "/users/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+pub async fn get_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<User>> {
+    Ok(Json(caller.user(&state, id).await?.to_wire()))
+}
+
+/// Change a user. Users may change their own name, time zone and quarantine delegate;
+/// admins may also change roles.
+#[utoipa::path(patch, path = "/users/{id}", tag = "tenancy", params(("id" = Uuid, Path)), request_body = UpdateUser,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<UpdateUser>,
+) -> ApiResult<Json<User>> {
+    let is_self = caller.user_id() == Some(id);
+    let mut user = if is_self { caller.user(&state, id).await? } else { caller.manage_user(&state, id).await? };
+    if let Some(name) = &req.display_name {
+        user.display_name = validate::name("display_name", name)?;
+    }
+    if let Some(tz) = &req.time_zone {
+        user.time_zone = validate::time_zone("time_zone", tz)?;
+    }
+    if let Some(role) = req.role.filter(|r| *r != user.role()) {
+        if is_self {
+            return Err(ApiError::invalid("role", "you cannot change your own role"));
+        }
+        let org_role = matches!(role, Role::User | Role::SpamCzar | Role::OrgAdmin);
+        if user.org_id.is_some() != org_role {
+            return Err(ApiError::invalid("role", "organisation users are org_admin, spam_czar or user"));
+        }
+        if !caller.may_grant(role) {
+            return Err(ApiError::forbidden());
+        }
+        user.role = role.as_str().to_string();
+    }
+    if let Some(delegate) = req.quarantine_delegate_id {
+        user.quarantine_delegate_id = match (delegate, user.org_id) {
+            (None, _) => None,
+            (Some(d), _) if d == user.id => {
+                return Err(ApiError::invalid("quarantine_delegate_id", "a user cannot be its own delegate"));
+            }
+            (Some(d), Some(org)) => {
+                state.store.get_user(Scope::Org(org), d).await?.ok_or_else(|| {
+                    ApiError::invalid("quarantine_delegate_id", "the delegate must be a user of the same organisation")
+                })?;
+                Some(d)
+            }
+            (Some(_), None) => {
+                return Err(ApiError::invalid("quarantine_delegate_id", "only organisation users have quarantines"));
+            }
+        };
+    }
+    state.store.update_user(&user).await?;
+    Ok(Json(user.to_wire()))
+}
+
+#[utoipa::path(delete, path = "/users/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn delete_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+    caller.manage_user(&state, id).await?;
+    if caller.user_id() == Some(id) {
+        return Err(ApiError::invalid("id", "you cannot delete your own account"));
+    }
+    state.store.delete_user(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a new welcome/activation email (the old link stops mattering once one is used).
+#[utoipa::path(post, path = "/users/{id}/resend-welcome", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 202), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn resend_welcome(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+    let user = caller.manage_user(&state, id).await?;
+    if user.active {
+        return Err(ApiError::conflict("id", "the user has already activated the account; reset the password instead"));
+    }
+    let ((token, mail), _) = accounts::activation_for(&state, &user);
+    state.store.issue_token(&token, &mail).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Email the user a password-reset link.
+#[utoipa::path(post, path = "/users/{id}/reset-password", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 202), (status = 404, body = ErrorBody)))]
+pub async fn reset_password(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+    let user = caller.manage_user(&state, id).await?;
+    let (token, mail) = accounts::reset_for(&state, &user);
+    state.store.issue_token(&token, &mail).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Put the user's personal settings back to defaults (time zone UTC, no delegate).
+#[utoipa::path(post, path = "/users/{id}/reset-settings", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+pub async fn reset_settings(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<User>> {
+    let mut user = caller.manage_user(&state, id).await?;
+    user.time_zone = "UTC".into();
+    user.quarantine_delegate_id = None;
+    state.store.update_user(&user).await?;
+    Ok(Json(user.to_wire()))
+}

@@ -1,0 +1,318 @@
+//! Users, their single-use tokens (activation, password reset), the system mail outbox,
+//! and the all-or-nothing bulk paths (CSV import, provisioning).
+
+use chrono::{DateTime, Utc};
+use moat_openapi::{Domain, Policy, Role, User};
+use uuid::Uuid;
+
+use super::tenancy::{INSERT_ALLOWED_IP, INSERT_ORG, UPSERT_POLICY, bind_domain};
+use super::{Paging, Scope, Store, now, with_pool};
+use crate::error::{ApiError, ApiResult, OnUnique};
+
+/// A user as stored, including its password hash (never sent to clients).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub msp_id: Option<Uuid>,
+    pub org_id: Option<Uuid>,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub time_zone: String,
+    pub quarantine_delegate_id: Option<Uuid>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRecord {
+    pub fn role(&self) -> Role {
+        // The column only ever holds values written from `Role::as_str`.
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+
+    pub fn to_wire(&self) -> User {
+        User {
+            id: self.id,
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role(),
+            msp_id: self.msp_id,
+            org_id: self.org_id,
+            time_zone: self.time_zone.clone(),
+            quarantine_delegate_id: self.quarantine_delegate_id,
+            active: self.active,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A single-use emailed token, stored hashed.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub user_id: Uuid,
+    pub purpose: &'static str,
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A message for the system outbox (activation, password reset, digests later).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SystemMail {
+    pub id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user to create, with the activation token and email it needs when it has no password.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub record: UserRecord,
+    pub activation: Option<(NewToken, SystemMail)>,
+}
+
+/// Where listed users hang in the tenant tree.
+#[derive(Debug, Clone, Copy)]
+pub enum UserParent {
+    Org(Uuid),
+    Msp(Uuid),
+}
+
+/// What a provisioning call creates; the organisation exists already unless `create_org`.
+#[derive(Debug, Clone)]
+pub struct Provisioning {
+    pub org_id: Uuid,
+    pub create_org: Option<(Uuid, String)>,
+    pub domains: Vec<Domain>,
+    pub allowed_ips: Vec<String>,
+    pub policy: Option<Policy>,
+    /// With their CSV line numbers, for error messages.
+    pub users: Vec<(u32, NewUser)>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.msp_id, u.org_id, u.email, u.display_name, u.role, u.password_hash, \
+     u.time_zone, u.quarantine_delegate_id, u.active, u.created_at";
+const USER_SCOPE: &str = "($1 IS NULL OR o.msp_id = $1 OR u.msp_id = $1) AND ($2 IS NULL OR u.org_id = $2) \
+     AND ($3 IS NULL OR u.id = $3 OR u.quarantine_delegate_id = $3)";
+const INSERT_USER: &str = "INSERT INTO users (id, msp_id, org_id, email, display_name, role, password_hash, \
+     time_zone, quarantine_delegate_id, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const INSERT_TOKEN: &str = "INSERT INTO user_tokens (id, user_id, purpose, token_hash, expires_at, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+const INSERT_MAIL: &str =
+    "INSERT INTO system_mail (id, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)";
+pub const DUPLICATE_EMAIL: &str = "a user with this email already exists";
+
+/// Inserts a [`NewUser`] (and its activation token and mail) on `$conn`.
+macro_rules! insert_new_user {
+    ($conn:expr, $new:expr) => {{
+        let u = &$new.record;
+        sqlx::query(INSERT_USER)
+            .bind(u.id)
+            .bind(u.msp_id)
+            .bind(u.org_id)
+            .bind(&u.email)
+            .bind(&u.display_name)
+            .bind(&u.role)
+            .bind(&u.password_hash)
+            .bind(&u.time_zone)
+            .bind(u.quarantine_delegate_id)
+            .bind(u.active)
+            .bind(u.created_at)
+            .execute(&mut *$conn)
+            .await
+            .on_unique("email", DUPLICATE_EMAIL)?;
+        if let Some((token, mail)) = &$new.activation {
+            insert_token!($conn, token);
+            insert_mail!($conn, mail);
+        }
+    }};
+}
+
+macro_rules! insert_token {
+    ($conn:expr, $t:expr) => {
+        sqlx::query(INSERT_TOKEN)
+            .bind(Uuid::new_v4())
+            .bind($t.user_id)
+            .bind($t.purpose)
+            .bind(&$t.token_hash)
+            .bind($t.expires_at)
+            .bind(now())
+            .execute(&mut *$conn)
+            .await?
+    };
+}
+
+macro_rules! insert_mail {
+    ($conn:expr, $m:expr) => {
+        sqlx::query(INSERT_MAIL)
+            .bind($m.id)
+            .bind(&$m.recipient)
+            .bind(&$m.subject)
+            .bind(&$m.body)
+            .bind($m.created_at)
+            .execute(&mut *$conn)
+            .await?
+    };
+}
+
+impl Store {
+    pub async fn create_user(&self, new: &NewUser) -> ApiResult<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            insert_new_user!(tx, new);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Creates all users or none; an error names the CSV line that caused it.
+    pub async fn import_users(&self, users: &[(u32, NewUser)]) -> ApiResult<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (line, new) in users {
+                let inserted: ApiResult<()> = async { insert_new_user!(tx, new); Ok(()) }.await;
+                inserted.map_err(|e| e.at_line(*line))?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Creates (optionally) the organisation, then its domains, allowed IPs, policy and
+    /// users, in one transaction.
+    pub async fn provision(&self, p: &Provisioning) -> ApiResult<()> {
+        let policy = p.policy.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some((msp_id, name)) = &p.create_org {
+                sqlx::query(INSERT_ORG).bind(p.org_id).bind(msp_id).bind(name).bind(now())
+                    .execute(&mut *tx).await.on_unique("name", "this MSP already has an organisation with this name")?;
+            }
+            for domain in &p.domains {
+                bind_domain!(domain).execute(&mut *tx).await
+                    .on_unique("domains", &format!("domain {} already exists", domain.name))?;
+            }
+            for cidr in &p.allowed_ips {
+                sqlx::query(INSERT_ALLOWED_IP).bind(Uuid::new_v4()).bind(p.org_id).bind(cidr).bind(now())
+                    .execute(&mut *tx).await.on_unique("allowed_ips", &format!("{cidr} is listed twice"))?;
+            }
+            if let Some(policy) = &policy {
+                sqlx::query(UPSERT_POLICY).bind(p.org_id).bind(policy).bind(now()).execute(&mut *tx).await?;
+            }
+            for (line, new) in &p.users {
+                let inserted: ApiResult<()> = async { insert_new_user!(tx, new); Ok(()) }.await;
+                inserted.map_err(|e| e.at_line(*line))?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn list_users(&self, scope: Scope, parent: UserParent, paging: Paging) -> ApiResult<(Vec<User>, i64)> {
+        let (parent_sql, parent_id) = match parent {
+            UserParent::Org(id) => ("u.org_id = $4", id),
+            UserParent::Msp(id) => ("u.msp_id = $4 AND u.org_id IS NULL", id),
+        };
+        let from = format!("FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE {parent_sql} AND {USER_SCOPE}");
+        let list = format!("SELECT {USER_COLUMNS} {from} ORDER BY u.email LIMIT $5 OFFSET $6");
+        let count = format!("SELECT COUNT(*) {from}");
+        let (m, o, u) = (scope.msp_filter(), scope.org_filter(), scope.user_filter());
+        with_pool!(self, pool => {
+            let rows: Vec<UserRecord> = sqlx::query_as(&list).bind(m).bind(o).bind(u).bind(parent_id)
+                .bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(m).bind(o).bind(u).bind(parent_id).fetch_one(pool).await?;
+            Ok((rows.iter().map(UserRecord::to_wire).collect(), total))
+        })
+    }
+
+    /// A user within `scope`, or `None` when it does not exist for this caller.
+    pub async fn get_user(&self, scope: Scope, id: Uuid) -> ApiResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = $4 AND {USER_SCOPE}");
+        let row = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(scope.msp_filter()).bind(scope.org_filter()).bind(scope.user_filter()).bind(id)
+            .fetch_optional(pool).await)?;
+        Ok(row)
+    }
+
+    /// Unscoped lookup, for authentication only.
+    pub async fn user_by_id(&self, id: Uuid) -> ApiResult<Option<UserRecord>> {
+        self.get_user(Scope::Platform, id).await
+    }
+
+    /// Unscoped lookup by (lower-case) email, for login and password reset only.
+    pub async fn user_by_email(&self, email: &str) -> ApiResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1");
+        let row = with_pool!(self, pool => sqlx::query_as(&sql).bind(email).fetch_optional(pool).await)?;
+        Ok(row)
+    }
+
+    /// Ids of the users who delegated their quarantine to `user_id`.
+    pub async fn delegators_of(&self, user_id: Uuid) -> ApiResult<Vec<Uuid>> {
+        let ids = with_pool!(self, pool => sqlx::query_scalar("SELECT id FROM users WHERE quarantine_delegate_id = $1 ORDER BY email")
+            .bind(user_id).fetch_all(pool).await)?;
+        Ok(ids)
+    }
+
+    /// Writes the profile fields of `user` back (not the password).
+    pub async fn update_user(&self, user: &UserRecord) -> ApiResult<()> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE users SET display_name = $1, role = $2, time_zone = $3, quarantine_delegate_id = $4 WHERE id = $5")
+            .bind(&user.display_name).bind(&user.role).bind(&user.time_zone).bind(user.quarantine_delegate_id).bind(user.id)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Sets a new password hash and marks the user active.
+    pub async fn set_password(&self, user_id: Uuid, hash: &str) -> ApiResult<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, active = $2 WHERE id = $3")
+            .bind(hash).bind(true).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn delete_user(&self, id: Uuid) -> ApiResult<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET quarantine_delegate_id = NULL WHERE quarantine_delegate_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    pub async fn count_platform_admins(&self) -> ApiResult<i64> {
+        let n = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
+            .bind(Role::PlatformAdmin.as_str()).fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    /// Stores a token and the mail that carries it, together.
+    pub async fn issue_token(&self, token: &NewToken, mail: &SystemMail) -> ApiResult<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            insert_token!(tx, token);
+            insert_mail!(tx, mail);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Uses up an unexpired token of `purpose`, answering its user; a token works once.
+    pub async fn consume_token(&self, purpose: &str, token_hash: &str) -> ApiResult<Option<Uuid>> {
+        let at = now();
+        let user = with_pool!(self, pool => sqlx::query_scalar(
+            "UPDATE user_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL \
+             AND expires_at > $1 RETURNING user_id")
+            .bind(at).bind(token_hash).bind(purpose).fetch_optional(pool).await)?;
+        Ok(user)
+    }
+
+    /// Outbox messages, newest first (delivery comes with the MTA worker).
+    pub async fn system_mail_to(&self, recipient: &str) -> ApiResult<Vec<SystemMail>> {
+        let rows = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, recipient, subject, body, created_at FROM system_mail WHERE recipient = $1 ORDER BY created_at DESC")
+            .bind(recipient).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+}

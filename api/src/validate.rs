@@ -1,0 +1,199 @@
+//! Input rules shared by every handler. Each check names the field it judged and answers
+//! the normalised value (trimmed, lower-cased where case does not matter).
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use moat_openapi::Policy;
+
+use crate::error::{ApiError, ApiResult};
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_BANNER: usize = 1000;
+
+/// A display text: trimmed, not empty, at most `max` characters, no control characters.
+pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, format!("{field} must not be empty")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(field, format!("{field} must have at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, format!("{field} must not contain control characters")));
+    }
+    Ok(value.to_string())
+}
+
+pub fn name(field: &str, value: &str) -> ApiResult<String> {
+    text(field, value, MAX_NAME)
+}
+
+pub fn email(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim().to_lowercase();
+    if value.len() > 254 || email_address::EmailAddress::from_str(&value).is_err() {
+        return Err(ApiError::invalid(field, format!("`{value}` is not a valid email address")));
+    }
+    // Mailboxes behind a gateway live at real domains, not IP literals or bare hosts.
+    let domain = value.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    if domain_name(field, domain).is_err() {
+        return Err(ApiError::invalid(field, format!("`{value}` does not end in a valid domain")));
+    }
+    Ok(value)
+}
+
+/// A DNS domain name (ASCII / punycode), at least two labels, lower-cased.
+pub fn domain_name(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim().trim_end_matches('.').to_lowercase();
+    let bad = || ApiError::invalid(field, format!("`{value}` is not a valid domain name"));
+    if value.is_empty() || value.len() > 253 {
+        return Err(bad());
+    }
+    let labels: Vec<&str> = value.split('.').collect();
+    if labels.len() < 2 {
+        return Err(bad());
+    }
+    for label in &labels {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(bad());
+        }
+    }
+    if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
+/// A destination host: a domain name, a single-label host name, or an IP address.
+pub fn host(field: &str, value: &str) -> ApiResult<String> {
+    let trimmed = value.trim();
+    if let Ok(ip) = trimmed.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    let single_label = !trimmed.contains('.')
+        && !trimmed.is_empty()
+        && trimmed.len() <= 63
+        && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if single_label {
+        return Ok(trimmed.to_lowercase());
+    }
+    domain_name(field, trimmed).map_err(|_| ApiError::invalid(field, format!("`{trimmed}` is not a host name or IP address")))
+}
+
+pub fn port(field: &str, value: u16) -> ApiResult<u16> {
+    if value == 0 {
+        return Err(ApiError::invalid(field, "port must be between 1 and 65535"));
+    }
+    Ok(value)
+}
+
+/// An IANA time zone name such as `Europe/Berlin`.
+pub fn time_zone(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    chrono_tz::Tz::from_str(value)
+        .map(|tz| tz.name().to_string())
+        .map_err(|_| ApiError::invalid(field, format!("`{value}` is not an IANA time zone")))
+}
+
+/// An IP address or CIDR network, normalised to CIDR form (`192.0.2.0/24`, `2001:db8::1/128`).
+pub fn cidr(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if let Ok(ip) = value.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip).to_string());
+    }
+    value
+        .parse::<IpNet>()
+        .map(|net| net.trunc().to_string())
+        .map_err(|_| ApiError::invalid(field, format!("`{value}` is not an IP address or CIDR network")))
+}
+
+pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
+    let mut p = p.clone();
+    let finite = |v: f64| v.is_finite() && v >= 0.0;
+    if !finite(p.quarantine_threshold) || !finite(p.reject_threshold) {
+        return Err(ApiError::invalid(&format!("{field}.quarantine_threshold"), "thresholds must be non-negative numbers"));
+    }
+    if p.quarantine_threshold > p.reject_threshold {
+        return Err(ApiError::invalid(
+            &format!("{field}.quarantine_threshold"),
+            "quarantine_threshold must not exceed reject_threshold",
+        ));
+    }
+    if !["quarantine", "reject"].contains(&p.attachment_action.as_str()) {
+        return Err(ApiError::invalid(&format!("{field}.attachment_action"), "attachment_action must be quarantine or reject"));
+    }
+    if !["none", "quarantine", "reject"].contains(&p.dmarc_action.as_str()) {
+        return Err(ApiError::invalid(&format!("{field}.dmarc_action"), "dmarc_action must be none, quarantine or reject"));
+    }
+    if p.blocked_extensions.len() > 500 {
+        return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));
+    }
+    for ext in &mut p.blocked_extensions {
+        let clean = ext.trim().trim_start_matches('.').to_lowercase();
+        if clean.is_empty() || clean.len() > 16 || !clean.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), format!("`{ext}` is not a file extension")));
+        }
+        *ext = clean;
+    }
+    p.blocked_extensions.sort();
+    p.blocked_extensions.dedup();
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(email("email", " Bob@Example.TEST ").unwrap(), "bob@example.test");
+        for bad in ["", "bob", "bob@", "@example.test", "bob@localhost", "bob@[127.0.0.1]", "a b@example.test"] {
+            assert!(email("email", bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn domains_follow_dns_rules() {
+        assert_eq!(domain_name("name", "Mail.Example.TEST.").unwrap(), "mail.example.test");
+        for bad in ["example", "-a.test", "a-.test", "a..test", "exa mple.test", "1.2.3.4", &"a".repeat(64)] {
+            assert!(domain_name("name", &format!("{bad}")).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn hosts_accept_ips_and_names() {
+        assert_eq!(host("h", "127.0.0.1").unwrap(), "127.0.0.1");
+        assert_eq!(host("h", "[::1]").unwrap(), "::1");
+        assert_eq!(host("h", "MX1.example.test").unwrap(), "mx1.example.test");
+        assert_eq!(host("h", "exchange").unwrap(), "exchange");
+        assert!(host("h", "bad host").is_err());
+    }
+
+    #[test]
+    fn cidrs_are_normalised() {
+        assert_eq!(cidr("ip", "192.0.2.7").unwrap(), "192.0.2.7/32");
+        assert_eq!(cidr("ip", "192.0.2.7/24").unwrap(), "192.0.2.0/24");
+        assert!(cidr("ip", "300.1.1.1").is_err());
+    }
+
+    #[test]
+    fn time_zones_must_be_iana() {
+        assert_eq!(time_zone("tz", "Europe/Berlin").unwrap(), "Europe/Berlin");
+        assert!(time_zone("tz", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn policy_thresholds_must_be_ordered() {
+        let p = Policy { quarantine_threshold: 9.0, reject_threshold: 3.0, ..Policy::default() };
+        assert!(policy("policy", &p).is_err());
+        let p = Policy { blocked_extensions: vec![".EXE".into(), "exe".into()], ..Policy::default() };
+        assert_eq!(policy("policy", &p).unwrap().blocked_extensions, vec!["exe"]);
+    }
+}

@@ -1,0 +1,218 @@
+//! Identity wire types: login, the caller, users and roles, API keys, activation.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Roles, from widest to narrowest reach.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A plain mailbox user: its own quarantine and those delegated to it.
+    User,
+    /// Reviews every quarantine of its organisation.
+    SpamCzar,
+    /// Manages one organisation.
+    OrgAdmin,
+    /// Manages the organisations of one MSP.
+    MspAdmin,
+    /// Operates the whole platform.
+    PlatformAdmin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::SpamCzar => "spam_czar",
+            Role::OrgAdmin => "org_admin",
+            Role::MspAdmin => "msp_admin",
+            Role::PlatformAdmin => "platform_admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "user" => Role::User,
+            "spam_czar" => Role::SpamCzar,
+            "org_admin" => Role::OrgAdmin,
+            "msp_admin" => Role::MspAdmin,
+            "platform_admin" => Role::PlatformAdmin,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// One-time code, for accounts with a second factor (reserved).
+    #[serde(default)]
+    pub totp: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoginResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: User,
+}
+
+/// The caller and what it may reach.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Me {
+    /// The user, absent when the caller is an API key.
+    pub user: Option<User>,
+    pub role: Role,
+    /// `user` or `api_key`.
+    pub via: String,
+    pub reach: Reach,
+}
+
+/// The tenants a caller can see: none listed means the whole platform.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Reach {
+    /// `platform`, `msp`, `org` or `user`.
+    pub level: String,
+    pub msp_id: Option<Uuid>,
+    pub org_id: Option<Uuid>,
+    /// For plain users: themselves and the users who delegated their quarantine to them.
+    pub user_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub msp_id: Option<Uuid>,
+    pub org_id: Option<Uuid>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    pub quarantine_delegate_id: Option<Uuid>,
+    /// False until the user has set a password (activation pending).
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    pub display_name: String,
+    /// `org_admin`, `spam_czar` or `user` for organisation users; `msp_admin` under an MSP.
+    pub role: Role,
+    /// Without a password the user is sent an activation email.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub time_zone: Option<String>,
+    /// Another user of the same organisation who manages this user's quarantine; `null` clears it.
+    #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub quarantine_delegate_id: Option<Option<Uuid>>,
+}
+
+/// Distinguishes an absent field (no change) from an explicit `null` (clear).
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Option<Option<T>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+crate::list_type!(UserList, User);
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetConfirm {
+    pub token: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Which tenant an API key acts for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScopeLevel {
+    Msp,
+    Org,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyScope {
+    pub level: KeyScopeLevel,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    pub name: String,
+    pub scope: KeyScope,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the key, to recognise it; the key itself is never shown again.
+    pub prefix: String,
+    pub scope: KeyScope,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Answer to key creation: the only time the secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// `moat_…`; send as `Authorization: Bearer moat_…`.
+    pub secret: String,
+}
+
+crate::list_type!(ApiKeyList, ApiKey);

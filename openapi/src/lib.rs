@@ -1,0 +1,57 @@
+//! Moat's wire contract: the JSON types the API speaks, shared by the API, the MTA worker
+//! and the SPA, plus the committed `openapi.json` (kept equal to the generated one by a test).
+
+pub mod identity;
+pub mod policy;
+pub mod tenancy;
+
+pub use identity::*;
+pub use policy::*;
+pub use tenancy::*;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The one error shape every failing request answers with.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable machine code, a human message, and the offending field if any.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ErrorDetail {
+    /// Stable code such as `not_found`, `validation`, `conflict`, `unauthorized`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For CSV input: the offending line (the header is line 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// Paging parameters accepted by every list endpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page (default 50, at most 500).
+    pub per_page: Option<u32>,
+}
+
+/// Declares a list response `{items, total, page, per_page}` for one item type.
+#[macro_export]
+macro_rules! list_type {
+    ($name:ident, $item:ty) => {
+        #[doc = concat!("A page of `", stringify!($item), "` with the total count.")]
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            pub total: i64,
+            pub page: u32,
+            pub per_page: u32,
+        }
+    };
+}

@@ -1,0 +1,181 @@
+//! Tenancy wire types: MSPs, organisations, domains, CSV import and provisioning.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::Policy;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Msp {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMsp {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMsp {
+    pub name: Option<String>,
+}
+
+crate::list_type!(MspList, Msp);
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Org {
+    pub id: Uuid,
+    pub msp_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrg {
+    pub name: String,
+    /// Required for platform admins; MSP admins may omit it (their own MSP).
+    #[serde(default)]
+    pub msp_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrg {
+    pub name: Option<String>,
+}
+
+crate::list_type!(OrgList, Org);
+
+/// How the worker talks TLS to a domain's destination server.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// STARTTLS when the server offers it.
+    #[default]
+    Opportunistic,
+    /// Refuse to deliver without STARTTLS.
+    Required,
+    /// Never start TLS.
+    None,
+}
+
+impl TlsMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Opportunistic => "opportunistic",
+            TlsMode::Required => "required",
+            TlsMode::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TlsMode> {
+        Some(match s {
+            "opportunistic" => TlsMode::Opportunistic,
+            "required" => TlsMode::Required,
+            "none" => TlsMode::None,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Domain {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub destination_host: String,
+    pub destination_port: u16,
+    pub tls_mode: TlsMode,
+    pub inbound_enabled: bool,
+    pub outbound_enabled: bool,
+    /// Shown to users of this domain while set (e.g. during maintenance).
+    pub maintenance_banner: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomain {
+    pub name: String,
+    pub destination_host: String,
+    pub destination_port: u16,
+    #[serde(default)]
+    pub tls_mode: Option<TlsMode>,
+    #[serde(default)]
+    pub inbound_enabled: Option<bool>,
+    #[serde(default)]
+    pub outbound_enabled: Option<bool>,
+    #[serde(default)]
+    pub maintenance_banner: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDomain {
+    pub destination_host: Option<String>,
+    pub destination_port: Option<u16>,
+    pub tls_mode: Option<TlsMode>,
+    pub inbound_enabled: Option<bool>,
+    pub outbound_enabled: Option<bool>,
+    /// `null` clears the banner.
+    #[serde(default, with = "crate::identity::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub maintenance_banner: Option<Option<String>>,
+}
+
+crate::list_type!(DomainList, Domain);
+
+/// Result of a CSV user import.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ImportResult {
+    pub created: Vec<crate::User>,
+}
+
+/// One domain in a provisioning call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionDomain {
+    pub name: String,
+    pub destination_host: String,
+    pub destination_port: u16,
+    #[serde(default)]
+    pub tls_mode: Option<TlsMode>,
+}
+
+/// MSP self-provisioning: everything an organisation needs, in one all-or-nothing call.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisionRequest {
+    /// Name of the organisation, when the call creates it (no organisation has the id yet).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// MSP of the organisation to create (platform admins; MSP admins default to their own).
+    #[serde(default)]
+    pub msp_id: Option<Uuid>,
+    #[serde(default)]
+    pub domains: Vec<ProvisionDomain>,
+    /// Addresses or CIDRs of the customer's servers, allowed to relay outbound.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    #[serde(default)]
+    pub policy: Option<Policy>,
+    /// CSV with a header row: `email,display_name[,role][,time_zone][,password]`.
+    #[serde(default)]
+    pub users_csv: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProvisionResponse {
+    pub org_id: Uuid,
+    pub domains: Vec<Domain>,
+    pub allowed_ips: Vec<String>,
+    pub policy: Policy,
+    pub users: Vec<crate::User>,
+}
