@@ -73,7 +73,8 @@ impl Default for Metrics {
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await;
     let labels = RequestLabels { method, route, status: response.status().as_u16() };
     state.metrics.http_requests.get_or_create(&labels).inc();

@@ -84,7 +84,8 @@ pub fn host(field: &str, value: &str) -> ApiResult<String> {
     if single_label {
         return Ok(trimmed.to_lowercase());
     }
-    domain_name(field, trimmed).map_err(|_| ApiError::invalid(field, format!("`{trimmed}` is not a host name or IP address")))
+    domain_name(field, trimmed)
+        .map_err(|_| ApiError::invalid(field, format!("`{trimmed}` is not a host name or IP address")))
 }
 
 pub fn port(field: &str, value: u16) -> ApiResult<u16> {
@@ -118,7 +119,10 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
     let mut p = p.clone();
     let finite = |v: f64| v.is_finite() && v >= 0.0;
     if !finite(p.quarantine_threshold) || !finite(p.reject_threshold) {
-        return Err(ApiError::invalid(&format!("{field}.quarantine_threshold"), "thresholds must be non-negative numbers"));
+        return Err(ApiError::invalid(
+            &format!("{field}.quarantine_threshold"),
+            "thresholds must be non-negative numbers",
+        ));
     }
     if p.quarantine_threshold > p.reject_threshold {
         return Err(ApiError::invalid(
@@ -127,10 +131,16 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
         ));
     }
     if !["quarantine", "reject"].contains(&p.attachment_action.as_str()) {
-        return Err(ApiError::invalid(&format!("{field}.attachment_action"), "attachment_action must be quarantine or reject"));
+        return Err(ApiError::invalid(
+            &format!("{field}.attachment_action"),
+            "attachment_action must be quarantine or reject",
+        ));
     }
     if !["none", "quarantine", "reject"].contains(&p.dmarc_action.as_str()) {
-        return Err(ApiError::invalid(&format!("{field}.dmarc_action"), "dmarc_action must be none, quarantine or reject"));
+        return Err(ApiError::invalid(
+            &format!("{field}.dmarc_action"),
+            "dmarc_action must be none, quarantine or reject",
+        ));
     }
     if p.blocked_extensions.len() > 500 {
         return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));
@@ -138,7 +148,10 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
     for ext in &mut p.blocked_extensions {
         let clean = ext.trim().trim_start_matches('.').to_lowercase();
         if clean.is_empty() || clean.len() > 16 || !clean.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), format!("`{ext}` is not a file extension")));
+            return Err(ApiError::invalid(
+                &format!("{field}.blocked_extensions"),
+                format!("`{ext}` is not a file extension"),
+            ));
         }
         *ext = clean;
     }

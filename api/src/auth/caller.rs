@@ -67,7 +67,8 @@ impl FromRequestParts<AppState> for Caller {
 impl Caller {
     pub fn for_user(user: UserRecord) -> ApiResult<Caller> {
         let role = user.role();
-        let missing = || ApiError::Internal(anyhow::anyhow!("user {} has role {} without its tenant", user.id, user.role));
+        let missing =
+            || ApiError::Internal(anyhow::anyhow!("user {} has role {} without its tenant", user.id, user.role));
         let scope = match role {
             Role::PlatformAdmin => Scope::Platform,
             Role::MspAdmin => Scope::Msp(user.msp_id.ok_or_else(missing)?),

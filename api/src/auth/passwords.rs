@@ -1,8 +1,8 @@
 //! Password hashing with argon2id (the crate's defaults: m=19 MiB, t=2, p=1), run off the
 //! async threads because each hash takes tens of milliseconds by design.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -37,7 +37,8 @@ pub async fn hash(password: &str) -> ApiResult<String> {
 /// Verifies `password` against a stored hash; with no hash, burns the same time and fails,
 /// so that unknown accounts cannot be told apart by timing.
 pub async fn verify(password: &str, stored: Option<&str>) -> bool {
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$7bVt0Bq0ktkZLqg3AgcKQbCv2o3XVvmW1uJgxzR4b3s";
+    const DUMMY: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$7bVt0Bq0ktkZLqg3AgcKQbCv2o3XVvmW1uJgxzR4b3s";
     let password = password.to_owned();
     let (stored, real) = match stored {
         Some(s) => (s.to_owned(), true),

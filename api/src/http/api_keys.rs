@@ -51,9 +51,13 @@ pub async fn create_api_key(
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "integrations", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete_api_key(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
-    caller.require(Role::OrgAdmin)?;
+pub async fn delete_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     let key = state.store.get_api_key(caller.scope, id).await?.ok_or_else(crate::error::ApiError::not_found)?;
+    caller.require(Role::OrgAdmin)?;
     state.store.revoke_api_key(key.id).await?;
     tracing::info!(key_id = %id, "api key revoked");
     Ok(StatusCode::NO_CONTENT)

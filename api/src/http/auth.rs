@@ -103,7 +103,12 @@ pub async fn password_reset_confirm(
     set_password_with_token(&state, PASSWORD_RESET, &req.token, &req.password).await
 }
 
-async fn set_password_with_token(state: &AppState, purpose: &str, token: &str, password: &str) -> ApiResult<StatusCode> {
+async fn set_password_with_token(
+    state: &AppState,
+    purpose: &str,
+    token: &str,
+    password: &str,
+) -> ApiResult<StatusCode> {
     passwords::validate("password", password)?;
     let hash = passwords::hash(password).await?;
     let user_id = state
@@ -124,7 +129,8 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(req): ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    let user = caller.user.as_ref().ok_or_else(|| ApiError::invalid("current_password", "API keys have no password"))?;
+    let user =
+        caller.user.as_ref().ok_or_else(|| ApiError::invalid("current_password", "API keys have no password"))?;
     if !passwords::verify(&req.current_password, user.password_hash.as_deref()).await {
         return Err(ApiError::invalid("current_password", "the current password is wrong"));
     }

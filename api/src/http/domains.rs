@@ -66,7 +66,11 @@ pub async fn create_domain(
 #[utoipa::path(get, path = "/domains/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Domain), (status = 404, body = ErrorBody)))]
-pub async fn get_domain(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Domain>> {
+pub async fn get_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Domain>> {
     Ok(Json(caller.domain(&state, id).await?))
 }
 
@@ -110,7 +114,11 @@ pub async fn update_domain(
 #[utoipa::path(delete, path = "/domains/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete_domain(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_domain(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     caller.manage_domain(&state, id).await?;
     state.store.delete_domain(id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,7 +18,11 @@ use crate::validate;
 #[utoipa::path(get, path = "/msps", tag = "tenancy", params(PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = MspList), (status = 401, body = ErrorBody)))]
-pub async fn list_msps(State(state): State<AppState>, caller: Caller, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult<Json<MspList>> {
+pub async fn list_msps(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<MspList>> {
     let paging = Paging::new(p.page, p.per_page);
     if caller.scope.org_filter().is_some() {
         return Ok(Json(MspList { items: vec![], total: 0, page: paging.page, per_page: paging.per_page }));
@@ -31,7 +35,11 @@ pub async fn list_msps(State(state): State<AppState>, caller: Caller, ApiQuery(p
 #[utoipa::path(post, path = "/msps", tag = "tenancy", request_body = CreateMsp,
     security(("bearer_jwt" = [])),
     responses((status = 201, body = Msp), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_msp(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<CreateMsp>) -> ApiResult<(StatusCode, Json<Msp>)> {
+pub async fn create_msp(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateMsp>,
+) -> ApiResult<(StatusCode, Json<Msp>)> {
     caller.require(Role::PlatformAdmin)?;
     let name = validate::name("name", &req.name)?;
     let msp = state.store.create_msp(&name).await?;
@@ -42,7 +50,11 @@ pub async fn create_msp(State(state): State<AppState>, caller: Caller, ApiJson(r
 #[utoipa::path(get, path = "/msps/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Msp), (status = 404, body = ErrorBody)))]
-pub async fn get_msp(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Msp>> {
+pub async fn get_msp(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Msp>> {
     Ok(Json(caller.msp(&state, id).await?))
 }
 
@@ -68,7 +80,11 @@ pub async fn update_msp(
 #[utoipa::path(delete, path = "/msps/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_msp(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_msp(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     caller.msp(&state, id).await?;
     caller.require(Role::PlatformAdmin)?;
     state.store.delete_msp(id).await?;
@@ -102,10 +118,10 @@ pub async fn create_msp_user(
     ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     caller.manage_msp(&state, id).await?;
+    let new = accounts::build_new_user(&state, &req, Home::Msp(id)).await?;
     if !caller.may_grant(req.role) {
         return Err(ApiError::forbidden());
     }
-    let new = accounts::build_new_user(&state, &req, Home::Msp(id)).await?;
     state.store.create_user(&new).await?;
     Ok((StatusCode::CREATED, Json(new.record.to_wire())))
 }

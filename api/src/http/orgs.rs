@@ -17,7 +17,11 @@ use crate::validate;
 #[utoipa::path(get, path = "/orgs", tag = "tenancy", params(PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = OrgList), (status = 401, body = ErrorBody)))]
-pub async fn list_orgs(State(state): State<AppState>, caller: Caller, ApiQuery(p): ApiQuery<PageParams>) -> ApiResult<Json<OrgList>> {
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> ApiResult<Json<OrgList>> {
     let paging = Paging::new(p.page, p.per_page);
     let (items, total) = state.store.list_orgs(caller.scope, paging).await?;
     Ok(Json(OrgList { items, total, page: paging.page, per_page: paging.per_page }))
@@ -27,7 +31,11 @@ pub async fn list_orgs(State(state): State<AppState>, caller: Caller, ApiQuery(p
 #[utoipa::path(post, path = "/orgs", tag = "tenancy", request_body = CreateOrg,
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 201, body = Org), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_org(State(state): State<AppState>, caller: Caller, ApiJson(req): ApiJson<CreateOrg>) -> ApiResult<(StatusCode, Json<Org>)> {
+pub async fn create_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateOrg>,
+) -> ApiResult<(StatusCode, Json<Org>)> {
     caller.require(Role::MspAdmin)?;
     let name = validate::name("name", &req.name)?;
     let msp_id = match (req.msp_id, caller.scope) {
@@ -43,7 +51,11 @@ pub async fn create_org(State(state): State<AppState>, caller: Caller, ApiJson(r
 #[utoipa::path(get, path = "/orgs/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Org), (status = 404, body = ErrorBody)))]
-pub async fn get_org(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Org>> {
+pub async fn get_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Org>> {
     Ok(Json(caller.org(&state, id).await?))
 }
 
@@ -69,7 +81,11 @@ pub async fn update_org(
 #[utoipa::path(delete, path = "/orgs/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete_org(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     caller.org(&state, id).await?;
     caller.require(Role::MspAdmin)?;
     state.store.delete_org(id).await?;
@@ -81,7 +97,11 @@ pub async fn delete_org(State(state): State<AppState>, caller: Caller, ApiPath(i
 #[utoipa::path(get, path = "/orgs/{id}/policy", tag = "policy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
-pub async fn get_org_policy(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Policy>> {
+pub async fn get_org_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Policy>> {
     caller.org(&state, id).await?;
     Ok(Json(state.store.org_policy(id).await?))
 }

@@ -26,7 +26,9 @@ const COLUMNS: [&str; 5] = ["email", "display_name", "role", "time_zone", "passw
 
 /// Parses a users CSV into `CreateUser`s with their line numbers, checking every row.
 pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUser)>> {
-    let line_err = |line: u32, msg: String| ApiError::Validation { message: msg, field: Some(field.into()), line: None }.at_line(line);
+    let line_err = |line: u32, msg: String| {
+        ApiError::Validation { message: msg, field: Some(field.into()), line: None }.at_line(line)
+    };
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| line_err(1, format!("unreadable header: {e}")))?.clone();
     let mut index = HashMap::new();
@@ -48,10 +50,10 @@ pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUse
     let mut seen: HashMap<String, u32> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line() as u32).unwrap_or(0);
+            let line = e.position().map(|p| line_of(text, p)).unwrap_or(0);
             line_err(line, format!("malformed CSV: {e}"))
         })?;
-        let line = record.position().map(|p| p.line() as u32).unwrap_or(0);
+        let line = record.position().map(|p| line_of(text, p)).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -80,11 +82,30 @@ pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUse
     Ok(rows)
 }
 
-async fn build_users(state: &AppState, caller: &Caller, rows: &[(u32, CreateUser)], org: Uuid) -> ApiResult<Vec<(u32, NewUser)>> {
+/// The 1-based line a record starts on (csv's own counter skips blank lines).
+fn line_of(text: &str, pos: &csv::Position) -> u32 {
+    let bytes = text.as_bytes();
+    let mut end = usize::try_from(pos.byte()).unwrap_or(usize::MAX).min(bytes.len());
+    // A record's position is where the reader resumed, before any blank lines it skipped.
+    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    let newlines = bytes[..end].iter().filter(|&&b| b == b'\n').count();
+    u32::try_from(newlines + 1).unwrap_or(u32::MAX)
+}
+
+async fn build_users(
+    state: &AppState,
+    caller: &Caller,
+    rows: &[(u32, CreateUser)],
+    org: Uuid,
+) -> ApiResult<Vec<(u32, NewUser)>> {
     let mut users = Vec::with_capacity(rows.len());
     for (line, row) in rows {
         if !caller.may_grant(row.role) {
-            return Err(ApiError::invalid("role", format!("you cannot grant the role {}", row.role.as_str())).at_line(*line));
+            return Err(
+                ApiError::invalid("role", format!("you cannot grant the role {}", row.role.as_str())).at_line(*line)
+            );
         }
         let new = accounts::build_new_user(state, row, Home::Org(org)).await.map_err(|e| e.at_line(*line))?;
         users.push((*line, new));
@@ -109,7 +130,8 @@ pub async fn import_users(
     if !is_csv {
         return Err(ApiError::UnsupportedMediaType("text/csv"));
     }
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
     let rows = parse_users_csv("csv", text)?;
     let users = build_users(&state, &caller, &rows, id).await?;
     state.store.import_users(&users).await?;
@@ -139,7 +161,10 @@ pub async fn provision(
             if caller.role < Role::MspAdmin || state.store.org_exists(id).await? {
                 return Err(ApiError::not_found());
             }
-            let name = req.name.as_deref().ok_or_else(|| ApiError::invalid("name", "name is required to create the organisation"))?;
+            let name = req
+                .name
+                .as_deref()
+                .ok_or_else(|| ApiError::invalid("name", "name is required to create the organisation"))?;
             let msp_id = match (req.msp_id, caller.scope) {
                 (Some(msp), _) => caller.msp(&state, msp).await?.id,
                 (None, Scope::Msp(own)) => own,
@@ -200,7 +225,8 @@ mod tests {
 
     #[test]
     fn csv_rows_carry_their_line_numbers() {
-        let rows = parse_users_csv("csv", "email,display_name,role\na@x.test,A,user\n\nb@x.test,B,spam_czar\n").unwrap();
+        let rows =
+            parse_users_csv("csv", "email,display_name,role\na@x.test,A,user\n\nb@x.test,B,spam_czar\n").unwrap();
         assert_eq!(rows.iter().map(|(l, _)| *l).collect::<Vec<_>>(), vec![2, 4]);
         assert_eq!(rows[1].1.role, Role::SpamCzar);
     }

@@ -40,10 +40,10 @@ pub async fn create_org_user(
     ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     caller.manage_org(&state, id).await?;
+    let new = accounts::build_new_user(&state, &req, Home::Org(id)).await?;
     if !caller.may_grant(req.role) {
         return Err(ApiError::forbidden());
     }
-    let new = accounts::build_new_user(&state, &req, Home::Org(id)).await?;
     state.store.create_user(&new).await?;
     tracing::info!(user_id = %new.record.id, org_id = %id, "user created");
     Ok((StatusCode::CREATED, Json(new.record.to_wire())))
@@ -52,7 +52,11 @@ pub async fn create_org_user(
 #[utoipa::path(get, path = "/users/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn get_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<User>> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<User>> {
     Ok(Json(caller.user(&state, id).await?.to_wire()))
 }
 
@@ -112,7 +116,11 @@ pub async fn update_user(
 #[utoipa::path(delete, path = "/users/{id}", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn delete_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     caller.manage_user(&state, id).await?;
     if caller.user_id() == Some(id) {
         return Err(ApiError::invalid("id", "you cannot delete your own account"));
@@ -125,7 +133,11 @@ pub async fn delete_user(State(state): State<AppState>, caller: Caller, ApiPath(
 #[utoipa::path(post, path = "/users/{id}/resend-welcome", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 202), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn resend_welcome(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn resend_welcome(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     let user = caller.manage_user(&state, id).await?;
     if user.active {
         return Err(ApiError::conflict("id", "the user has already activated the account; reset the password instead"));
@@ -139,7 +151,11 @@ pub async fn resend_welcome(State(state): State<AppState>, caller: Caller, ApiPa
 #[utoipa::path(post, path = "/users/{id}/reset-password", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 202), (status = 404, body = ErrorBody)))]
-pub async fn reset_password(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     let user = caller.manage_user(&state, id).await?;
     let (token, mail) = accounts::reset_for(&state, &user);
     state.store.issue_token(&token, &mail).await?;
@@ -150,7 +166,11 @@ pub async fn reset_password(State(state): State<AppState>, caller: Caller, ApiPa
 #[utoipa::path(post, path = "/users/{id}/reset-settings", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
-pub async fn reset_settings(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<User>> {
+pub async fn reset_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<User>> {
     let mut user = caller.manage_user(&state, id).await?;
     user.time_zone = "UTC".into();
     user.quarantine_delegate_id = None;

@@ -82,7 +82,8 @@ impl Store {
         }
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k LEFT JOIN orgs o ON o.id = k.org_id \
-             WHERE k.revoked_at IS NULL AND {KEY_SCOPE} ORDER BY k.created_at, k.id");
+             WHERE k.revoked_at IS NULL AND {KEY_SCOPE} ORDER BY k.created_at, k.id"
+        );
         let rows = with_pool!(self, pool => sqlx::query_as(&sql).bind(scope.msp_filter()).bind(scope.org_filter()).fetch_all(pool).await)?;
         Ok(rows)
     }
@@ -93,7 +94,8 @@ impl Store {
         }
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys k LEFT JOIN orgs o ON o.id = k.org_id \
-             WHERE k.id = $3 AND k.revoked_at IS NULL AND {KEY_SCOPE}");
+             WHERE k.id = $3 AND k.revoked_at IS NULL AND {KEY_SCOPE}"
+        );
         let row = with_pool!(self, pool => sqlx::query_as(&sql).bind(scope.msp_filter()).bind(scope.org_filter()).bind(id).fetch_optional(pool).await)?;
         Ok(row)
     }
@@ -106,7 +108,8 @@ impl Store {
     /// The live key with this hash, touching its last-used time.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> ApiResult<Option<ApiKeyRecord>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = $1 AND k.revoked_at IS NULL");
-        let row: Option<ApiKeyRecord> = with_pool!(self, pool => sqlx::query_as(&sql).bind(key_hash).fetch_optional(pool).await)?;
+        let row: Option<ApiKeyRecord> =
+            with_pool!(self, pool => sqlx::query_as(&sql).bind(key_hash).fetch_optional(pool).await)?;
         if let Some(key) = &row {
             with_pool!(self, pool => sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2").bind(now()).bind(key.id).execute(pool).await.map(|r| r.rows_affected()))?;
         }

@@ -59,7 +59,10 @@ pub enum Scope {
     Msp(Uuid),
     Org(Uuid),
     /// A plain user: itself and the users who delegated their quarantine to it.
-    User { org_id: Uuid, user_id: Uuid },
+    User {
+        org_id: Uuid,
+        user_id: Uuid,
+    },
 }
 
 impl Scope {

@@ -141,7 +141,9 @@ impl Store {
 
     pub async fn list_msps(&self, scope: Scope, paging: Paging) -> ApiResult<(Vec<Msp>, i64)> {
         let msp = scope.msp_filter();
-        let list = format!("SELECT m.id, m.name, m.created_at FROM msps m WHERE {MSP_SCOPE} ORDER BY m.name, m.id LIMIT $2 OFFSET $3");
+        let list = format!(
+            "SELECT m.id, m.name, m.created_at FROM msps m WHERE {MSP_SCOPE} ORDER BY m.name, m.id LIMIT $2 OFFSET $3"
+        );
         let count = format!("SELECT COUNT(*) FROM msps m WHERE {MSP_SCOPE}");
         with_pool!(self, pool => {
             let rows: Vec<MspRow> = sqlx::query_as(&list).bind(msp).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
@@ -152,8 +154,7 @@ impl Store {
 
     pub async fn get_msp(&self, scope: Scope, id: Uuid) -> ApiResult<Option<Msp>> {
         let sql = format!("SELECT m.id, m.name, m.created_at FROM msps m WHERE m.id = $2 AND {MSP_SCOPE}");
-        let row: Option<MspRow> =
-            with_pool!(self, pool => sqlx::query_as(&sql).bind(scope.msp_filter()).bind(id).fetch_optional(pool).await)?;
+        let row: Option<MspRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(scope.msp_filter()).bind(id).fetch_optional(pool).await)?;
         Ok(row.map(Msp::from))
     }
 
@@ -191,7 +192,9 @@ impl Store {
 
     pub async fn list_orgs(&self, scope: Scope, paging: Paging) -> ApiResult<(Vec<Org>, i64)> {
         let (msp, org) = (scope.msp_filter(), scope.org_filter());
-        let list = format!("SELECT o.id, o.msp_id, o.name, o.created_at FROM orgs o WHERE {ORG_SCOPE} ORDER BY o.name, o.id LIMIT $3 OFFSET $4");
+        let list = format!(
+            "SELECT o.id, o.msp_id, o.name, o.created_at FROM orgs o WHERE {ORG_SCOPE} ORDER BY o.name, o.id LIMIT $3 OFFSET $4"
+        );
         let count = format!("SELECT COUNT(*) FROM orgs o WHERE {ORG_SCOPE}");
         with_pool!(self, pool => {
             let rows: Vec<OrgRow> = sqlx::query_as(&list).bind(msp).bind(org).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
@@ -235,7 +238,8 @@ impl Store {
 
     pub async fn create_domain(&self, org_id: Uuid, new: NewDomain) -> ApiResult<Domain> {
         let domain = new.into_domain(org_id);
-        with_pool!(self, pool => bind_domain!(domain).execute(pool).await.map(|r| r.rows_affected())).on_unique("name", DUPLICATE_DOMAIN)?;
+        with_pool!(self, pool => bind_domain!(domain).execute(pool).await.map(|r| r.rows_affected()))
+            .on_unique("name", DUPLICATE_DOMAIN)?;
         Ok(domain)
     }
 
@@ -252,7 +256,9 @@ impl Store {
     }
 
     pub async fn get_domain(&self, scope: Scope, id: Uuid) -> ApiResult<Option<Domain>> {
-        let sql = format!("SELECT {DOMAIN_COLUMNS} FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.id = $3 AND {ORG_SCOPE}");
+        let sql = format!(
+            "SELECT {DOMAIN_COLUMNS} FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.id = $3 AND {ORG_SCOPE}"
+        );
         let row: Option<DomainRow> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(scope.msp_filter()).bind(scope.org_filter()).bind(id).fetch_optional(pool).await)?;
         Ok(row.map(Domain::from))

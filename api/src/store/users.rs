@@ -183,7 +183,8 @@ impl Store {
     /// Creates (optionally) the organisation, then its domains, allowed IPs, policy and
     /// users, in one transaction.
     pub async fn provision(&self, p: &Provisioning) -> ApiResult<()> {
-        let policy = p.policy.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+        let policy =
+            p.policy.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if let Some((msp_id, name)) = &p.create_org {
@@ -229,7 +230,9 @@ impl Store {
 
     /// A user within `scope`, or `None` when it does not exist for this caller.
     pub async fn get_user(&self, scope: Scope, id: Uuid) -> ApiResult<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = $4 AND {USER_SCOPE}");
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = $4 AND {USER_SCOPE}"
+        );
         let row = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(scope.msp_filter()).bind(scope.org_filter()).bind(scope.user_filter()).bind(id)
             .fetch_optional(pool).await)?;

@@ -1,0 +1,11 @@
+//! API integration tests: the real router on a fresh database per test (SQLite, or
+//! PostgreSQL when `MOAT_TEST_DATABASE_URL` is set). One test binary keeps linking cheap.
+#![allow(dead_code)]
+
+mod accounts;
+mod bulk;
+mod cross_tenant;
+mod helpers;
+mod meta;
+mod tenancy;
+mod validation;
