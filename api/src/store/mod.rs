@@ -122,11 +122,9 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            if let Some(parent) = options.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("cannot create database folder {}", parent.display()))?;
-                }
+            if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create database folder {}", parent.display()))?;
             }
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
             SQLITE_MIGRATIONS.run(&pool).await.context("sqlite migrations failed")?;

@@ -1,0 +1,44 @@
+# Moat — build, run and test entry points. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export CARGO_TARGET_DIR := $(TARGET_DIR)
+
+.PHONY: run build test test-sqlite test-postgres e2e openapi fmt lint deps
+
+## Build everything and start the API on the embedded SQLite default with a demo tenant.
+run: build
+	MOAT_DEMO_SEED=$${MOAT_DEMO_SEED:-true} $(TARGET_DIR)/debug/moat-api serve
+
+build:
+	$(CARGO) build -p moat-api -p moat-mta
+
+## Every test: unit + API integration on SQLite, the API suite again on PostgreSQL, e2e.
+test: deps lint test-sqlite test-postgres e2e
+
+deps:
+	@infra/dev/ensure-deps.sh
+
+test-sqlite:
+	$(CARGO) test --workspace
+
+test-postgres:
+	@infra/dev/ensure-postgres.sh
+	MOAT_TEST_DATABASE_URL=$(PG_TEST_URL) $(CARGO) test -p moat-api --test api
+	@infra/dev/drop-test-databases.sh "$(PG_TEST_URL)"
+
+## Black-box checks of the built binaries, driven with curl.
+e2e: build
+	e2e/api-smoke.sh $(TARGET_DIR)/debug/moat-api
+
+## Regenerate the committed OpenAPI document from the code.
+openapi:
+	$(CARGO) run -q -p moat-api -- openapi > openapi/openapi.json
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

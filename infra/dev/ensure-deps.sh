@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs, once, the Debian packages the tests need (idempotent; root or sudo).
+set -euo pipefail
+need=()
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v pg_isready >/dev/null || need+=(postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
