@@ -56,10 +56,26 @@ pub struct Config {
     pub frontend_dir: PathBuf,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Platform branding of the web app and emails.
+    pub branding: BrandingConfig,
     /// Login attempts allowed per account per minute.
     pub login_attempts_per_account: u32,
     /// Login attempts allowed per client IP per minute.
     pub login_attempts_per_ip: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrandingConfig {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: String,
+}
+
+impl Default for BrandingConfig {
+    fn default() -> Self {
+        BrandingConfig { product_name: "Moat".into(), logo_url: None, primary_color: "#0b6e5f".into() }
+    }
 }
 
 impl Default for Config {
@@ -76,6 +92,7 @@ impl Default for Config {
             demo_seed: false,
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: "text".into(),
+            branding: BrandingConfig::default(),
             login_attempts_per_account: 10,
             login_attempts_per_ip: 30,
         }

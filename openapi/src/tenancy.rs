@@ -179,3 +179,26 @@ pub struct ProvisionResponse {
     pub policy: Policy,
     pub users: Vec<crate::User>,
 }
+
+/// Look of the web app and emails: the product name, logo and accent colour. MSPs will be
+/// able to set their own; until then these are the platform's.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Branding {
+    pub product_name: String,
+    /// URL of a logo image on this server, or none for the built-in mark.
+    pub logo_url: Option<String>,
+    /// Accent colour as `#rrggbb`.
+    pub primary_color: String,
+}
+
+/// Filters of the organisation list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrgListParams {
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page (default 50, at most 500).
+    pub per_page: Option<u32>,
+    /// Only organisations of this MSP.
+    pub msp_id: Option<Uuid>,
+}

@@ -4,6 +4,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
+use axum::Json;
+use moat_openapi::Branding;
+
 use crate::state::AppState;
 
 /// The process is up.
@@ -32,4 +35,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, body = Object)))]
 pub async fn openapi_json() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], super::OPENAPI_JSON.as_str())
+}
+
+/// Product name, logo and colour for the web app (no login needed: the login page uses it).
+#[utoipa::path(get, path = "/branding", tag = "meta", responses((status = 200, body = Branding)))]
+pub async fn branding(State(state): State<AppState>) -> Json<Branding> {
+    let b = &state.config.branding;
+    Json(Branding {
+        product_name: b.product_name.clone(),
+        logo_url: b.logo_url.clone(),
+        primary_color: b.primary_color.clone(),
+    })
 }

@@ -85,7 +85,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(provision::provision))
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::delete_api_key))
-        .routes(routes!(meta::openapi_json));
+        .routes(routes!(meta::openapi_json))
+        .routes(routes!(meta::branding));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(meta::healthz))
@@ -102,19 +103,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub static OPENAPI_JSON: LazyLock<String> =
     LazyLock::new(|| openapi().to_pretty_json().expect("the OpenAPI document serialises") + "\n");
 
+/// Content-Security-Policy of every answer: nothing loads from elsewhere, no inline
+/// scripts or styles; `wasm-unsafe-eval` is what compiling the app's WebAssembly needs.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+    form-action 'self'; frame-ancestors 'none'";
+
+/// The built SPA: content-hashed files under `/assets` are cached for a year; every other
+/// path answers `index.html` (deep links), which is never cached so new builds are seen.
+fn spa_service(dist: &std::path::Path) -> Router<AppState> {
+    let immutable = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, |res: &axum::response::Response<_>| {
+        res.status().is_success().then(|| HeaderValue::from_static("public, max-age=31536000, immutable"))
+    });
+    let no_cache = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let assets = tower::Layer::layer(&immutable, ServeDir::new(dist.join("assets")));
+    let index = tower::Layer::layer(&no_cache, ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))));
+    Router::new().nest_service("/assets", assets).fallback_service(index)
+}
+
 /// The whole application: API, health, metrics and the SPA.
 pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes().split_for_parts();
-    let dist = state.config.frontend_dir.clone();
-    let spa = ServeDir::new(&dist).fallback(ServeFile::new(dist.join("index.html")));
+    let spa = spa_service(&state.config.frontend_dir);
     api.route("/api/{*rest}", axum::routing::any(|| async { ApiError::not_found().into_response() }))
-        .fallback_service(spa)
+        .merge(spa)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

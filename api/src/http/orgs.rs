@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use moat_openapi::{CreateOrg, ErrorBody, Org, OrgList, PageParams, Policy, Role, UpdateOrg};
+use moat_openapi::{CreateOrg, ErrorBody, Org, OrgList, OrgListParams, Policy, Role, UpdateOrg};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -14,13 +14,13 @@ use crate::store::{Paging, Scope};
 use crate::validate;
 
 /// Organisations the caller can see.
-#[utoipa::path(get, path = "/orgs", tag = "tenancy", params(PageParams),
+#[utoipa::path(get, path = "/orgs", tag = "tenancy", params(OrgListParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = OrgList), (status = 401, body = ErrorBody)))]
 pub async fn list_orgs(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(p): ApiQuery<PageParams>,
+    ApiQuery(p): ApiQuery<OrgListParams>,
 ) -> ApiResult<Json<OrgList>> {
     let paging = Paging::new(p.page, p.per_page);
     let (items, total) = state.store.list_orgs(caller.scope, paging).await?;
