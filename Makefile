@@ -5,17 +5,21 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export CARGO_TARGET_DIR := $(TARGET_DIR)
 
-.PHONY: run build test test-sqlite test-postgres e2e openapi fmt lint deps
+.PHONY: run build spa test test-sqlite test-postgres e2e browser-test openapi fmt lint deps
 
 ## Build everything and start the API on the embedded SQLite default with a demo tenant.
-run: build
+run: build spa
 	MOAT_DEMO_SEED=$${MOAT_DEMO_SEED:-true} $(TARGET_DIR)/debug/moat-api serve
 
 build:
 	$(CARGO) build -p moat-api -p moat-mta
 
+## The web app: WASM + glue + hashed assets into frontend/dist.
+spa:
+	@infra/dev/build-spa.sh
+
 ## Every test: unit + API integration on SQLite, the API suite again on PostgreSQL, e2e.
-test: deps lint test-sqlite test-postgres e2e
+test: deps lint test-sqlite test-postgres e2e browser-test
 
 deps:
 	@infra/dev/ensure-deps.sh
@@ -31,6 +35,11 @@ test-postgres:
 ## Black-box checks of the built binaries, driven with curl.
 e2e: build
 	e2e/api-smoke.sh $(TARGET_DIR)/debug/moat-api
+
+## The web app in headless Chromium (Debian's), driven by playwright-core.
+browser-test: build spa
+	@cd e2e/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; }
+	MOAT_API_BIN=$(TARGET_DIR)/debug/moat-api node --test e2e/browser/
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:

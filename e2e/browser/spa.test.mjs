@@ -1,0 +1,170 @@
+// Browser tests of the Moat web app: a real `moat-api serve` (demo seed, fresh SQLite) and
+// Debian's headless Chromium driven by playwright-core. Screenshots go to e2e/screenshots.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const shots = join(root, "e2e", "screenshots");
+const bin = process.env.MOAT_API_BIN ?? join(root, "target", "debug", "moat-api");
+let server, browser, base, dataDir;
+
+const freePort = () =>
+  new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), "moat-spa-"));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ["serve"], {
+    env: {
+      ...process.env,
+      MOAT_DEMO_SEED: "true",
+      MOAT_HTTP_LISTEN: `127.0.0.1:${port}`,
+      MOAT_DATA_DIR: dataDir,
+      MOAT_DATABASE_URL: `sqlite:${dataDir}/moat.db`,
+      MOAT_FRONTEND_DIR: join(root, "frontend", "dist"),
+      MOAT_LOG: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {}
+    if (i > 100) throw new Error("moat-api did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/// A fresh page that records console errors and CSP violations.
+async function newPage(width = 1280) {
+  const page = await browser.newPage({ viewport: { width, height: 860 } });
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) page.problems.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+
+async function login(page, email, password) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test("login page renders under the strict CSP", async () => {
+  const page = await newPage();
+  const res = await page.goto(`${base}/login`);
+  assert.match(res.headers()["content-security-policy"], /default-src 'self'/);
+  await page.getByRole("heading", { name: "Sign in to Moat" }).waitFor();
+  await page.screenshot({ path: join(shots, "login.png") });
+  // Client-side validation answers before any request.
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("Enter an email address").waitFor();
+  await login(page, "admin@moat.test", "not the password");
+  await page.getByText("Wrong email or password.").waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("admin creates an org and a domain, deep links survive a reload, logout", async () => {
+  const page = await newPage();
+  await login(page, "admin@moat.test", "moat-demo-admin");
+  await page.waitForURL(`${base}/msps`);
+  await page.getByRole("cell", { name: "Demo MSP" }).waitFor();
+  await page.screenshot({ path: join(shots, "msps.png") });
+
+  await page.getByRole("link", { name: "Organisations" }).click();
+  await page.waitForURL(`${base}/orgs`);
+  await page.getByLabel("Organisation name").fill("Browser Test Corp");
+  await page.selectOption("#org-msp", { label: "Demo MSP" });
+  await page.getByRole("button", { name: "Create organisation" }).click();
+  await page.getByRole("link", { name: "Browser Test Corp" }).click();
+  await page.getByRole("heading", { name: "Browser Test Corp" }).waitFor();
+  const orgUrl = page.url();
+  assert.match(orgUrl, /\/orgs\/[0-9a-f-]{36}$/);
+
+  // Client-side validation mirrors the API's rules.
+  await page.getByLabel("Domain").fill("not a domain");
+  await page.getByRole("button", { name: "Add domain" }).click();
+  await page.getByText("Enter a domain name such as example.com").waitFor();
+  await page.getByLabel("Domain").fill("browsertest.example");
+  await page.getByLabel("Mail server").fill("mail.browsertest.example");
+  await page.getByLabel("Port").fill("2525");
+  await page.getByRole("button", { name: "Add domain" }).click();
+  await page.locator("#domain-table").getByRole("link", { name: "browsertest.example" }).waitFor();
+  // The API's own refusals are shown too: a duplicate domain.
+  await page.getByLabel("Domain").fill("example.test");
+  await page.getByLabel("Mail server").fill("127.0.0.1");
+  await page.getByRole("button", { name: "Add domain" }).click();
+  await page.getByText("a domain with this name already exists").waitFor();
+  // Every list pages: on a single page both buttons are there and disabled.
+  const pager = page.getByRole("navigation", { name: "Pages" }).first();
+  assert.equal(await pager.getByRole("button", { name: "Next →" }).isDisabled(), true);
+  assert.equal(await pager.getByRole("button", { name: "← Previous" }).isDisabled(), true);
+  await page.screenshot({ path: join(shots, "org.png"), fullPage: true });
+
+  await page.reload();
+  await page.getByRole("heading", { name: "Browser Test Corp" }).waitFor();
+  await page.locator("#domain-table").getByText("mail.browsertest.example:2525").waitFor();
+
+  await page.locator("#domain-table").getByRole("link", { name: "browsertest.example" }).click();
+  await page.getByRole("heading", { name: "browsertest.example" }).waitFor();
+  await page.screenshot({ path: join(shots, "domain.png") });
+
+  await page.getByRole("link", { name: "My account" }).click();
+  await page.getByRole("heading", { name: "My account" }).waitFor();
+  await page.getByLabel("Time zone").waitFor();
+  await page.screenshot({ path: join(shots, "account.png") });
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(`${base}/login`);
+  await page.goto(orgUrl);
+  await page.waitForURL(`${base}/login`);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("a plain user sees no admin navigation and admin URLs show not found", async () => {
+  const page = await newPage(390);
+  await login(page, "user@example.test", "moat-demo-user");
+  await page.waitForURL(`${base}/account`);
+  await page.getByRole("heading", { name: "My account" }).waitFor();
+  const nav = page.getByRole("navigation", { name: "Main" });
+  assert.equal(await nav.getByRole("link", { name: "Organisations" }).count(), 0);
+  assert.equal(await nav.getByRole("link", { name: "MSPs" }).count(), 0);
+  await page.screenshot({ path: join(shots, "user-account-phone.png"), fullPage: true });
+  for (const path of ["/orgs", "/msps"]) {
+    await page.goto(`${base}${path}`);
+    await page.getByRole("heading", { name: "Not found" }).waitFor();
+  }
+  await page.screenshot({ path: join(shots, "user-not-found.png") });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

@@ -1,0 +1,9 @@
+//! One module per screen.
+
+pub mod account;
+pub mod domain;
+pub mod home;
+pub mod login;
+pub mod msps;
+pub mod orgs;
+pub mod user;
