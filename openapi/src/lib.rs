@@ -4,10 +4,12 @@
 pub mod identity;
 pub mod policy;
 pub mod tenancy;
+pub mod worker;
 
 pub use identity::*;
 pub use policy::*;
 pub use tenancy::*;
+pub use worker::*;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

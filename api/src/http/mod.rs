@@ -4,11 +4,13 @@
 mod api_keys;
 mod auth;
 mod domains;
+mod messages;
 mod meta;
 mod msps;
 mod orgs;
 mod provision;
 mod users;
+mod worker;
 
 use std::sync::LazyLock;
 
@@ -39,6 +41,8 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
         (name = "tenancy", description = "MSPs, organisations, domains, users, provisioning"),
         (name = "policy", description = "Filtering policy"),
         (name = "integrations", description = "API keys for integrations"),
+        (name = "tracking", description = "Message tracking"),
+        (name = "worker", description = "The MTA worker channel (node tokens)"),
         (name = "meta", description = "Health, metrics, this document"),
     )
 )]
@@ -57,6 +61,10 @@ impl Modify for SecuritySchemes {
         key.bearer_format = Some("moat_…".into());
         key.description = Some("Integration API key scoped to an MSP or organisation".into());
         components.add_security_scheme("api_key", SecurityScheme::Http(key));
+        let mut node = Http::new(HttpAuthScheme::Bearer);
+        node.bearer_format = Some("moatnode_…".into());
+        node.description = Some("MTA node token from `moat-api node create`".into());
+        components.add_security_scheme("node_token", SecurityScheme::Http(node));
     }
 }
 
@@ -86,7 +94,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::delete_api_key))
         .routes(routes!(meta::openapi_json))
-        .routes(routes!(meta::branding));
+        .routes(routes!(meta::branding))
+        .routes(routes!(messages::list_messages))
+        .routes(routes!(messages::get_message))
+        .routes(routes!(worker::register))
+        .routes(routes!(worker::policy))
+        .routes(routes!(worker::policy_changes))
+        .routes(routes!(worker::events));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(meta::healthz))

@@ -12,6 +12,7 @@
 mod credentials;
 mod tenancy;
 mod users;
+mod worker;
 
 pub use credentials::*;
 pub use tenancy::*;

@@ -9,3 +9,4 @@ mod helpers;
 mod meta;
 mod tenancy;
 mod validation;
+mod worker;

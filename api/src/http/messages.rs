@@ -1,0 +1,45 @@
+//! Message tracking: every message the workers saw, its verdict, reasons and delivery
+//! attempts, searchable within the caller's reach.
+
+use axum::Json;
+use axum::extract::State;
+use moat_openapi::{ErrorBody, MessageQuery, Role, TrackedMessageDetail, TrackedMessageList};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::state::AppState;
+use crate::store::Paging;
+
+/// Plain users track only mail addressed to them.
+fn own_address(caller: &Caller) -> Option<&str> {
+    (caller.role == Role::User).then(|| caller.user.as_ref().map(|u| u.email.as_str())).flatten()
+}
+
+/// Search tracked messages (newest first).
+#[utoipa::path(get, path = "/messages", tag = "tracking", params(MessageQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = TrackedMessageList), (status = 401, body = ErrorBody)))]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<MessageQuery>,
+) -> ApiResult<Json<TrackedMessageList>> {
+    let paging = Paging::new(q.page, q.per_page);
+    let (items, total) = state.store.list_messages(caller.scope, own_address(&caller), &q, paging).await?;
+    Ok(Json(TrackedMessageList { items, total, page: paging.page, per_page: paging.per_page }))
+}
+
+/// One tracked message with its events.
+#[utoipa::path(get, path = "/messages/{id}", tag = "tracking", params(("id" = String, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = TrackedMessageDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TrackedMessageDetail>> {
+    let (message, events) =
+        state.store.get_message(caller.scope, own_address(&caller), &id).await?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(TrackedMessageDetail { message, events }))
+}

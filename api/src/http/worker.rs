@@ -1,0 +1,82 @@
+//! The worker channel: nodes register, pull the policy snapshot (and long-poll for changes),
+//! and push message events. Node tokens only.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use moat_openapi::{ChangesParams, ErrorBody, EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode};
+
+use crate::auth::node::WorkerNode;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+
+/// Most events one batch may carry.
+const MAX_BATCH: usize = 5000;
+/// How often a long-poll looks at the policy version (the database is the only shared
+/// state between API replicas, so changes made through any replica are seen).
+const POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// A node announces itself; answers its id and name.
+#[utoipa::path(post, path = "/worker/register", tag = "worker", request_body = RegisterNode,
+    security(("node_token" = [])),
+    responses((status = 200, body = NodeInfo), (status = 401, body = ErrorBody)))]
+pub async fn register(node: WorkerNode, ApiJson(req): ApiJson<RegisterNode>) -> Json<NodeInfo> {
+    tracing::info!(node = %node.name, hostname = ?req.hostname, version = ?req.version, "worker registered");
+    Json(NodeInfo { id: node.id, name: node.name })
+}
+
+/// The full policy snapshot.
+#[utoipa::path(get, path = "/worker/policy", tag = "worker",
+    security(("node_token" = [])),
+    responses((status = 200, body = PolicySnapshot), (status = 401, body = ErrorBody)))]
+pub async fn policy(State(state): State<AppState>, _node: WorkerNode) -> ApiResult<Json<PolicySnapshot>> {
+    Ok(Json(state.store.policy_snapshot().await?))
+}
+
+/// Long-poll: answers a new snapshot as soon as the version passes `since`, or 204 when
+/// nothing changed within `wait` seconds.
+#[utoipa::path(get, path = "/worker/policy/changes", tag = "worker", params(ChangesParams),
+    security(("node_token" = [])),
+    responses((status = 200, body = PolicySnapshot), (status = 204), (status = 401, body = ErrorBody)))]
+pub async fn policy_changes(
+    State(state): State<AppState>,
+    _node: WorkerNode,
+    ApiQuery(p): ApiQuery<ChangesParams>,
+) -> ApiResult<Response> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(p.wait.unwrap_or(25).min(60));
+    loop {
+        if state.store.policy_version().await? > p.since {
+            return Ok(Json(state.store.policy_snapshot().await?).into_response());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// A batch of message events; idempotent by event id.
+#[utoipa::path(post, path = "/worker/events", tag = "worker", request_body = EventBatch,
+    security(("node_token" = [])),
+    responses((status = 200, body = EventAck), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    node: WorkerNode,
+    ApiJson(batch): ApiJson<EventBatch>,
+) -> ApiResult<Json<EventAck>> {
+    if batch.events.len() > MAX_BATCH {
+        return Err(ApiError::invalid("events", format!("at most {MAX_BATCH} events per batch")));
+    }
+    if let Some(i) = batch.events.iter().position(|e| e.tracking_id.is_empty() || e.tracking_id.len() > 200) {
+        return Err(ApiError::invalid(
+            &format!("events[{i}].tracking_id"),
+            "tracking_id must have 1 to 200 characters",
+        ));
+    }
+    let (accepted, duplicates) = state.store.ingest_events(node.id, &batch.events).await?;
+    Ok(Json(EventAck { accepted, duplicates }))
+}

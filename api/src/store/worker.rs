@@ -1,0 +1,286 @@
+//! What the worker channel reads and writes: the policy snapshot and its version, node
+//! credentials, and message tracking built from worker events.
+
+use chrono::{DateTime, Utc};
+use moat_openapi::{
+    EventDetail, EventKind, MessageEvent, MessageQuery, OrgPolicy, Policy, PolicySnapshot, RelayNetwork, TlsMode,
+    TrackedEvent, TrackedMessage, WorkerDomain, WorkerRecipient,
+};
+use uuid::Uuid;
+
+use super::{Paging, Scope, Store, now, with_pool};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(sqlx::FromRow)]
+struct DomainRow {
+    id: Uuid,
+    org_id: Uuid,
+    name: String,
+    destination_host: String,
+    destination_port: i32,
+    tls_mode: String,
+    inbound_enabled: bool,
+    outbound_enabled: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecipientRow {
+    id: Uuid,
+    org_id: Uuid,
+    email: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TrackedRow {
+    id: String,
+    org_id: Option<Uuid>,
+    direction: String,
+    sender: String,
+    recipients: String,
+    subject: String,
+    message_id: String,
+    size: i64,
+    client_ip: String,
+    status: String,
+    verdict: Option<String>,
+    reasons: String,
+    attempts: i64,
+    last_error: Option<String>,
+    received_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<TrackedRow> for TrackedMessage {
+    fn from(r: TrackedRow) -> TrackedMessage {
+        TrackedMessage {
+            id: r.id,
+            org_id: r.org_id,
+            direction: r.direction,
+            sender: r.sender,
+            recipients: r.recipients.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            subject: r.subject,
+            message_id: r.message_id,
+            size: r.size,
+            client_ip: r.client_ip,
+            status: r.status,
+            verdict: r.verdict,
+            reasons: serde_json::from_str(&r.reasons).unwrap_or_default(),
+            attempts: r.attempts,
+            last_error: r.last_error,
+            received_at: r.received_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const TRACKED_COLUMNS: &str = "m.id, m.org_id, m.direction, m.sender, m.recipients, m.subject, m.message_id, m.size, \
+     m.client_ip, m.status, m.verdict, m.reasons, m.attempts, m.last_error, m.received_at, m.updated_at";
+/// Tenant scope of tracked messages; `$3` limits plain users to mail addressed to them.
+const TRACKED_SCOPE: &str =
+    "($1 IS NULL OR o.msp_id = $1) AND ($2 IS NULL OR m.org_id = $2) AND ($3 IS NULL OR m.recipients LIKE $3)";
+
+/// Recipients are stored as `,a@x,b@y,` so one address matches with `LIKE '%,a@x,%'`.
+fn join_recipients(list: &[String]) -> String {
+    let mut s = String::from(",");
+    for r in list {
+        s.push_str(&r.to_lowercase());
+        s.push(',');
+    }
+    s
+}
+
+fn like(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| {
+        let escaped = v.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+impl Store {
+    pub async fn policy_version(&self) -> ApiResult<i64> {
+        let v = with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(pool).await)?;
+        Ok(v)
+    }
+
+    /// The full snapshot a worker enforces.
+    pub async fn policy_snapshot(&self) -> ApiResult<PolicySnapshot> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let version: i64 = sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(&mut *tx).await?;
+            let domains: Vec<DomainRow> = sqlx::query_as(
+                "SELECT id, org_id, name, destination_host, destination_port, tls_mode, inbound_enabled, outbound_enabled \
+                 FROM domains ORDER BY name").fetch_all(&mut *tx).await?;
+            let recipients: Vec<RecipientRow> = sqlx::query_as(
+                "SELECT id, org_id, email FROM users WHERE org_id IS NOT NULL ORDER BY email").fetch_all(&mut *tx).await?;
+            let networks: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, cidr FROM allowed_ips ORDER BY cidr").fetch_all(&mut *tx).await?;
+            let policies: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, policy FROM org_policies").fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(PolicySnapshot {
+                version,
+                domains: domains.into_iter().map(|d| WorkerDomain {
+                    id: d.id,
+                    org_id: d.org_id,
+                    name: d.name,
+                    destination_host: d.destination_host,
+                    destination_port: u16::try_from(d.destination_port).unwrap_or(25),
+                    tls_mode: TlsMode::parse(&d.tls_mode).unwrap_or_default(),
+                    inbound_enabled: d.inbound_enabled,
+                    outbound_enabled: d.outbound_enabled,
+                }).collect(),
+                recipients: recipients.into_iter().map(|r| WorkerRecipient { user_id: r.id, org_id: r.org_id, email: r.email }).collect(),
+                relay_networks: networks.into_iter().map(|(org_id, cidr)| RelayNetwork { org_id, cidr }).collect(),
+                policies: policies.into_iter().map(|(org_id, text)| OrgPolicy {
+                    org_id,
+                    policy: serde_json::from_str::<Policy>(&text).unwrap_or_default(),
+                }).collect(),
+            })
+        })
+    }
+
+    /// The node owning this token hash, touching its last-seen time.
+    pub async fn node_by_token_hash(&self, hash: &str) -> ApiResult<Option<(Uuid, String)>> {
+        let row: Option<(Uuid, String)> = with_pool!(self, pool => sqlx::query_as("SELECT id, name FROM nodes WHERE token_hash = $1")
+            .bind(hash).fetch_optional(pool).await)?;
+        if let Some((id, _)) = &row {
+            with_pool!(self, pool => sqlx::query("UPDATE nodes SET last_seen_at = $1 WHERE id = $2").bind(now()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(row)
+    }
+
+    /// Stores events not seen before and applies them to their tracked message; answers
+    /// (accepted, duplicates).
+    pub async fn ingest_events(&self, node_id: Uuid, events: &[MessageEvent]) -> ApiResult<(u32, u32)> {
+        let (mut accepted, mut duplicates) = (0u32, 0u32);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for e in events {
+                let detail = serde_json::to_string(&e.detail).map_err(|err| ApiError::Internal(err.into()))?;
+                let stored = sqlx::query("INSERT INTO message_events (id, tracking_id, kind, at, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING")
+                    .bind(e.id).bind(&e.tracking_id).bind(e.kind.as_str()).bind(e.at).bind(&detail)
+                    .execute(&mut *tx).await?.rows_affected();
+                if stored == 0 {
+                    duplicates += 1;
+                    continue;
+                }
+                accepted += 1;
+                let d = &e.detail;
+                let reasons = serde_json::to_string(&d.reasons).map_err(|err| ApiError::Internal(err.into()))?;
+                let upsert = if e.kind == EventKind::Received {
+                    "ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, sender = excluded.sender, \
+                     recipients = excluded.recipients, subject = excluded.subject, message_id = excluded.message_id, \
+                     size = excluded.size, client_ip = excluded.client_ip, received_at = excluded.received_at"
+                } else {
+                    "ON CONFLICT (id) DO NOTHING"
+                };
+                sqlx::query(&format!(
+                    "INSERT INTO tracked_messages (id, org_id, node_id, direction, sender, recipients, subject, message_id, size, \
+                     client_ip, status, verdict, reasons, attempts, last_error, received_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received', NULL, '[]', 0, NULL, $11, $11) {upsert}"))
+                    .bind(&e.tracking_id).bind(e.org_id).bind(node_id)
+                    .bind(d.direction.clone().unwrap_or_else(|| "inbound".into()))
+                    .bind(d.sender.clone().unwrap_or_default())
+                    .bind(join_recipients(&d.recipients))
+                    .bind(d.subject.clone().unwrap_or_default())
+                    .bind(d.message_id.clone().unwrap_or_default().trim_matches(|c| c == '<' || c == '>').to_string())
+                    .bind(d.size.unwrap_or(0))
+                    .bind(d.client_ip.clone().unwrap_or_default())
+                    .bind(e.at)
+                    .execute(&mut *tx).await?;
+                let id = &e.tracking_id;
+                match e.kind {
+                    EventKind::Received => 0,
+                    EventKind::Verdict => sqlx::query(
+                        "UPDATE tracked_messages SET updated_at = $1, verdict = $3, reasons = $4, status = CASE $3 \
+                         WHEN 'deliver' THEN 'queued' WHEN 'quarantine' THEN 'quarantined' ELSE 'rejected' END WHERE id = $2")
+                        .bind(e.at).bind(id).bind(d.verdict.clone().unwrap_or_else(|| "deliver".into())).bind(reasons)
+                        .execute(&mut *tx).await?.rows_affected(),
+                    EventKind::Deferred => sqlx::query(
+                        "UPDATE tracked_messages SET updated_at = $1, status = 'deferred', attempts = attempts + 1, last_error = $3 WHERE id = $2")
+                        .bind(e.at).bind(id).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
+                    EventKind::Delivered => sqlx::query(
+                        "UPDATE tracked_messages SET updated_at = $1, status = 'delivered', attempts = attempts + 1, last_error = NULL WHERE id = $2")
+                        .bind(e.at).bind(id).execute(&mut *tx).await?.rows_affected(),
+                    EventKind::Bounced => sqlx::query(
+                        "UPDATE tracked_messages SET updated_at = $1, status = 'bounced', last_error = $3 WHERE id = $2")
+                        .bind(e.at).bind(id).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
+                    EventKind::Removed => sqlx::query("UPDATE tracked_messages SET updated_at = $1, status = 'removed' WHERE id = $2")
+                        .bind(e.at).bind(id).execute(&mut *tx).await?.rows_affected(),
+                };
+            }
+            tx.commit().await?;
+            Ok::<(), ApiError>(())
+        })?;
+        Ok((accepted, duplicates))
+    }
+
+    /// Message tracking search within `scope`; `user_email` limits to mail addressed to it.
+    pub async fn list_messages(
+        &self,
+        scope: Scope,
+        user_email: Option<&str>,
+        q: &MessageQuery,
+        paging: Paging,
+    ) -> ApiResult<(Vec<TrackedMessage>, i64)> {
+        let mine = user_email.map(|e| format!("%,{},%", e.to_lowercase()));
+        let filters = "($4 IS NULL OR LOWER(m.sender) LIKE $4 ESCAPE '\\' OR m.recipients LIKE $4 ESCAPE '\\' OR LOWER(m.subject) LIKE $4 ESCAPE '\\') \
+             AND ($5 IS NULL OR LOWER(m.sender) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR m.recipients LIKE $6 ESCAPE '\\') \
+             AND ($7 IS NULL OR LOWER(m.subject) LIKE $7 ESCAPE '\\') AND ($8 IS NULL OR m.message_id = $8) \
+             AND ($9 IS NULL OR m.status = $9) AND ($10 IS NULL OR m.org_id = $10) \
+             AND ($11 IS NULL OR m.received_at >= $11) AND ($12 IS NULL OR m.received_at < $12)";
+        let from =
+            format!("FROM tracked_messages m LEFT JOIN orgs o ON o.id = m.org_id WHERE {TRACKED_SCOPE} AND {filters}");
+        let list = format!("SELECT {TRACKED_COLUMNS} {from} ORDER BY m.received_at DESC, m.id LIMIT $13 OFFSET $14");
+        let count = format!("SELECT COUNT(*) {from}");
+        let message_id = q
+            .message_id
+            .as_deref()
+            .map(|m| m.trim().trim_matches(|c| c == '<' || c == '>').to_string())
+            .filter(|m| !m.is_empty());
+        let status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        macro_rules! bind_all {
+            ($query:expr) => {
+                $query
+                    .bind(scope.msp_filter())
+                    .bind(scope.org_filter())
+                    .bind(&mine)
+                    .bind(like(&q.q))
+                    .bind(like(&q.sender))
+                    .bind(like(&q.recipient))
+                    .bind(like(&q.subject))
+                    .bind(&message_id)
+                    .bind(&status)
+                    .bind(q.org_id)
+                    .bind(q.from)
+                    .bind(q.to)
+            };
+        }
+        with_pool!(self, pool => {
+            let rows: Vec<TrackedRow> = bind_all!(sqlx::query_as(&list)).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
+            let total: i64 = bind_all!(sqlx::query_scalar(&count)).fetch_one(pool).await?;
+            Ok((rows.into_iter().map(TrackedMessage::from).collect(), total))
+        })
+    }
+
+    /// One tracked message within `scope`, with its events in order.
+    pub async fn get_message(
+        &self,
+        scope: Scope,
+        user_email: Option<&str>,
+        id: &str,
+    ) -> ApiResult<Option<(TrackedMessage, Vec<TrackedEvent>)>> {
+        let mine = user_email.map(|e| format!("%,{},%", e.to_lowercase()));
+        let sql = format!(
+            "SELECT {TRACKED_COLUMNS} FROM tracked_messages m LEFT JOIN orgs o ON o.id = m.org_id WHERE m.id = $4 AND {TRACKED_SCOPE}"
+        );
+        with_pool!(self, pool => {
+            let row: Option<TrackedRow> = sqlx::query_as(&sql).bind(scope.msp_filter()).bind(scope.org_filter()).bind(&mine).bind(id).fetch_optional(pool).await?;
+            let Some(row) = row else { return Ok(None) };
+            let events: Vec<(String, DateTime<Utc>, String)> = sqlx::query_as(
+                "SELECT kind, at, detail FROM message_events WHERE tracking_id = $1 ORDER BY at, kind").bind(id).fetch_all(pool).await?;
+            let events = events.into_iter().map(|(kind, at, detail)| TrackedEvent {
+                kind, at, detail: serde_json::from_str::<EventDetail>(&detail).unwrap_or_default(),
+            }).collect();
+            Ok(Some((row.into(), events)))
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! The worker channel (policy snapshot, long-poll, events) and message tracking built from
+//! the events, scoped by tenant.
+
+use axum::http::{Method, StatusCode};
+use chrono::Utc;
+use moat_api::auth::tokens::sha256_hex;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, tenant};
+
+async fn node_token(app: &TestApp) -> String {
+    let token = format!("moatnode_{}", Uuid::new_v4().simple());
+    app.state.store.create_node(&format!("mx-{}", Uuid::new_v4().simple()), &sha256_hex(&token)).await.unwrap();
+    token
+}
+
+fn event(tracking: &str, kind: &str, org: &str, detail: Value) -> Value {
+    json!({"id": Uuid::new_v4(), "tracking_id": tracking, "kind": kind, "at": Utc::now(), "org_id": org, "detail": detail})
+}
+
+#[tokio::test]
+async fn workers_need_a_node_token() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    for path in ["/api/v1/worker/policy", "/api/v1/worker/policy/changes?since=0"] {
+        let (status, _) = app.get(path, &admin).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _) = app.get(path, "moatnode_forged").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let node = node_token(&app).await;
+    let (status, info) = app.post("/api/v1/worker/register", &node, json!({"hostname": "mx1"})).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    // A node token is not a user login.
+    let (status, _) = app.get("/api/v1/orgs", &node).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_snapshot_follows_every_change_and_long_poll_wakes_up() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "snap").await;
+    let node = node_token(&app).await;
+    let (status, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(status, StatusCode::OK);
+    let version = snap["version"].as_i64().unwrap();
+    assert_eq!(snap["domains"][0]["name"], "snap.test");
+    assert_eq!(snap["domains"][0]["destination_port"], 2525);
+    let emails: Vec<&str> =
+        snap["recipients"].as_array().unwrap().iter().map(|r| r["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, vec!["admin@snap.test", "user@snap.test"], "MSP admins are not mailboxes");
+
+    // Nothing changes: the long-poll answers 204 after its wait.
+    let (status, _) = app.get(&format!("/api/v1/worker/policy/changes?since={version}&wait=1"), &node).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // A user created while a worker waits wakes it with the new snapshot.
+    let waiting = {
+        let path = format!("/api/v1/worker/policy/changes?since={version}&wait=10");
+        let node = node.clone();
+        let app = &app;
+        async move { app.get(&path, &node).await }
+    };
+    let create = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.create(
+            &format!("/api/v1/orgs/{}/users", t.org_id),
+            &t.org_admin,
+            json!({"email": "late@snap.test", "display_name": "Late", "role": "user"}),
+        )
+        .await
+    };
+    let started = std::time::Instant::now();
+    let ((status, snap), _) = tokio::join!(waiting, create);
+    assert_eq!(status, StatusCode::OK);
+    assert!(snap["version"].as_i64().unwrap() > version);
+    assert!(snap["recipients"].to_string().contains("late@snap.test"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // Domain and policy changes bump the version too.
+    let v1 = snap["version"].as_i64().unwrap();
+    app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, json!({"destination_port": 2600})).await;
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert!(snap["version"].as_i64().unwrap() > v1);
+    assert_eq!(snap["domains"][0]["destination_port"], 2600);
+}
+
+#[tokio::test]
+async fn events_build_tracking_once_and_tracking_is_scoped() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "track-a").await;
+    let b = tenant(&app, &admin, "track-b").await;
+    let node = node_token(&app).await;
+    let received = json!({"direction": "inbound", "sender": "Sender@Ext.test", "recipients": ["user@track-a.test"],
+        "subject": "Quarterly report", "message_id": "<abc@ext.test>", "size": 1234, "client_ip": "192.0.2.9"});
+    let batch = json!({"events": [
+        event("m1", "received", &a.org_id, received),
+        event("m1", "verdict", &a.org_id, json!({"verdict": "deliver", "reasons": ["clean"]})),
+        event("m1", "deferred", &a.org_id, json!({"response": "421 4.3.2 try later", "destination": "127.0.0.1:2525"})),
+        event("m1", "delivered", &a.org_id, json!({"response": "250 2.0.0 ok"})),
+        event("m2", "received", &b.org_id, json!({"sender": "x@ext.test", "recipients": ["user@track-b.test"], "subject": "For B"})),
+        event("m3", "received", &a.org_id, json!({"sender": "y@ext.test", "recipients": ["admin@track-a.test"], "subject": "For the admin"})),
+    ]});
+    let (status, ack) = app.post("/api/v1/worker/events", &node, batch.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+    assert_eq!(ack, json!({"accepted": 6, "duplicates": 0}));
+    // A retried batch (the worker did not see the answer) changes nothing.
+    let (_, ack) = app.post("/api/v1/worker/events", &node, batch).await;
+    assert_eq!(ack, json!({"accepted": 0, "duplicates": 6}));
+
+    let (status, m) = app.get("/api/v1/messages/m1", &a.org_admin).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["status"], "delivered");
+    assert_eq!(m["attempts"], 2);
+    assert_eq!(m["verdict"], "deliver");
+    assert_eq!(m["message_id"], "abc@ext.test");
+    assert_eq!(m["events"].as_array().unwrap().len(), 4);
+
+    let (_, list) = app.get("/api/v1/messages", &a.org_admin).await;
+    assert_eq!(list["total"], 2);
+    let (_, list) = app.get("/api/v1/messages?q=quarterly", &a.org_admin).await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = app.get("/api/v1/messages?sender=sender%40ext.test&status=delivered", &a.org_admin).await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = app.get("/api/v1/messages?message_id=%3Cabc%40ext.test%3E", &a.org_admin).await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = app.get("/api/v1/messages?status=bounced", &a.org_admin).await;
+    assert_eq!(list["total"], 0);
+    let (status, _) = app.get("/api/v1/messages?from=yesterday", &a.org_admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Other tenants and plain users see only their part.
+    let (status, _) = app.get("/api/v1/messages/m1", &b.org_admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.get("/api/v1/messages", &b.msp_admin).await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["id"], "m2");
+    let (_, list) = app.get("/api/v1/messages", &a.user).await;
+    assert_eq!(list["total"], 1, "the user sees mail to itself, not the admin's");
+    let (status, _) = app.get("/api/v1/messages/m3", &a.user).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = app.call(Method::GET, "/api/v1/messages", Some(&admin), None).await;
+    assert_eq!(list["total"], 3);
+}

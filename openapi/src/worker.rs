@@ -1,0 +1,218 @@
+//! The worker channel (node tokens only) and message tracking: the policy snapshot a worker
+//! enforces, the events it reports, and the tracked messages built from them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{Policy, TlsMode};
+
+/// A node announcing itself (its name is informational; the token identifies it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNode {
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct NodeInfo {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// Everything a worker needs to accept, refuse and route mail, with a version that grows
+/// with every change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct PolicySnapshot {
+    pub version: i64,
+    pub domains: Vec<WorkerDomain>,
+    pub recipients: Vec<WorkerRecipient>,
+    pub relay_networks: Vec<RelayNetwork>,
+    pub policies: Vec<OrgPolicy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct WorkerDomain {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub destination_host: String,
+    pub destination_port: u16,
+    pub tls_mode: TlsMode,
+    pub inbound_enabled: bool,
+    pub outbound_enabled: bool,
+}
+
+/// A mailbox Moat accepts mail for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct WorkerRecipient {
+    pub user_id: Uuid,
+    pub org_id: Uuid,
+    pub email: String,
+}
+
+/// A customer's server allowed to relay outbound through Moat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct RelayNetwork {
+    pub org_id: Uuid,
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct OrgPolicy {
+    pub org_id: Uuid,
+    pub policy: Policy,
+}
+
+/// Long-poll parameters for policy changes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesParams {
+    /// The version the worker has.
+    pub since: i64,
+    /// Seconds to wait for a change (default 25, at most 60).
+    pub wait: Option<u64>,
+}
+
+/// What happened to a message, in order.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Accepted after DATA and written to the spool.
+    Received,
+    /// The filter's decision (deliver, quarantine, reject).
+    Verdict,
+    /// A delivery attempt failed temporarily; the message stays queued.
+    Deferred,
+    Delivered,
+    /// Failed permanently or expired; a DSN went to the sender.
+    Bounced,
+    /// Removed from the queue by an operator.
+    Removed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Received => "received",
+            EventKind::Verdict => "verdict",
+            EventKind::Deferred => "deferred",
+            EventKind::Delivered => "delivered",
+            EventKind::Bounced => "bounced",
+            EventKind::Removed => "removed",
+        }
+    }
+}
+
+/// One event of one tracked message. `tracking_id` names the message per destination
+/// organisation; `id` makes the event idempotent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MessageEvent {
+    pub id: Uuid,
+    pub tracking_id: String,
+    pub kind: EventKind,
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub org_id: Option<Uuid>,
+    #[serde(default)]
+    pub detail: EventDetail,
+}
+
+/// Fields an event carries; which ones depends on the kind.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventDetail {
+    /// `inbound` or `outbound` (on `received`).
+    pub direction: Option<String>,
+    pub sender: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: Option<String>,
+    pub message_id: Option<String>,
+    pub size: Option<i64>,
+    pub client_ip: Option<String>,
+    /// `deliver`, `quarantine` or `reject` (on `verdict`).
+    pub verdict: Option<String>,
+    pub reasons: Vec<String>,
+    /// The destination's answer or the local error (on `deferred`, `bounced`, `delivered`).
+    pub response: Option<String>,
+    pub destination: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<MessageEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct EventAck {
+    /// Events stored now.
+    pub accepted: u32,
+    /// Events already stored before (same id), ignored.
+    pub duplicates: u32,
+}
+
+/// A message as message tracking shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TrackedMessage {
+    pub id: String,
+    pub org_id: Option<Uuid>,
+    pub direction: String,
+    pub sender: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    pub size: i64,
+    pub client_ip: String,
+    /// `received`, `queued`, `deferred`, `delivered`, `bounced`, `quarantined`, `rejected`, `removed`.
+    pub status: String,
+    pub verdict: Option<String>,
+    pub reasons: Vec<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+crate::list_type!(TrackedMessageList, TrackedMessage);
+
+/// One tracked message with its event history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TrackedMessageDetail {
+    #[serde(flatten)]
+    pub message: TrackedMessage,
+    pub events: Vec<TrackedEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TrackedEvent {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub detail: EventDetail,
+}
+
+/// Message tracking search.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageQuery {
+    /// Substring of sender, recipients or subject.
+    pub q: Option<String>,
+    pub sender: Option<String>,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    /// The `Message-ID` header (without angle brackets is fine).
+    pub message_id: Option<String>,
+    pub status: Option<String>,
+    pub org_id: Option<Uuid>,
+    /// Received at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Received before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
