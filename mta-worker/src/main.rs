@@ -1,6 +1,207 @@
-//! `moat-mta`: the SMTP gateway node. Not built yet: the MTA core issue fills this crate.
+//! `moat-mta`: the Moat SMTP gateway node. `run` serves SMTP and delivers; `queue …`
+//! inspects and steers the delivery queue like Postfix's `mailq` / `postqueue -f`.
 
-fn main() {
-    eprintln!("moat-mta: the MTA worker is not implemented yet");
-    std::process::exit(2);
+mod api;
+mod config;
+mod deliver;
+mod dsn;
+mod error;
+mod inbound;
+mod metrics;
+mod outbox;
+mod policy;
+mod queue;
+mod spool;
+mod state;
+mod tls;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::{Resolver, TokioResolver};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::WorkerConfig;
+use crate::state::{Worker, WorkerInner};
+
+#[derive(Parser)]
+#[command(name = "moat-mta", version, about = "Moat MTA worker: the SMTP gateway node")]
+struct Cli {
+    /// Configuration file (default: ./moat-mta.toml when present).
+    #[arg(long, global = true, env = "MOAT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve SMTP, deliver the queue, follow the API's policy.
+    Run,
+    /// Inspect and steer the delivery queue.
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueAction {
+    /// List queued messages (like `mailq`).
+    List,
+    /// Retry every queued message now (like `postqueue -f`).
+    Flush,
+    /// Remove one message from the queue.
+    Remove { id: String },
+}
+
+fn resolver(config: &WorkerConfig) -> anyhow::Result<TokioResolver> {
+    let mut opts = ResolverOpts::default();
+    opts.attempts = 2;
+    opts.timeout = std::time::Duration::from_secs(5);
+    Ok(match config.dns_server {
+        Some(addr) => {
+            let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+            Resolver::builder_with_config(
+                ResolverConfig::from_parts(None, vec![], group),
+                TokioConnectionProvider::default(),
+            )
+            .with_options(opts)
+            .build()
+        }
+        None => {
+            Resolver::builder_tokio().context("cannot read the system DNS configuration")?.with_options(opts).build()
+        }
+    })
+}
+
+async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    let token = config.node_token.clone().context("MOAT_NODE_TOKEN is required (from `moat-api node create`)")?;
+    let api = api::ApiClient::new(&config.api_url, token.expose())?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let spool = spool::Spool::open(config.spool_dir())?;
+    let outbox = outbox::Outbox::open(config.outbox_dir())?;
+    let tls = match tls::acceptor(&config) {
+        Ok(acceptor) => Some(acceptor),
+        Err(err) => {
+            tracing::warn!(%err, "STARTTLS disabled");
+            None
+        }
+    };
+    let worker = Worker::new(WorkerInner {
+        resolver: resolver(&config)?,
+        policy: policy::Policy::default(),
+        queue: queue::Queue::default(),
+        metrics: Arc::new(metrics::Metrics::new()),
+        spool,
+        outbox: outbox.clone(),
+        tls,
+        config: config.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(config.smtp_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.smtp_listen))?;
+    let admin = tokio::net::TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.metrics_listen))?;
+    tracing::info!(smtp = %listener.local_addr()?, metrics = %admin.local_addr()?, "moat-mta listening");
+    println!("Moat MTA listening on smtp://{} (metrics http://{})", listener.local_addr()?, admin.local_addr()?);
+
+    let registrar = api.clone();
+    let hostname = config.hostname.clone();
+    tokio::spawn(async move {
+        match registrar.register(&hostname).await {
+            Ok(node) => tracing::info!(node = %node.name, id = %node.id, "registered with the API"),
+            Err(err) => tracing::warn!(%err, "cannot register with the API yet; serving from the last snapshot"),
+        }
+    });
+    tokio::spawn(policy::sync(worker.policy.clone(), api.clone(), config.snapshot_path()));
+    tokio::spawn(outbox.ship(api));
+    worker.queue.load(&worker.spool);
+    tokio::spawn(queue::run(worker.clone()));
+    let admin_router = metrics::router(worker.clone());
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(admin, admin_router).await {
+            tracing::error!(%err, "metrics server stopped");
+        }
+    });
+    tokio::select! {
+        _ = inbound::serve(worker, listener) => {}
+        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+    }
+    Ok(())
+}
+
+fn queue_command(config: WorkerConfig, action: QueueAction) -> anyhow::Result<()> {
+    let spool = spool::Spool::open(config.spool_dir())?;
+    let poke = |path: &str, method: reqwest::Method| {
+        let url = format!("http://{}{path}", config.metrics_listen);
+        // Best effort: tell a running worker; the files are the truth either way.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async { reqwest::Client::new().request(method, url).send().await.ok() })
+        })
+        .join()
+        .ok()
+        .flatten()
+    };
+    match action {
+        QueueAction::List => {
+            let list = spool.list()?;
+            for msg in &list {
+                println!(
+                    "{}  {:>8}  {}  <{}>",
+                    msg.id,
+                    msg.size,
+                    msg.received_at.format("%Y-%m-%d %H:%M:%S"),
+                    msg.sender
+                );
+                for route in &msg.routes {
+                    for rcpt in route.pending() {
+                        let why = route.last_error.clone().unwrap_or_else(|| "waiting".into());
+                        println!(
+                            "        <{}>  ({}; next attempt {})",
+                            rcpt.address,
+                            why,
+                            route.next_attempt_at.format("%H:%M:%S")
+                        );
+                    }
+                }
+            }
+            println!("-- {} message(s) in queue", list.len());
+        }
+        QueueAction::Flush => {
+            let n = queue::flush_files(&spool)?;
+            let told = poke("/queue/rescan", reqwest::Method::POST).is_some();
+            println!(
+                "{n} message(s) set to retry now{}",
+                if told { "" } else { " (worker not running: at its next start)" }
+            );
+        }
+        QueueAction::Remove { id } => {
+            if spool.remove(&id)? {
+                poke(&format!("/queue/{id}"), reqwest::Method::DELETE);
+                println!("removed {id}");
+            } else {
+                anyhow::bail!("no queued message {id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = WorkerConfig::load(cli.config.as_deref())?;
+    let filter = EnvFilter::try_from_env("MOAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match cli.command {
+        Command::Run => tokio::runtime::Runtime::new()?.block_on(run(config)),
+        Command::Queue { action } => queue_command(config, action),
+    }
 }

@@ -1,0 +1,145 @@
+//! One delivery attempt of one route: connect to the destination (STARTTLS per policy),
+//! send the envelope recipient by recipient, then the message. Each recipient ends
+//! delivered, deferred (4xx, network, TLS) or failed (5xx).
+
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use mail_send::smtp::message::Parameters;
+use mail_send::{SmtpClient, SmtpClientBuilder};
+use moat_openapi::TlsMode;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The fate of one recipient in one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered(String),
+    Deferred(String),
+    Failed(String),
+}
+
+/// Where to connect: hosts in order of preference, with the TLS rule.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub hosts: Vec<(String, u16)>,
+    pub tls: TlsMode,
+}
+
+fn classify(err: &mail_send::Error) -> Outcome {
+    match err {
+        mail_send::Error::UnexpectedReply(r) if r.code >= 500 => {
+            Outcome::Failed(format!("{} {}.{}.{} {}", r.code, r.esc[0], r.esc[1], r.esc[2], r.message))
+        }
+        mail_send::Error::UnexpectedReply(r) => {
+            Outcome::Deferred(format!("{} {}.{}.{} {}", r.code, r.esc[0], r.esc[1], r.esc[2], r.message))
+        }
+        other => Outcome::Deferred(format!("{other}")),
+    }
+}
+
+/// Resolves the MX hosts of `domain` (falling back to the domain itself, RFC 5321 §5.1).
+pub async fn mx_hosts(resolver: &TokioResolver, domain: &str) -> Result<Vec<(String, u16)>, Outcome> {
+    match resolver.mx_lookup(domain).await {
+        Ok(lookup) => {
+            let mut records: Vec<(u16, String)> = lookup
+                .iter()
+                .map(|mx| (mx.preference(), mx.exchange().to_utf8().trim_end_matches('.').to_string()))
+                .collect();
+            records.sort();
+            if records.len() == 1 && records[0].1.is_empty() {
+                return Err(Outcome::Failed(format!("550 5.1.10 {domain} accepts no mail (null MX)")));
+            }
+            Ok(records.into_iter().map(|(_, host)| (host, 25)).collect())
+        }
+        Err(err) if err.is_no_records_found() => Ok(vec![(domain.to_string(), 25)]),
+        Err(err) => Err(Outcome::Deferred(format!("DNS lookup of {domain} failed: {err}"))),
+    }
+}
+
+/// Tries the destination's hosts in order until one takes the conversation to its end.
+pub async fn attempt(
+    helo: &str,
+    timeout: Duration,
+    dest: &Destination,
+    sender: &str,
+    rcpts: &[String],
+    raw: &[u8],
+) -> Vec<(String, Outcome)> {
+    let mut last = Outcome::Deferred("no destination host".into());
+    for (host, port) in &dest.hosts {
+        let builder = match SmtpClientBuilder::new(host.clone(), *port) {
+            Ok(b) => b.implicit_tls(false).helo_host(helo).timeout(timeout),
+            Err(err) => {
+                last = Outcome::Deferred(format!("bad destination {host}: {err}"));
+                continue;
+            }
+        };
+        let result = match dest.tls {
+            TlsMode::None => match builder.connect_plain().await {
+                Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                Err(e) => Err(e),
+            },
+            TlsMode::Required => match builder.connect().await {
+                Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                Err(e) => Err(e),
+            },
+            // Opportunistic: encrypt when offered, without insisting on a valid certificate
+            // (as MTAs do between each other); fall back to clear text when not offered.
+            TlsMode::Opportunistic => match builder.clone().allow_invalid_certs().connect().await {
+                Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                Err(mail_send::Error::MissingStartTls) => match builder.connect_plain().await {
+                    Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(outcomes) => return outcomes,
+            Err(err) => {
+                last = match classify(&err) {
+                    // A 5xx greeting from one MX is not the recipient's verdict: try the next.
+                    Outcome::Failed(text) | Outcome::Deferred(text) => {
+                        Outcome::Deferred(format!("{host}:{port}: {text}"))
+                    }
+                    other => other,
+                };
+                tracing::info!(%host, port, error = %err, "destination unreachable");
+            }
+        }
+    }
+    rcpts.iter().map(|r| (r.clone(), last.clone())).collect()
+}
+
+async fn converse<T: AsyncRead + AsyncWrite + Unpin>(
+    mut client: SmtpClient<T>,
+    sender: &str,
+    rcpts: &[String],
+    raw: &[u8],
+) -> Vec<(String, Outcome)> {
+    let params = Parameters::default();
+    if let Err(err) = client.mail_from(sender, &params).await {
+        let outcome = classify(&err);
+        return rcpts.iter().map(|r| (r.clone(), outcome.clone())).collect();
+    }
+    let mut outcomes = Vec::with_capacity(rcpts.len());
+    let mut accepted = Vec::new();
+    for rcpt in rcpts {
+        match client.rcpt_to(rcpt, &params).await {
+            Ok(()) => accepted.push(rcpt.clone()),
+            Err(err) => outcomes.push((rcpt.clone(), classify(&err))),
+        }
+    }
+    if accepted.is_empty() {
+        let _ = client.quit().await;
+        return outcomes;
+    }
+    let data = client.data(raw).await;
+    let outcome = match &data {
+        Ok(()) => Outcome::Delivered("250 accepted".into()),
+        Err(err) => classify(err),
+    };
+    outcomes.extend(accepted.into_iter().map(|r| (r, outcome.clone())));
+    let _ = client.quit().await;
+    outcomes
+}

@@ -1,0 +1,207 @@
+//! DATA and BDAT: receive the message, apply the bare-newline rule, stamp `Received:`,
+//! decide the verdict, write it durably to the spool, and only then answer `250`.
+
+use chrono::Utc;
+use moat_openapi::{EventDetail, EventKind};
+
+use super::{Next, Session};
+use crate::config::BareNewlines;
+use crate::outbox::event;
+use crate::spool::{QueuedMessage, RcptState, Route, RouteRcpt, new_id};
+
+pub fn start_data(session: &mut Session) -> Next {
+    if session.mail_from.is_none() {
+        session.reply(503, "5.5.1", "Need MAIL before DATA");
+        return Next::Continue;
+    }
+    if session.rcpts.is_empty() {
+        session.reply(554, "5.5.1", "No valid recipients");
+        return Next::Continue;
+    }
+    session.data.clear();
+    session.replies_mut().extend_from_slice(b"354 End data with <CR><LF>.<CR><LF>\r\n");
+    Next::StartData
+}
+
+/// Checks a BDAT chunk may be received; the error is the reply to send after swallowing it.
+pub fn start_bdat(session: &mut Session, chunk_size: usize) -> Result<(), &'static str> {
+    if session.mail_from.is_none() || session.bdat_failed {
+        session.bdat_failed = true;
+        return Err("503 5.5.1 Need MAIL before BDAT");
+    }
+    if session.rcpts.is_empty() {
+        session.bdat_failed = true;
+        return Err("554 5.5.1 No valid recipients");
+    }
+    if session.data.len().saturating_add(chunk_size) > session.worker.config.max_message_size {
+        session.bdat_failed = true;
+        return Err("552 5.3.4 Message too big");
+    }
+    Ok(())
+}
+
+pub async fn bdat_chunk_done(session: &mut Session, last: bool) {
+    if last {
+        finish(session).await;
+    } else {
+        let n = session.data.len();
+        session.reply(250, "2.0.0", &format!("{n} octets received"));
+    }
+}
+
+/// Whether `raw` has a LF not preceded by CR, or a CR not followed by LF.
+fn has_bare_newline(raw: &[u8]) -> bool {
+    raw.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || raw[i - 1] != b'\r',
+        b'\r' => raw.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    })
+}
+
+/// Turns every bare LF or CR into CRLF.
+fn normalize_newlines(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' if raw.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+                continue;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The verdict on a message. Content filtering (lists, authentication, scoring) plugs in
+/// here; until it exists every message this worker accepted is delivered.
+fn verdict(_raw: &[u8]) -> (&'static str, Vec<String>) {
+    ("deliver", Vec::new())
+}
+
+/// The message is complete: check, spool, record, queue and answer.
+pub async fn finish(session: &mut Session) {
+    let mut raw = std::mem::take(&mut session.data);
+    if has_bare_newline(&raw) {
+        match session.worker.config.bare_newlines {
+            BareNewlines::Reject => {
+                tracing::info!("message refused: bare LF or CR");
+                session.reply(550, "5.5.2", "Bare <LF> or <CR> not allowed; lines must end with <CR><LF>");
+                session.reset_transaction();
+                return;
+            }
+            BareNewlines::Normalize => raw = normalize_newlines(&raw),
+            BareNewlines::Accept => {}
+        }
+    }
+    match accept(session, raw).await {
+        Ok(id) => session.reply(250, "2.0.0", &format!("Ok: queued as {id}")),
+        Err(err) => {
+            tracing::error!(%err, "cannot spool the message");
+            session.reply(451, "4.3.0", "Local error in processing, try again later");
+        }
+    }
+    session.reset_transaction();
+}
+
+fn received_header(session: &Session, id: &str) -> String {
+    let with = match (session.esmtp, session.tls) {
+        (true, true) => "ESMTPS",
+        (true, false) => "ESMTP",
+        (false, true) => "SMTPS",
+        (false, false) => "SMTP",
+    };
+    let helo = session.helo.clone().unwrap_or_default();
+    let for_rcpt = match session.rcpts.as_slice() {
+        [only] => format!("\r\n\tfor <{}>", only.address),
+        _ => String::new(),
+    };
+    format!(
+        "Received: from {helo} ([{}])\r\n\tby {} (Moat) with {with} id {id}{for_rcpt};\r\n\t{}\r\n",
+        session.peer.ip(),
+        session.worker.config.hostname,
+        Utc::now().to_rfc2822()
+    )
+}
+
+async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerResult<String> {
+    let id = new_id();
+    let mut raw = received_header(session, &id).into_bytes();
+    raw.extend_from_slice(&body);
+    let (subject, message_id) = match mail_parser::MessageParser::new().parse_headers(&body) {
+        Some(m) => (m.subject().unwrap_or_default().to_string(), m.message_id().unwrap_or_default().to_string()),
+        None => (String::new(), String::new()),
+    };
+    let (verdict, reasons) = verdict(&raw);
+    let sender = session.mail_from.clone().unwrap_or_default();
+    let now = Utc::now();
+    let mut routes: Vec<Route> = Vec::new();
+    for rcpt in &session.rcpts {
+        let rcpt_entry = RouteRcpt { address: rcpt.address.clone(), state: RcptState::Pending, response: None };
+        match routes.iter_mut().find(|r| r.target == rcpt.target) {
+            Some(route) => route.recipients.push(rcpt_entry),
+            None => routes.push(Route {
+                tracking_id: format!("{id}.{}", routes.len() + 1),
+                org_id: rcpt.org_id,
+                target: rcpt.target.clone(),
+                recipients: vec![rcpt_entry],
+                failures: 0,
+                next_attempt_at: now,
+                last_error: None,
+            }),
+        }
+    }
+    let inbound = session.rcpts.iter().any(|r| r.inbound);
+    let msg = QueuedMessage {
+        id: id.clone(),
+        received_at: now,
+        sender: sender.clone(),
+        client_ip: session.peer.ip().to_string(),
+        helo: session.helo.clone().unwrap_or_default(),
+        direction: if inbound { "inbound" } else { "outbound" }.into(),
+        size: raw.len(),
+        subject: subject.clone(),
+        message_id: message_id.clone(),
+        routes,
+    };
+    session.worker.spool.store(&msg, raw).await?;
+    let mut events = Vec::new();
+    for route in &msg.routes {
+        let detail = EventDetail {
+            direction: Some(msg.direction.clone()),
+            sender: Some(sender.clone()),
+            recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
+            subject: Some(subject.clone()),
+            message_id: Some(message_id.clone()),
+            size: Some(msg.size as i64),
+            client_ip: Some(msg.client_ip.clone()),
+            ..Default::default()
+        };
+        events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
+        let detail = EventDetail { verdict: Some(verdict.into()), reasons: reasons.clone(), ..Default::default() };
+        events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
+    }
+    session.worker.outbox.record(events).await;
+    session.worker.metrics.message(verdict);
+    tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
+    session.worker.queue.enqueue(&msg);
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_newlines_are_found_and_normalised() {
+        assert!(!has_bare_newline(b"a\r\nb\r\n"));
+        assert!(has_bare_newline(b"a\nb\r\n"));
+        assert!(has_bare_newline(b"a\rb\r\n"));
+        assert!(has_bare_newline(b"\n.\n"));
+        assert_eq!(normalize_newlines(b"a\nb\rc\r\nd"), b"a\r\nb\r\nc\r\nd".to_vec());
+    }
+}

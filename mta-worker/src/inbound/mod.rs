@@ -1,0 +1,356 @@
+//! Inbound SMTP: the listener and the session driver. Protocol parsing is smtp-proto's;
+//! each stage's policy lives in its own file (`connect`, `ehlo`, `mail`, `rcpt`, `data`).
+//! Replies are buffered while a client pipelines and written once per read.
+
+mod connect;
+mod data;
+mod ehlo;
+mod mail;
+mod rcpt;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver, RequestReceiver};
+use smtp_proto::{Error as ProtoError, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::state::Worker;
+
+pub use rcpt::{AcceptedRcpt, rcpt_target};
+
+/// Most simultaneous SMTP sessions; past it new connections get a 421.
+const MAX_SESSIONS: usize = 20_000;
+
+/// Accepts connections forever.
+pub async fn serve(worker: Worker, listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let worker = worker.clone();
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let _ = stream.write_all(b"421 4.3.2 Too many connections, try again later\r\n").await;
+            });
+            continue;
+        };
+        tokio::spawn(async move {
+            worker.metrics.sessions.inc();
+            handle_connection(worker.clone(), stream, peer).await;
+            worker.metrics.sessions.dec();
+            drop(permit);
+        });
+    }
+}
+
+async fn handle_connection(worker: Worker, stream: TcpStream, peer: SocketAddr) {
+    let session_id = Uuid::new_v4().simple().to_string()[..12].to_string();
+    let span = tracing::info_span!("smtp", session = %session_id, peer = %peer);
+    handle_session(worker, stream, peer, session_id).instrument(span).await
+}
+
+async fn handle_session(worker: Worker, stream: TcpStream, peer: SocketAddr, session_id: String) {
+    worker.metrics.connections.inc();
+    let mut session = Session::new(worker.clone(), peer);
+    tracing::debug!(%session_id, "session started");
+    match session.run(stream, true).await {
+        Ok(Some(stream)) => {
+            let Some(acceptor) = worker.tls.clone() else { return };
+            match acceptor.accept(stream).await {
+                Ok(tls_stream) => {
+                    session.reset_after_tls();
+                    if let Err(err) = session.run(tls_stream, false).await {
+                        tracing::debug!(%err, "session ended with an error");
+                    }
+                }
+                Err(err) => tracing::info!(%err, "TLS handshake failed"),
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::debug!(%err, "session ended with an error"),
+    }
+}
+
+/// What the session is reading.
+enum Reading {
+    Commands,
+    Data(DataReceiver),
+    Bdat(BdatReceiver),
+    /// Swallowing a BDAT chunk (or oversized DATA) that will be refused at its end.
+    Discard(DummyDataReceiver, &'static str),
+}
+
+/// One SMTP conversation and its current transaction.
+pub struct Session {
+    pub worker: Worker,
+    pub peer: SocketAddr,
+    pub tls: bool,
+    pub helo: Option<String>,
+    pub esmtp: bool,
+    pub mail_from: Option<String>,
+    pub body_8bit: bool,
+    pub smtputf8: bool,
+    pub rcpts: Vec<AcceptedRcpt>,
+    pub data: Vec<u8>,
+    pub commands: usize,
+    /// Set after a failed BDAT: every chunk until the last is refused.
+    pub bdat_failed: bool,
+    replies: Vec<u8>,
+}
+
+/// How a stage wants the session to continue.
+pub enum Next {
+    Continue,
+    StartData,
+    StartTls,
+    Close,
+}
+
+impl Session {
+    fn new(worker: Worker, peer: SocketAddr) -> Session {
+        Session {
+            worker,
+            peer,
+            tls: false,
+            helo: None,
+            esmtp: false,
+            mail_from: None,
+            body_8bit: false,
+            smtputf8: false,
+            rcpts: Vec::new(),
+            data: Vec::new(),
+            commands: 0,
+            bdat_failed: false,
+            replies: Vec::new(),
+        }
+    }
+
+    /// Queues one reply line (`code esc text`).
+    pub fn reply(&mut self, code: u16, esc: &str, text: &str) {
+        self.replies.extend_from_slice(format!("{code} {esc} {text}\r\n").as_bytes());
+    }
+
+    fn replies_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.replies
+    }
+
+    /// Queues a multi-line reply.
+    pub fn reply_lines(&mut self, code: u16, lines: &[String]) {
+        for (i, line) in lines.iter().enumerate() {
+            let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+            self.replies.extend_from_slice(format!("{code}{sep}{line}\r\n").as_bytes());
+        }
+    }
+
+    /// Forgets the transaction (RSET, after DATA, after STARTTLS).
+    pub fn reset_transaction(&mut self) {
+        self.mail_from = None;
+        self.body_8bit = false;
+        self.smtputf8 = false;
+        self.rcpts.clear();
+        self.data.clear();
+        self.bdat_failed = false;
+    }
+
+    fn reset_after_tls(&mut self) {
+        self.reset_transaction();
+        self.tls = true;
+        self.helo = None;
+        self.esmtp = false;
+    }
+
+    async fn flush<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<()> {
+        if !self.replies.is_empty() {
+            stream.write_all(&self.replies).await?;
+            stream.flush().await?;
+            self.replies.clear();
+        }
+        Ok(())
+    }
+
+    /// Runs the conversation on `stream`; answers the stream back when the client asked
+    /// for STARTTLS (anything it pipelined after the command is discarded, as RFC 3207 asks).
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        mut stream: S,
+        greet: bool,
+    ) -> std::io::Result<Option<S>> {
+        if greet {
+            if !connect::greet(self) {
+                self.flush(&mut stream).await?;
+                return Ok(None);
+            }
+            self.flush(&mut stream).await?;
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut requests = RequestReceiver::default();
+        let mut reading = Reading::Commands;
+        loop {
+            let timeout = match reading {
+                Reading::Commands => self.worker.config.idle_timeout(),
+                _ => Duration::from_secs(self.worker.config.data_timeout_secs),
+            };
+            let n = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
+                Ok(Ok(0)) => return Ok(None),
+                Ok(Ok(n)) => n,
+                Ok(Err(err)) => return Err(err),
+                Err(_) => {
+                    self.reply(421, "4.4.2", "Idle timeout, closing connection");
+                    self.flush(&mut stream).await?;
+                    return Ok(None);
+                }
+            };
+            let bytes = &buf[..n];
+            let mut iter = bytes.iter();
+            loop {
+                match &mut reading {
+                    Reading::Commands => match requests.ingest(&mut iter) {
+                        Ok(request) => {
+                            let request = request.into_owned();
+                            self.commands += 1;
+                            if self.commands > self.worker.config.max_commands {
+                                self.reply(421, "4.7.0", "Too many commands, closing connection");
+                                self.flush(&mut stream).await?;
+                                return Ok(None);
+                            }
+                            match self.command(request, &mut reading).await {
+                                Next::Continue | Next::StartData => {}
+                                Next::StartTls => {
+                                    self.flush(&mut stream).await?;
+                                    return Ok(Some(stream));
+                                }
+                                Next::Close => {
+                                    self.flush(&mut stream).await?;
+                                    return Ok(None);
+                                }
+                            }
+                        }
+                        Err(ProtoError::NeedsMoreData { .. }) => break,
+                        Err(err) => self.protocol_error(err),
+                    },
+                    Reading::Data(receiver) => {
+                        let done = receiver.ingest(&mut iter, &mut self.data);
+                        if self.data.len() > self.worker.config.max_message_size {
+                            let dummy = DummyDataReceiver::new_data(receiver);
+                            self.data.clear();
+                            reading = Reading::Discard(dummy, "552 5.3.4 Message too big");
+                            continue;
+                        }
+                        if !done {
+                            break;
+                        }
+                        reading = Reading::Commands;
+                        data::finish(self).await;
+                    }
+                    Reading::Bdat(receiver) => {
+                        if !receiver.ingest(&mut iter, &mut self.data) {
+                            break;
+                        }
+                        let last = receiver.is_last;
+                        reading = Reading::Commands;
+                        data::bdat_chunk_done(self, last).await;
+                    }
+                    Reading::Discard(receiver, reply) => {
+                        if !receiver.ingest(&mut iter) {
+                            break;
+                        }
+                        let reply = *reply;
+                        reading = Reading::Commands;
+                        self.replies.extend_from_slice(format!("{reply}\r\n").as_bytes());
+                        self.reset_transaction();
+                    }
+                }
+            }
+            self.flush(&mut stream).await?;
+        }
+    }
+
+    fn protocol_error(&mut self, err: ProtoError) {
+        match err {
+            ProtoError::ResponseTooLong => self.reply(500, "5.5.2", "Line too long"),
+            ProtoError::UnknownCommand => self.reply(500, "5.5.1", "Unrecognized command"),
+            ProtoError::InvalidSenderAddress => self.reply(501, "5.1.7", "Bad sender address syntax"),
+            ProtoError::InvalidRecipientAddress => self.reply(501, "5.1.3", "Bad recipient address syntax"),
+            ProtoError::SyntaxError { syntax } => self.reply(501, "5.5.4", &format!("Syntax: {syntax}")),
+            ProtoError::InvalidParameter { param } => self.reply(501, "5.5.4", &format!("Invalid parameter {param}")),
+            ProtoError::UnsupportedParameter { param } => {
+                self.reply(555, "5.5.4", &format!("Unsupported parameter {param}"))
+            }
+            other => self.reply(500, "5.5.2", &format!("Syntax error: {other}")),
+        }
+    }
+
+    async fn command(&mut self, request: Request<String>, reading: &mut Reading) -> Next {
+        match request {
+            Request::Ehlo { host } => ehlo::ehlo(self, host, true),
+            Request::Helo { host } => ehlo::ehlo(self, host, false),
+            Request::Lhlo { .. } => {
+                self.reply(500, "5.5.1", "LHLO is not spoken here");
+                Next::Continue
+            }
+            Request::StartTls => ehlo::starttls(self),
+            Request::Mail { from } => mail::mail_from(self, from),
+            Request::Rcpt { to } => rcpt::rcpt_to(self, to),
+            Request::Data => {
+                let next = data::start_data(self);
+                if let Next::StartData = next {
+                    *reading = Reading::Data(DataReceiver::new());
+                }
+                next
+            }
+            Request::Bdat { chunk_size, is_last } => {
+                match data::start_bdat(self, chunk_size) {
+                    Ok(()) => *reading = Reading::Bdat(BdatReceiver::new(chunk_size, is_last)),
+                    Err(reply) => *reading = Reading::Discard(DummyDataReceiver::new_bdat(chunk_size), reply),
+                }
+                Next::Continue
+            }
+            Request::Rset => {
+                self.reset_transaction();
+                self.reply(250, "2.0.0", "Ok");
+                Next::Continue
+            }
+            Request::Noop { .. } => {
+                self.reply(250, "2.0.0", "Ok");
+                Next::Continue
+            }
+            Request::Vrfy { .. } => {
+                self.reply(252, "2.1.5", "Cannot verify the user, but will accept the message and attempt delivery");
+                Next::Continue
+            }
+            Request::Expn { .. } => {
+                self.reply(502, "5.5.1", "EXPN is not supported");
+                Next::Continue
+            }
+            Request::Help { .. } => {
+                self.reply(214, "2.0.0", "See RFC 5321");
+                Next::Continue
+            }
+            Request::Quit => {
+                self.reply(221, "2.0.0", "Bye");
+                Next::Close
+            }
+            Request::Auth { .. } => {
+                self.reply(502, "5.5.1", "AUTH is not offered here");
+                Next::Continue
+            }
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                self.reply(502, "5.5.1", "Command not implemented");
+                Next::Continue
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! RCPT TO: whose mail this is. Mail is accepted only for known users of customer domains
+//! (inbound) or from a customer's own servers (outbound): never an open relay. Addresses
+//! are matched literally after lower-casing, so `%`-hacks, source routes, quoted local
+//! parts and IP literals never reach a foreign destination.
+
+use moat_openapi::WorkerDomain;
+use smtp_proto::RcptTo;
+use uuid::Uuid;
+
+use super::{Next, Session};
+use crate::spool::Target;
+
+/// A recipient accepted into the current transaction.
+#[derive(Debug, Clone)]
+pub struct AcceptedRcpt {
+    pub address: String,
+    pub org_id: Option<Uuid>,
+    pub target: Target,
+    pub inbound: bool,
+}
+
+/// Why a recipient was refused: the reply to send.
+pub struct Refusal(pub u16, pub &'static str, pub String);
+
+/// Splits `local@domain` at the last `@`, lower-casing the domain and dropping one
+/// trailing dot; refuses anything else.
+pub fn split_address(address: &str) -> Option<(String, String)> {
+    let (local, domain) = address.rsplit_once('@')?;
+    let domain = domain.strip_suffix('.').unwrap_or(domain).to_lowercase();
+    if local.is_empty() || domain.is_empty() {
+        return None;
+    }
+    Some((local.to_string(), domain))
+}
+
+fn customer_target(d: &WorkerDomain) -> Target {
+    Target::Customer {
+        domain: d.name.clone(),
+        host: d.destination_host.clone(),
+        port: d.destination_port,
+        tls: d.tls_mode,
+    }
+}
+
+/// Where mail to `address` goes when Moat itself sends it (bounces): the customer's
+/// server for customer domains, the domain's MX otherwise.
+pub fn rcpt_target(policy: &crate::policy::PolicyIndex, address: &str) -> (Target, Option<Uuid>) {
+    let domain = split_address(address).map(|(_, d)| d).unwrap_or_default();
+    match policy.domain(&domain) {
+        Some(d) => (customer_target(d), Some(d.org_id)),
+        None => (Target::Mx { domain }, None),
+    }
+}
+
+/// The routing decision for one recipient address.
+pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal> {
+    let policy = session.worker.policy.get();
+    if !policy.loaded {
+        return Err(Refusal(451, "4.3.0", "Policy not loaded yet, try again later".into()));
+    }
+    let Some((local, domain)) = split_address(address) else {
+        return Err(Refusal(501, "5.1.3", format!("<{address}>: bad recipient address")));
+    };
+    if let Some(d) = policy.domain(&domain) {
+        if !d.inbound_enabled {
+            return Err(Refusal(550, "5.7.1", format!("<{address}>: this domain does not accept mail here")));
+        }
+        let full = format!("{}@{domain}", local.to_lowercase());
+        return match policy.recipient(&full) {
+            Some(r) => {
+                Ok(AcceptedRcpt { address: full, org_id: Some(r.org_id), target: customer_target(d), inbound: true })
+            }
+            None => Err(Refusal(550, "5.1.1", format!("<{address}>: user unknown"))),
+        };
+    }
+    if let Some(org) = policy.relay_org(session.peer.ip()) {
+        let literal = domain.starts_with('[') || domain.parse::<std::net::IpAddr>().is_ok();
+        if literal || !domain.contains('.') {
+            return Err(Refusal(550, "5.1.2", format!("<{address}>: cannot deliver to this domain")));
+        }
+        return Ok(AcceptedRcpt {
+            address: format!("{local}@{domain}"),
+            org_id: Some(org),
+            target: Target::Mx { domain },
+            inbound: false,
+        });
+    }
+    Err(Refusal(550, "5.7.1", format!("<{address}>: relaying denied")))
+}
+
+pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
+    if session.mail_from.is_none() {
+        session.reply(503, "5.5.1", "Need MAIL before RCPT");
+        return Next::Continue;
+    }
+    if session.rcpts.len() >= session.worker.config.max_recipients {
+        session.reply(452, "4.5.3", "Too many recipients");
+        return Next::Continue;
+    }
+    let address = to.address.trim().to_string();
+    match decide(session, &address) {
+        Ok(rcpt) => {
+            if session.rcpts.iter().any(|r| r.address == rcpt.address) {
+                session.reply(250, "2.1.5", "Recipient ok (duplicate)");
+            } else {
+                session.rcpts.push(rcpt);
+                session.reply(250, "2.1.5", "Recipient ok");
+            }
+        }
+        Err(Refusal(code, esc, text)) => {
+            tracing::info!(rcpt = %address, code, "recipient refused");
+            session.worker.metrics.refused_recipients.inc();
+            session.reply(code, esc, &text);
+        }
+    }
+    Next::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_address;
+
+    #[test]
+    fn addresses_split_at_the_last_at_sign() {
+        assert_eq!(split_address("Ann@Example.TEST."), Some(("Ann".into(), "example.test".into())));
+        assert_eq!(split_address("user%other@example.test"), Some(("user%other".into(), "example.test".into())));
+        assert_eq!(split_address("\"a@b\"@example.test"), Some(("\"a@b\"".into(), "example.test".into())));
+        assert_eq!(split_address("nobody"), None);
+        assert_eq!(split_address("@example.test"), None);
+    }
+}

@@ -1,0 +1,309 @@
+//! The delivery queue: a schedule of spooled messages by next attempt, worked by tasks
+//! that deliver each due route, record the outcome durably, retry with backoff, bounce on
+//! permanent failure or expiry, and remove the message once every recipient is settled.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use moat_openapi::{EventDetail, EventKind, TlsMode};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::deliver::{self, Destination, Outcome};
+use crate::dsn;
+use crate::inbound::rcpt_target;
+use crate::outbox::event;
+use crate::spool::{QueuedMessage, RcptState, Route, RouteRcpt, Spool, Target, new_id};
+use crate::state::Worker;
+
+#[derive(Clone, Default)]
+pub struct Queue(Arc<QueueInner>);
+
+#[derive(Default)]
+struct QueueInner {
+    /// (due time, spool id)
+    schedule: Mutex<BTreeSet<(DateTime<Utc>, String)>>,
+    in_flight: Mutex<HashSet<String>>,
+    wake: Notify,
+    /// One semaphore per destination, for the per-destination concurrency limit.
+    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+fn next_due(msg: &QueuedMessage) -> Option<DateTime<Utc>> {
+    msg.routes.iter().filter(|r| !r.is_done()).map(|r| r.next_attempt_at).min()
+}
+
+impl Queue {
+    /// Schedules a spooled message at its earliest due route.
+    pub fn enqueue(&self, msg: &QueuedMessage) {
+        if let Some(due) = next_due(msg) {
+            if let Ok(mut s) = self.0.schedule.lock() {
+                s.retain(|(_, id)| id != &msg.id);
+                s.insert((due, msg.id.clone()));
+            }
+            self.0.wake.notify_one();
+        }
+    }
+
+    /// Rebuilds the schedule from the spool (start-up, or after `queue flush`).
+    pub fn load(&self, spool: &Spool) {
+        match spool.list() {
+            Ok(messages) => {
+                if let Ok(mut s) = self.0.schedule.lock() {
+                    s.clear();
+                }
+                for msg in &messages {
+                    self.enqueue(msg);
+                }
+                tracing::info!(messages = messages.len(), "queue loaded");
+            }
+            Err(err) => tracing::error!(%err, "cannot read the queue"),
+        }
+    }
+
+    pub fn depth(&self) -> usize {
+        self.0.schedule.lock().map(|s| s.len()).unwrap_or(0) + self.0.in_flight.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    fn limit(&self, key: &str, per_destination: usize) -> Arc<Semaphore> {
+        let mut limits = self.0.limits.lock().expect("queue limits lock");
+        limits.entry(key.to_string()).or_insert_with(|| Arc::new(Semaphore::new(per_destination.max(1)))).clone()
+    }
+
+    fn take_due(&self) -> (Vec<String>, Option<DateTime<Utc>>) {
+        let now = Utc::now();
+        let mut schedule = self.0.schedule.lock().expect("queue schedule lock");
+        let mut in_flight = self.0.in_flight.lock().expect("queue in-flight lock");
+        let mut due = Vec::new();
+        while let Some((at, id)) = schedule.first().cloned() {
+            if at > now {
+                break;
+            }
+            schedule.pop_first();
+            if in_flight.insert(id.clone()) {
+                due.push(id);
+            }
+        }
+        (due, schedule.first().map(|(at, _)| *at))
+    }
+
+    fn finished(&self, id: &str) {
+        if let Ok(mut f) = self.0.in_flight.lock() {
+            f.remove(id);
+        }
+    }
+}
+
+/// Sets every pending route of every spooled message due now (`moat-mta queue flush`).
+pub fn flush_files(spool: &Spool) -> crate::error::WorkerResult<usize> {
+    let mut n = 0;
+    for mut msg in spool.list()? {
+        for route in msg.routes.iter_mut().filter(|r| !r.is_done()) {
+            route.next_attempt_at = Utc::now();
+        }
+        let bytes = serde_json::to_vec(&msg)?;
+        crate::spool::write_atomically(&spool_env_path(spool, &msg.id), &bytes)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn spool_env_path(spool: &Spool, id: &str) -> std::path::PathBuf {
+    spool.env_dir().join(format!("{id}.json"))
+}
+
+/// Works the queue forever.
+pub async fn run(worker: Worker) {
+    loop {
+        let (due, next) = worker.queue.take_due();
+        for id in due {
+            let worker = worker.clone();
+            tokio::spawn(async move {
+                process(&worker, &id).await;
+                worker.queue.finished(&id);
+            });
+        }
+        let wait = next
+            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
+        let _ = tokio::time::timeout(wait, worker.queue.0.wake.notified()).await;
+        worker.metrics.queue_depth.set(worker.queue.depth() as i64);
+    }
+}
+
+async fn destination(worker: &Worker, target: &Target) -> Result<Destination, Outcome> {
+    match target {
+        Target::Customer { domain, host, port, tls } => {
+            let policy = worker.policy.get();
+            Ok(match policy.domain(domain) {
+                Some(d) => {
+                    Destination { hosts: vec![(d.destination_host.clone(), d.destination_port)], tls: d.tls_mode }
+                }
+                None => Destination { hosts: vec![(host.clone(), *port)], tls: *tls },
+            })
+        }
+        Target::Mx { domain } => {
+            let hosts = deliver::mx_hosts(&worker.resolver, domain).await?;
+            Ok(Destination { hosts, tls: TlsMode::Opportunistic })
+        }
+    }
+}
+
+/// One pass over a message: deliver its due routes and record what happened.
+async fn process(worker: &Worker, id: &str) {
+    let Some(mut msg) = worker.spool.read(id) else { return };
+    let raw = match worker.spool.read_raw(id).await {
+        Ok(raw) => raw,
+        Err(err) => {
+            tracing::error!(%id, %err, "spooled message unreadable; retrying later");
+            if let Some(route) = msg.routes.first_mut() {
+                route.next_attempt_at = Utc::now() + chrono::Duration::seconds(60);
+            }
+            worker.queue.enqueue(&msg);
+            return;
+        }
+    };
+    let config = &worker.config;
+    let now = Utc::now();
+    let expired = (now - msg.received_at).to_std().unwrap_or_default() > Duration::from_secs(config.queue_expiry_secs);
+    let mut events = Vec::new();
+    let mut failed_now: Vec<(String, String)> = Vec::new();
+    for route in msg.routes.iter_mut().filter(|r| !r.is_done() && r.next_attempt_at <= now) {
+        let rcpts: Vec<String> = route.pending().map(|r| r.address.clone()).collect();
+        let started = std::time::Instant::now();
+        let outcomes = match destination(worker, &route.target).await {
+            Ok(dest) => {
+                let limit = worker.queue.limit(&route.target.key(), config.destination_concurrency);
+                let _permit = limit.acquire_owned().await;
+                let timeout = Duration::from_secs(config.delivery_timeout_secs);
+                deliver::attempt(&config.hostname, timeout, &dest, &msg.sender, &rcpts, &raw).await
+            }
+            Err(outcome) => rcpts.iter().map(|r| (r.clone(), outcome.clone())).collect(),
+        };
+        worker.metrics.delivery_latency.observe(started.elapsed().as_secs_f64());
+        apply(route, outcomes, expired, config, &mut events, &mut failed_now);
+    }
+    let bounce = !failed_now.is_empty() && !msg.sender.is_empty() && msg.direction != "bounce";
+    if bounce && let Err(err) = send_dsn(worker, &msg, &failed_now, &raw).await {
+        tracing::error!(%id, %err, "cannot queue the bounce");
+    }
+    worker.outbox.record(events).await;
+    if msg.is_done() {
+        if let Err(err) = worker.spool.remove(id) {
+            tracing::error!(%id, %err, "cannot remove a finished message");
+        }
+        tracing::info!(%id, "message finished");
+    } else {
+        if let Err(err) = worker.spool.update(&msg).await {
+            tracing::error!(%id, %err, "cannot record delivery state");
+        }
+        worker.queue.enqueue(&msg);
+    }
+}
+
+/// Records one attempt's outcomes on the route, with events and the next retry time.
+fn apply(
+    route: &mut Route,
+    outcomes: Vec<(String, Outcome)>,
+    expired: bool,
+    config: &crate::config::WorkerConfig,
+    events: &mut Vec<moat_openapi::MessageEvent>,
+    failed_now: &mut Vec<(String, String)>,
+) {
+    let (mut delivered, mut deferred, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+    for (address, outcome) in outcomes {
+        let Some(rcpt) = route.recipients.iter_mut().find(|r| r.address == address) else { continue };
+        match outcome {
+            Outcome::Delivered(text) => {
+                rcpt.state = RcptState::Delivered;
+                rcpt.response = Some(text.clone());
+                delivered.push((address, text));
+            }
+            Outcome::Failed(text) => {
+                rcpt.state = RcptState::Failed;
+                rcpt.response = Some(text.clone());
+                failed.push((address, text));
+            }
+            Outcome::Deferred(text) if expired => {
+                let text = format!("expired in queue; last error: {text}");
+                rcpt.state = RcptState::Failed;
+                rcpt.response = Some(text.clone());
+                failed.push((address, text));
+            }
+            Outcome::Deferred(text) => {
+                rcpt.response = Some(text.clone());
+                deferred.push((address, text));
+            }
+        }
+    }
+    let detail = |list: &Vec<(String, String)>| EventDetail {
+        recipients: list.iter().map(|(a, _)| a.clone()).collect(),
+        response: list.first().map(|(_, t)| t.clone()),
+        destination: Some(route.target.key()),
+        ..Default::default()
+    };
+    if !delivered.is_empty() {
+        events.push(event(&route.tracking_id, EventKind::Delivered, route.org_id, detail(&delivered)));
+    }
+    if !deferred.is_empty() {
+        route.failures += 1;
+        route.last_error = deferred.first().map(|(_, t)| t.clone());
+        let delay = config.retry_delay(route.failures);
+        route.next_attempt_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(5));
+        events.push(event(&route.tracking_id, EventKind::Deferred, route.org_id, detail(&deferred)));
+        tracing::info!(route = %route.tracking_id, retry_in = ?delay, error = ?route.last_error, "delivery deferred");
+    }
+    if !failed.is_empty() {
+        route.last_error = failed.first().map(|(_, t)| t.clone());
+        events.push(event(&route.tracking_id, EventKind::Bounced, route.org_id, detail(&failed)));
+        failed_now.extend(failed);
+    }
+}
+
+/// Queues a DSN to the sender of `msg` for the recipients in `failed`.
+async fn send_dsn(
+    worker: &Worker,
+    msg: &QueuedMessage,
+    failed: &[(String, String)],
+    raw: &[u8],
+) -> crate::error::WorkerResult<()> {
+    let id = new_id();
+    let body = dsn::build(&worker.config.hostname, &msg.sender, &msg.id, failed, dsn::header_block(raw));
+    let (target, org_id) = rcpt_target(&worker.policy.get(), &msg.sender);
+    let dsn_msg = QueuedMessage {
+        id: id.clone(),
+        received_at: Utc::now(),
+        sender: String::new(),
+        client_ip: "127.0.0.1".into(),
+        helo: worker.config.hostname.clone(),
+        direction: "bounce".into(),
+        size: body.len(),
+        subject: "Undelivered Mail Returned to Sender".into(),
+        message_id: String::new(),
+        routes: vec![Route {
+            tracking_id: format!("{id}.1"),
+            org_id,
+            target,
+            recipients: vec![RouteRcpt { address: msg.sender.clone(), state: RcptState::Pending, response: None }],
+            failures: 0,
+            next_attempt_at: Utc::now(),
+            last_error: None,
+        }],
+    };
+    worker.spool.store(&dsn_msg, body).await?;
+    let detail = EventDetail {
+        direction: Some("bounce".into()),
+        sender: Some(String::new()),
+        recipients: vec![msg.sender.clone()],
+        subject: Some(dsn_msg.subject.clone()),
+        size: Some(dsn_msg.size as i64),
+        client_ip: Some(dsn_msg.client_ip.clone()),
+        ..Default::default()
+    };
+    worker.outbox.record(vec![event(&dsn_msg.routes[0].tracking_id, EventKind::Received, org_id, detail)]).await;
+    worker.queue.enqueue(&dsn_msg);
+    tracing::info!(%id, to = %msg.sender, "bounce queued");
+    Ok(())
+}
