@@ -9,7 +9,7 @@ export CARGO_TARGET_DIR := $(TARGET_DIR)
 
 ## Build everything and start the API on the embedded SQLite default with a demo tenant.
 run: build spa
-	MOAT_DEMO_SEED=$${MOAT_DEMO_SEED:-true} $(TARGET_DIR)/debug/moat-api serve
+	@infra/dev/run.sh
 
 build:
 	$(CARGO) build -p moat-api -p moat-mta
@@ -32,9 +32,11 @@ test-postgres:
 	MOAT_TEST_DATABASE_URL=$(PG_TEST_URL) $(CARGO) test -p moat-api --test api
 	@infra/dev/drop-test-databases.sh "$(PG_TEST_URL)"
 
-## Black-box checks of the built binaries, driven with curl.
+## Black-box checks of the built binaries with real clients and servers (curl, swaks,
+## smtplib, aiosmtpd).
 e2e: build
 	e2e/api-smoke.sh $(TARGET_DIR)/debug/moat-api
+	python3 e2e/mta_test.py $(TARGET_DIR)/debug
 
 ## The web app in headless Chromium (Debian's), driven by playwright-core.
 browser-test: build spa

@@ -7,6 +7,7 @@ command -v python3 >/dev/null || need+=(python3)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v pg_isready >/dev/null || need+=(postgresql-client)
 command -v chromium >/dev/null || need+=(chromium)
+command -v swaks >/dev/null || need+=(swaks)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
@@ -15,3 +16,4 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd

@@ -134,7 +134,10 @@ async fn converse<T: AsyncRead + AsyncWrite + Unpin>(
         let _ = client.quit().await;
         return outcomes;
     }
-    let data = client.data(raw).await;
+    // mail-send always writes `\r\n.\r\n` after the body: drop the body's own final CRLF
+    // so the destination receives exactly the bytes we accepted.
+    let body = raw.strip_suffix(b"\r\n").unwrap_or(raw);
+    let data = client.data(body).await;
     let outcome = match &data {
         Ok(()) => Outcome::Delivered("250 accepted".into()),
         Err(err) => classify(err),
