@@ -52,6 +52,8 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
     /// DNS resolver for MX lookups (default: the system's).
     pub dns_server: Option<SocketAddr>,
+    /// Port used for MX hosts (25; tests point it at a local server).
+    pub mx_port: u16,
     /// `/healthz`, `/metrics` and the local queue admin endpoints.
     pub metrics_listen: SocketAddr,
     /// Name in the greeting, EHLO and `Received:` headers.
@@ -87,6 +89,7 @@ impl Default for WorkerConfig {
             smtp_listen: "0.0.0.0:2525".parse().expect("valid"),
             data_dir: PathBuf::from("./data/mta"),
             dns_server: None,
+            mx_port: 25,
             metrics_listen: "127.0.0.1:9125".parse().expect("valid"),
             hostname: "moat.localhost".into(),
             max_message_size: 25 * 1024 * 1024,

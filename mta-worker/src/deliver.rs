@@ -37,9 +37,10 @@ fn classify(err: &mail_send::Error) -> Outcome {
     }
 }
 
-/// Resolves the MX hosts of `domain` (falling back to the domain itself, RFC 5321 §5.1).
-pub async fn mx_hosts(resolver: &TokioResolver, domain: &str) -> Result<Vec<(String, u16)>, Outcome> {
-    match resolver.mx_lookup(domain).await {
+/// Resolves the MX hosts of `domain` (falling back to the domain itself, RFC 5321 §5.1)
+/// to addresses, in order of preference, through the worker's own resolver.
+pub async fn mx_hosts(resolver: &TokioResolver, domain: &str, port: u16) -> Result<Vec<(String, u16)>, Outcome> {
+    let exchanges = match resolver.mx_lookup(domain).await {
         Ok(lookup) => {
             let mut records: Vec<(u16, String)> = lookup
                 .iter()
@@ -49,11 +50,22 @@ pub async fn mx_hosts(resolver: &TokioResolver, domain: &str) -> Result<Vec<(Str
             if records.len() == 1 && records[0].1.is_empty() {
                 return Err(Outcome::Failed(format!("550 5.1.10 {domain} accepts no mail (null MX)")));
             }
-            Ok(records.into_iter().map(|(_, host)| (host, 25)).collect())
+            records.into_iter().map(|(_, host)| host).collect()
         }
-        Err(err) if err.is_no_records_found() => Ok(vec![(domain.to_string(), 25)]),
-        Err(err) => Err(Outcome::Deferred(format!("DNS lookup of {domain} failed: {err}"))),
+        Err(err) if err.is_no_records_found() => vec![domain.to_string()],
+        Err(err) => return Err(Outcome::Deferred(format!("DNS lookup of {domain} failed: {err}"))),
+    };
+    let mut hosts = Vec::new();
+    for exchange in exchanges {
+        match resolver.lookup_ip(exchange.as_str()).await {
+            Ok(ips) => hosts.extend(ips.iter().map(|ip| (ip.to_string(), port))),
+            Err(err) => tracing::info!(%exchange, %err, "MX host has no address"),
+        }
     }
+    if hosts.is_empty() {
+        return Err(Outcome::Deferred(format!("no reachable mail host for {domain}")));
+    }
+    Ok(hosts)
 }
 
 /// Tries the destination's hosts in order until one takes the conversation to its end.

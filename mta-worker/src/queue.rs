@@ -145,7 +145,7 @@ async fn destination(worker: &Worker, target: &Target) -> Result<Destination, Ou
             })
         }
         Target::Mx { domain } => {
-            let hosts = deliver::mx_hosts(&worker.resolver, domain).await?;
+            let hosts = deliver::mx_hosts(&worker.resolver, domain, worker.config.mx_port).await?;
             Ok(Destination { hosts, tls: TlsMode::Opportunistic })
         }
     }
