@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 
 use gloo_net::http::{Request, RequestBuilder};
+use leptos::prelude::{RwSignal, Update};
 use moat_openapi::ErrorBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -32,6 +33,36 @@ impl ApiError {
 thread_local! {
     static TOKEN: RefCell<Option<String>> = RefCell::new(load_token());
     static ON_UNAUTHORIZED: RefCell<Option<Box<dyn Fn()>>> = RefCell::new(None);
+    static IN_FLIGHT: RefCell<Option<RwSignal<u32>>> = const { RefCell::new(None) };
+}
+
+/// Counts requests in flight into `counter` (the top bar's loading indicator reads it).
+pub fn track_in_flight(counter: RwSignal<u32>) {
+    IN_FLIGHT.with(|c| *c.borrow_mut() = Some(counter));
+}
+
+/// Counts one request while it lives.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> InFlight {
+        IN_FLIGHT.with(|c| {
+            if let Some(sig) = *c.borrow() {
+                sig.update(|n| *n += 1);
+            }
+        });
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.with(|c| {
+            if let Some(sig) = *c.borrow() {
+                sig.update(|n| *n = n.saturating_sub(1));
+            }
+        });
+    }
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -68,6 +99,7 @@ fn url(path: &str) -> String {
 }
 
 async fn send<T: DeserializeOwned>(builder: RequestBuilder, body: Option<String>) -> Result<T, ApiError> {
+    let _in_flight = InFlight::start();
     let authed = token().is_some();
     let builder = match token() {
         Some(t) => builder.header("Authorization", &format!("Bearer {t}")),

@@ -179,3 +179,138 @@ where
 async fn api_get<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     crate::api::get(path).await
 }
+
+/// A list response with a total (for paging).
+pub trait Paged {
+    fn total(&self) -> i64;
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! paged {
+    ($($list:ty),*) => {
+        $(impl Paged for $list {
+            fn total(&self) -> i64 {
+                self.total
+            }
+            fn is_empty(&self) -> bool {
+                self.items.is_empty()
+            }
+        })*
+    };
+}
+paged!(moat_openapi::MspList, moat_openapi::OrgList, moat_openapi::DomainList, moat_openapi::UserList);
+
+/// One paged list screen's state: the page, the loaded page, and where it comes from.
+pub struct PagedList<T: Send + Sync + 'static> {
+    pub page: RwSignal<u32>,
+    pub data: RwSignal<Load<T>>,
+    /// The list URL up to (and including) `page=`.
+    base: StoredValue<String>,
+}
+
+impl<T: Send + Sync + 'static> Clone for PagedList<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Send + Sync + 'static> Copy for PagedList<T> {}
+
+impl<T> PagedList<T>
+where
+    T: serde::de::DeserializeOwned + Paged + Clone + Send + Sync + 'static,
+{
+    pub const PER_PAGE: u32 = 20;
+
+    /// Loads `path` (which may already carry query parameters) page by page.
+    pub fn new(path: &str) -> Self {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let list = PagedList {
+            page: RwSignal::new(1),
+            data: RwSignal::new(Load::Loading),
+            base: StoredValue::new(format!("{path}{sep}per_page={}&page=", Self::PER_PAGE)),
+        };
+        Effect::new(move |_| {
+            list.page.track();
+            list.reload();
+        });
+        list
+    }
+
+    /// Fetches the current page again (after a create or delete).
+    pub fn reload(self) {
+        load_into(self.data, format!("{}{}", self.base.get_value(), self.page.get_untracked()));
+    }
+
+    pub fn total(self) -> Signal<i64> {
+        Signal::derive(move || self.data.with(|l| if let Load::Ready(l) = l { l.total() } else { 0 }))
+    }
+
+    /// The loading, error, empty or loaded state, with the pager under it.
+    pub fn view(self, empty: &'static str, render: impl Fn(T) -> AnyView + Send + Sync + 'static) -> impl IntoView {
+        let body = move || match self.data.get() {
+            Load::Loading => view! { <Spinner/> }.into_any(),
+            Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
+            Load::Ready(l) if l.is_empty() => view! { <Empty text=empty/> }.into_any(),
+            Load::Ready(l) => render(l),
+        };
+        view! {
+            {body}
+            <Pager page=self.page per_page=Self::PER_PAGE total=self.total()/>
+        }
+    }
+}
+
+/// A resource page: loads `path`, shows "Not found" for a missing (or malformed) id, and
+/// hands the loaded value and its signal (to update after an edit) to `render`.
+pub fn detail<T, V>(path: String, render: impl Fn(T, RwSignal<Load<T>>) -> V + Send + Sync + 'static) -> impl IntoView
+where
+    T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let loaded = RwSignal::new(Load::<T>::Loading);
+    load_into(loaded, path);
+    move || match loaded.get() {
+        Load::Loading => view! { <Spinner/> }.into_any(),
+        Load::Failed(e) if e.is_not_found() || e.status == 400 => view! { <NotFound/> }.into_any(),
+        Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
+        Load::Ready(value) => render(value, loaded).into_any(),
+    }
+}
+
+/// Renames a named resource (`PATCH path {"name"}`) and hands back the updated value.
+#[component]
+pub fn RenameForm<T>(#[prop(into)] id: String, path: String, initial: String, on_saved: Callback<T>) -> impl IntoView
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    let name = RwSignal::new(initial);
+    let name_err = RwSignal::new(None::<String>);
+    let failure = RwSignal::new(None::<ApiError>);
+    let path = StoredValue::new(path);
+    let rename = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        name_err.set(crate::validate::name("Name", &name.get()).err());
+        if name_err.get().is_some() {
+            return;
+        }
+        let body = serde_json::json!({ "name": name.get().trim() });
+        leptos::task::spawn_local(async move {
+            match crate::api::patch::<_, T>(&path.get_value(), &body).await {
+                Ok(saved) => {
+                    failure.set(None);
+                    on_saved.run(saved);
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <form class="inline-form" on:submit=rename novalidate>
+            {move || general_error(&failure.get(), &["name"]).map(|e| view! { <ErrorNote error=e/> })}
+            <Field id=id label="Name" value=name
+                error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
+            <button class="btn" type="submit">"Rename"</button>
+        </form>
+    }
+}

@@ -67,6 +67,13 @@ fn TopBar() -> impl IntoView {
     };
     let who = move || session.me().map(|me| me.user.map(|u| u.email).unwrap_or_else(|| "API key".into()));
     view! {
+        <div
+            class="busy-bar"
+            class:busy=move || { session.in_flight.get() > 0 }
+            role="progressbar"
+            aria-label="Loading"
+            aria-hidden=move || { if session.in_flight.get() > 0 { "false" } else { "true" } }
+        ></div>
         <header class="topbar">
             <a class="brand" href="/">
                 {move || match branding.get().logo_url {

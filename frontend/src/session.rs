@@ -18,6 +18,8 @@ pub enum Auth {
 pub struct Session {
     pub auth: RwSignal<Auth>,
     pub branding: RwSignal<Branding>,
+    /// API requests in flight (drives the loading bar).
+    pub in_flight: RwSignal<u32>,
 }
 
 impl Session {
@@ -30,7 +32,9 @@ impl Session {
                 logo_url: None,
                 primary_color: "#0b6e5f".into(),
             }),
+            in_flight: RwSignal::new(0),
         };
+        api::track_in_flight(session.in_flight);
         api::on_unauthorized(move || session.auth.set(Auth::Anonymous));
         if api::token().is_some() {
             session.refresh();

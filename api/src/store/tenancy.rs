@@ -35,7 +35,7 @@ impl From<OrgRow> for Org {
 }
 
 #[derive(sqlx::FromRow)]
-struct DomainRow {
+pub(crate) struct DomainRow {
     id: Uuid,
     org_id: Uuid,
     name: String,
@@ -67,7 +67,7 @@ impl From<DomainRow> for Domain {
 
 const MSP_SCOPE: &str = "($1 IS NULL OR m.id = $1)";
 const ORG_SCOPE: &str = "($1 IS NULL OR o.msp_id = $1) AND ($2 IS NULL OR o.id = $2)";
-const DOMAIN_COLUMNS: &str = "d.id, d.org_id, d.name, d.destination_host, d.destination_port, d.tls_mode, \
+pub(crate) const DOMAIN_COLUMNS: &str = "d.id, d.org_id, d.name, d.destination_host, d.destination_port, d.tls_mode, \
      d.inbound_enabled, d.outbound_enabled, d.maintenance_banner, d.created_at";
 pub(crate) const INSERT_DOMAIN: &str = "INSERT INTO domains (id, org_id, name, destination_host, destination_port, \
      tls_mode, inbound_enabled, outbound_enabled, maintenance_banner, created_at) \

@@ -3,25 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use moat_openapi::{
-    EventDetail, EventKind, MessageEvent, MessageQuery, OrgPolicy, Policy, PolicySnapshot, RelayNetwork, TlsMode,
-    TrackedEvent, TrackedMessage, WorkerDomain, WorkerRecipient,
+    EventDetail, EventKind, MessageEvent, MessageQuery, OrgPolicy, Policy, PolicySnapshot, RelayNetwork, TrackedEvent,
+    TrackedMessage, WorkerDomain, WorkerRecipient,
 };
 use uuid::Uuid;
 
+use super::tenancy::{DOMAIN_COLUMNS, DomainRow};
 use super::{Paging, Scope, Store, now, with_pool};
 use crate::error::{ApiError, ApiResult};
-
-#[derive(sqlx::FromRow)]
-struct DomainRow {
-    id: Uuid,
-    org_id: Uuid,
-    name: String,
-    destination_host: String,
-    destination_port: i32,
-    tls_mode: String,
-    inbound_enabled: bool,
-    outbound_enabled: bool,
-}
 
 #[derive(sqlx::FromRow)]
 struct RecipientRow {
@@ -107,9 +96,8 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let version: i64 = sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(&mut *tx).await?;
-            let domains: Vec<DomainRow> = sqlx::query_as(
-                "SELECT id, org_id, name, destination_host, destination_port, tls_mode, inbound_enabled, outbound_enabled \
-                 FROM domains ORDER BY name").fetch_all(&mut *tx).await?;
+            let domains: Vec<DomainRow> = sqlx::query_as(&format!("SELECT {DOMAIN_COLUMNS} FROM domains d ORDER BY d.name"))
+                .fetch_all(&mut *tx).await?;
             let recipients: Vec<RecipientRow> = sqlx::query_as(
                 "SELECT id, org_id, email FROM users WHERE org_id IS NOT NULL ORDER BY email").fetch_all(&mut *tx).await?;
             let networks: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, cidr FROM allowed_ips ORDER BY cidr").fetch_all(&mut *tx).await?;
@@ -117,15 +105,18 @@ impl Store {
             tx.commit().await?;
             Ok(PolicySnapshot {
                 version,
-                domains: domains.into_iter().map(|d| WorkerDomain {
-                    id: d.id,
-                    org_id: d.org_id,
-                    name: d.name,
-                    destination_host: d.destination_host,
-                    destination_port: u16::try_from(d.destination_port).unwrap_or(25),
-                    tls_mode: TlsMode::parse(&d.tls_mode).unwrap_or_default(),
-                    inbound_enabled: d.inbound_enabled,
-                    outbound_enabled: d.outbound_enabled,
+                domains: domains.into_iter().map(|row| {
+                    let d = moat_openapi::Domain::from(row);
+                    WorkerDomain {
+                        id: d.id,
+                        org_id: d.org_id,
+                        name: d.name,
+                        destination_host: d.destination_host,
+                        destination_port: d.destination_port,
+                        tls_mode: d.tls_mode,
+                        inbound_enabled: d.inbound_enabled,
+                        outbound_enabled: d.outbound_enabled,
+                    }
                 }).collect(),
                 recipients: recipients.into_iter().map(|r| WorkerRecipient { user_id: r.id, org_id: r.org_id, email: r.email }).collect(),
                 relay_networks: networks.into_iter().map(|(org_id, cidr)| RelayNetwork { org_id, cidr }).collect(),

@@ -7,23 +7,14 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use moat_openapi::{Domain, TlsMode, UpdateDomain};
 
 use crate::api;
-use crate::components::{
-    DeleteButton, ErrorNote, Field, Load, NotFound, Spinner, field_error, general_error, load_into,
-};
+use crate::components::{DeleteButton, ErrorNote, Field, detail, field_error, general_error};
 use crate::validate;
 
 #[component]
 pub fn DomainPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let domain = RwSignal::new(Load::<Domain>::Loading);
-    Effect::new(move |_| load_into(domain, format!("/domains/{}", id())));
-    move || match domain.get() {
-        Load::Loading => view! { <Spinner/> }.into_any(),
-        Load::Failed(e) if e.is_not_found() || e.status == 400 => view! { <NotFound/> }.into_any(),
-        Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-        Load::Ready(d) => view! { <DomainForm domain=d/> }.into_any(),
-    }
+    let id = params.read_untracked().get("id").unwrap_or_default();
+    detail(format!("/domains/{id}"), |domain: Domain, _| view! { <DomainForm domain/> })
 }
 
 #[component]

@@ -6,19 +6,17 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use moat_openapi::{
-    CreateDomain, CreateOrg, CreateUser, Domain, DomainList, MspList, Org, OrgList as OrgPage_, Role, TlsMode,
-    UpdateOrg, User, UserList,
+    CreateDomain, CreateOrg, CreateUser, Domain, DomainList, MspList, Org, OrgList as OrgPage_, Role, TlsMode, User,
+    UserList,
 };
 use uuid::Uuid;
 
 use crate::api;
 use crate::components::{
-    DeleteButton, Empty, ErrorNote, Field, Load, NotFound, Pager, Spinner, field_error, general_error, load_into,
+    DeleteButton, ErrorNote, Field, Load, PagedList, RenameForm, detail, field_error, general_error, load_into,
 };
 use crate::session::use_session;
 use crate::validate;
-
-const PER_PAGE: u32 = 20;
 
 #[component]
 pub fn OrgsPage() -> impl IntoView {
@@ -29,16 +27,10 @@ pub fn OrgsPage() -> impl IntoView {
 #[component]
 pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
     let session = use_session();
-    let page = RwSignal::new(1u32);
-    let list = RwSignal::new(Load::<OrgPage_>::Loading);
-    let filter = msp_id.map(|m| format!("&msp_id={m}")).unwrap_or_default();
-    let reload = move || load_into(list, format!("/orgs?page={}&per_page={PER_PAGE}{filter}", page.get_untracked()));
-    let reload_effect = reload.clone();
-    Effect::new(move |_| {
-        page.track();
-        reload_effect();
+    let list = PagedList::<OrgPage_>::new(&match msp_id {
+        Some(m) => format!("/orgs?msp_id={m}"),
+        None => "/orgs".into(),
     });
-    let total = Signal::derive(move || if let Load::Ready(l) = list.get() { l.total } else { 0 });
 
     // Platform admins pick the MSP when the list is not already one MSP's.
     let msps = RwSignal::new(Load::<MspList>::Loading);
@@ -65,13 +57,12 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
             return;
         }
         let body = CreateOrg { name: name.get().trim().to_string(), msp_id: msp };
-        let reload = reload.clone();
         spawn_local(async move {
             match api::post::<_, Org>("/orgs", &body).await {
                 Ok(_) => {
                     failure.set(None);
                     name.set(String::new());
-                    reload();
+                    list.reload();
                 }
                 Err(e) => failure.set(Some(e)),
             }
@@ -81,11 +72,7 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
     view! {
         <section class="panel">
             {if msp_id.is_some() { view! { <h2>"Organisations"</h2> }.into_any() } else { view! { <h1>"Organisations"</h1> }.into_any() }}
-            {move || match list.get() {
-                Load::Loading => view! { <Spinner/> }.into_any(),
-                Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-                Load::Ready(l) if l.items.is_empty() => view! { <Empty text="No organisations yet."/> }.into_any(),
-                Load::Ready(l) => view! {
+            {list.view("No organisations yet.", |l| view! {
                     <table class="table" id="org-table">
                         <thead><tr><th scope="col">"Name"</th><th scope="col">"Created"</th></tr></thead>
                         <tbody>
@@ -97,9 +84,7 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any(),
-            }}
-            <Pager page per_page=PER_PAGE total/>
+                }.into_any())}
             <h3>"New organisation"</h3>
             <form class="inline-form" on:submit=create novalidate>
                 {move || general_error(&failure.get(), &["name", "msp_id"]).map(|e| view! { <ErrorNote error=e/> })}
@@ -127,47 +112,23 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
 #[component]
 pub fn OrgPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let org = RwSignal::new(Load::<Org>::Loading);
-    Effect::new(move |_| load_into(org, format!("/orgs/{}", id())));
-    move || match org.get() {
-        Load::Loading => view! { <Spinner/> }.into_any(),
-        Load::Failed(e) if e.is_not_found() || e.status == 400 => view! { <NotFound/> }.into_any(),
-        Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-        Load::Ready(o) => view! {
-            <OrgHeader org=o.clone() on_renamed=Callback::new(move |o| org.set(Load::Ready(o)))/>
-            <Domains org_id=o.id/>
-            <Users org_id=o.id/>
+    let id = params.read_untracked().get("id").unwrap_or_default();
+    detail(format!("/orgs/{id}"), |org: Org, loaded| {
+        let id = org.id;
+        view! {
+            <OrgHeader org loaded/>
+            <Domains org_id=id/>
+            <Users org_id=id/>
         }
-        .into_any(),
-    }
+    })
 }
 
 #[component]
-fn OrgHeader(org: Org, on_renamed: Callback<Org>) -> impl IntoView {
+fn OrgHeader(org: Org, loaded: RwSignal<Load<Org>>) -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let id = org.id;
-    let name = RwSignal::new(org.name.clone());
-    let name_err = RwSignal::new(None::<String>);
     let failure = RwSignal::new(None::<api::ApiError>);
-    let rename = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        name_err.set(validate::name("Name", &name.get()).err());
-        if name_err.get().is_some() {
-            return;
-        }
-        let body = UpdateOrg { name: Some(name.get()) };
-        spawn_local(async move {
-            match api::patch::<_, Org>(&format!("/orgs/{id}"), &body).await {
-                Ok(o) => {
-                    failure.set(None);
-                    on_renamed.run(o);
-                }
-                Err(e) => failure.set(Some(e)),
-            }
-        });
-    };
     let delete = Callback::new(move |_| {
         let navigate = navigate.clone();
         spawn_local(async move {
@@ -183,12 +144,9 @@ fn OrgHeader(org: Org, on_renamed: Callback<Org>) -> impl IntoView {
                 <p class="crumbs"><A href="/orgs">"Organisations"</A></p>
             </Show>
             <h1>{org.name.clone()}</h1>
-            <form class="inline-form" on:submit=rename novalidate>
-                {move || general_error(&failure.get(), &["name"]).map(|e| view! { <ErrorNote error=e/> })}
-                <Field id="org-rename" label="Name" value=name
-                    error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
-                <button class="btn" type="submit">"Rename"</button>
-            </form>
+            <RenameForm id="org-rename" path=format!("/orgs/{id}") initial=org.name.clone()
+                on_saved=Callback::new(move |o: Org| loaded.set(Load::Ready(o)))/>
+            {move || failure.get().map(|e| view! { <ErrorNote error=e/> })}
             <Show when=move || session.at_least(Role::MspAdmin)>
                 <DeleteButton label="Delete organisation" on_confirm=delete/>
             </Show>
@@ -198,15 +156,7 @@ fn OrgHeader(org: Org, on_renamed: Callback<Org>) -> impl IntoView {
 
 #[component]
 fn Domains(org_id: Uuid) -> impl IntoView {
-    let page = RwSignal::new(1u32);
-    let list = RwSignal::new(Load::<DomainList>::Loading);
-    let reload =
-        move || load_into(list, format!("/orgs/{org_id}/domains?page={}&per_page={PER_PAGE}", page.get_untracked()));
-    Effect::new(move |_| {
-        page.track();
-        reload();
-    });
-    let total = Signal::derive(move || if let Load::Ready(l) = list.get() { l.total } else { 0 });
+    let list = PagedList::<DomainList>::new(&format!("/orgs/{org_id}/domains"));
     let name = RwSignal::new(String::new());
     let host = RwSignal::new(String::new());
     let port = RwSignal::new("25".to_string());
@@ -234,7 +184,7 @@ fn Domains(org_id: Uuid) -> impl IntoView {
                     failure.set(None);
                     name.set(String::new());
                     host.set(String::new());
-                    reload();
+                    list.reload();
                 }
                 Err(e) => failure.set(Some(e)),
             }
@@ -243,11 +193,7 @@ fn Domains(org_id: Uuid) -> impl IntoView {
     view! {
         <section class="panel">
             <h2>"Domains"</h2>
-            {move || match list.get() {
-                Load::Loading => view! { <Spinner/> }.into_any(),
-                Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-                Load::Ready(l) if l.items.is_empty() => view! { <Empty text="No domains yet: add the first one below."/> }.into_any(),
-                Load::Ready(l) => view! {
+            {list.view("No domains yet: add the first one below.", |l| view! {
                     <table class="table" id="domain-table">
                         <thead><tr><th scope="col">"Domain"</th><th scope="col">"Delivers to"</th><th scope="col">"TLS"</th><th scope="col">"Inbound"</th></tr></thead>
                         <tbody>
@@ -261,9 +207,7 @@ fn Domains(org_id: Uuid) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any(),
-            }}
-            <Pager page per_page=PER_PAGE total/>
+                }.into_any())}
             <h3>"Add a domain"</h3>
             <form class="inline-form" on:submit=create novalidate>
                 {move || general_error(&failure.get(), &["name", "destination_host", "destination_port"]).map(|e| view! { <ErrorNote error=e/> })}
@@ -281,15 +225,7 @@ fn Domains(org_id: Uuid) -> impl IntoView {
 
 #[component]
 fn Users(org_id: Uuid) -> impl IntoView {
-    let page = RwSignal::new(1u32);
-    let list = RwSignal::new(Load::<UserList>::Loading);
-    let reload =
-        move || load_into(list, format!("/orgs/{org_id}/users?page={}&per_page={PER_PAGE}", page.get_untracked()));
-    Effect::new(move |_| {
-        page.track();
-        reload();
-    });
-    let total = Signal::derive(move || if let Load::Ready(l) = list.get() { l.total } else { 0 });
+    let list = PagedList::<UserList>::new(&format!("/orgs/{org_id}/users"));
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new("user".to_string());
@@ -315,7 +251,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
                     failure.set(None);
                     email.set(String::new());
                     name.set(String::new());
-                    reload();
+                    list.reload();
                 }
                 Err(e) => failure.set(Some(e)),
             }
@@ -324,11 +260,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
     view! {
         <section class="panel">
             <h2>"Users"</h2>
-            {move || match list.get() {
-                Load::Loading => view! { <Spinner/> }.into_any(),
-                Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-                Load::Ready(l) if l.items.is_empty() => view! { <Empty text="No users yet."/> }.into_any(),
-                Load::Ready(l) => view! {
+            {list.view("No users yet.", |l| view! {
                     <table class="table" id="user-table">
                         <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Status"</th></tr></thead>
                         <tbody>
@@ -342,9 +274,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any(),
-            }}
-            <Pager page per_page=PER_PAGE total/>
+                }.into_any())}
             <h3>"Invite a user"</h3>
             <form class="inline-form" on:submit=create novalidate>
                 {move || general_error(&failure.get(), &["email", "display_name", "role"]).map(|e| view! { <ErrorNote error=e/> })}

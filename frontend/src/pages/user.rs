@@ -7,9 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use moat_openapi::{Role, UpdateUser, User};
 
 use crate::api;
-use crate::components::{
-    DeleteButton, ErrorNote, Field, Load, NotFound, Spinner, field_error, general_error, load_into,
-};
+use crate::components::{DeleteButton, ErrorNote, Field, detail, field_error, general_error};
 use crate::pages::account::TimeZoneSelect;
 use crate::pages::orgs::RoleSelect;
 use crate::validate;
@@ -17,15 +15,8 @@ use crate::validate;
 #[component]
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    let user = RwSignal::new(Load::<User>::Loading);
-    Effect::new(move |_| load_into(user, format!("/users/{}", id())));
-    move || match user.get() {
-        Load::Loading => view! { <Spinner/> }.into_any(),
-        Load::Failed(e) if e.is_not_found() || e.status == 400 => view! { <NotFound/> }.into_any(),
-        Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-        Load::Ready(u) => view! { <UserForm user=u/> }.into_any(),
-    }
+    let id = params.read_untracked().get("id").unwrap_or_default();
+    detail(format!("/users/{id}"), |user: User, _| view! { <UserForm user/> })
 }
 
 #[component]
