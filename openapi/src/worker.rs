@@ -93,6 +93,8 @@ pub enum EventKind {
     Bounced,
     /// Removed from the queue by an operator.
     Removed,
+    /// The connection was refused before any message (early talker, DNSBL, rate limit).
+    Refused,
 }
 
 impl EventKind {
@@ -104,6 +106,7 @@ impl EventKind {
             EventKind::Delivered => "delivered",
             EventKind::Bounced => "bounced",
             EventKind::Removed => "removed",
+            EventKind::Refused => "refused",
         }
     }
 }
@@ -216,3 +219,54 @@ pub struct MessageQuery {
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }
+
+/// One IP's (or network's) reputation: what every node has seen of it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IpReputation {
+    /// An address, or a network in CIDR form (`/24`, `/64`).
+    pub ip: String,
+    pub connections: i64,
+    pub messages: i64,
+    /// Messages refused or quarantined.
+    pub rejected: i64,
+    /// Times it talked before the greeting.
+    pub early_talks: i64,
+    pub dnsbl_hits: i64,
+    /// Longer greeting delays apply until then.
+    pub penalty_until: Option<DateTime<Utc>>,
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// A node's own counters (absolute, not deltas: a repeated push changes nothing).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReputationPush {
+    pub entries: Vec<IpReputation>,
+}
+
+/// Reputation changed since a cursor, summed over nodes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReputationChanges {
+    pub cursor: i64,
+    pub entries: Vec<IpReputation>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReputationParams {
+    /// Answer entries changed after this cursor (0: all).
+    pub since: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReputationQuery {
+    /// An address or network to look up; without it, the most recently seen.
+    pub ip: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+crate::list_type!(IpReputationList, IpReputation);

@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use moat_openapi::{ErrorBody, MessageQuery, Role, TrackedMessageDetail, TrackedMessageList};
+use moat_openapi::{
+    ErrorBody, IpReputationList, MessageQuery, ReputationQuery, Role, TrackedMessageDetail, TrackedMessageList,
+};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -42,4 +44,20 @@ pub async fn get_message(
     let (message, events) =
         state.store.get_message(caller.scope, own_address(&caller), &id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(TrackedMessageDetail { message, events }))
+}
+
+/// IP reputation as the workers share it (admins): one address/network, or the latest seen.
+#[utoipa::path(get, path = "/reputation", tag = "tracking", params(ReputationQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = IpReputationList), (status = 403, body = ErrorBody)))]
+pub async fn list_reputation(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ReputationQuery>,
+) -> ApiResult<Json<IpReputationList>> {
+    caller.require(Role::OrgAdmin)?;
+    let paging = Paging::new(q.page, q.per_page);
+    let ip = q.ip.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let (items, total) = state.store.list_reputation(ip, paging).await?;
+    Ok(Json(IpReputationList { items, total, page: paging.page, per_page: paging.per_page }))
 }

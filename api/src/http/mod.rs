@@ -100,7 +100,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(worker::register))
         .routes(routes!(worker::policy))
         .routes(routes!(worker::policy_changes))
-        .routes(routes!(worker::events));
+        .routes(routes!(worker::events))
+        .routes(routes!(worker::push_reputation, worker::pull_reputation))
+        .routes(routes!(messages::list_reputation));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(meta::healthz))

@@ -7,7 +7,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use moat_openapi::{ChangesParams, ErrorBody, EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode};
+use moat_openapi::{
+    ChangesParams, ErrorBody, EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode, ReputationChanges,
+    ReputationParams, ReputationPush,
+};
 
 use crate::auth::node::WorkerNode;
 use crate::error::{ApiError, ApiResult};
@@ -79,4 +82,40 @@ pub async fn events(
     }
     let (accepted, duplicates) = state.store.ingest_events(node.id, &batch.events).await?;
     Ok(Json(EventAck { accepted, duplicates }))
+}
+
+/// A node reports its own counters per IP/network (absolute values: idempotent).
+#[utoipa::path(post, path = "/worker/reputation", tag = "worker", request_body = ReputationPush,
+    security(("node_token" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn push_reputation(
+    State(state): State<AppState>,
+    node: WorkerNode,
+    ApiJson(push): ApiJson<ReputationPush>,
+) -> ApiResult<StatusCode> {
+    if push.entries.len() > MAX_BATCH {
+        return Err(ApiError::invalid("entries", format!("at most {MAX_BATCH} entries per push")));
+    }
+    if let Some(i) = push
+        .entries
+        .iter()
+        .position(|e| e.ip.parse::<ipnet::IpNet>().is_err() && e.ip.parse::<std::net::IpAddr>().is_err())
+    {
+        return Err(ApiError::invalid(&format!("entries[{i}].ip"), "not an IP address or network"));
+    }
+    state.store.push_reputation(node.id, &push.entries).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Reputation changed since a cursor, summed over every node.
+#[utoipa::path(get, path = "/worker/reputation", tag = "worker", params(ReputationParams),
+    security(("node_token" = [])),
+    responses((status = 200, body = ReputationChanges), (status = 401, body = ErrorBody)))]
+pub async fn pull_reputation(
+    State(state): State<AppState>,
+    _node: WorkerNode,
+    ApiQuery(p): ApiQuery<ReputationParams>,
+) -> ApiResult<Json<ReputationChanges>> {
+    let (cursor, entries) = state.store.reputation_changes(p.since.unwrap_or(0)).await?;
+    Ok(Json(ReputationChanges { cursor, entries }))
 }

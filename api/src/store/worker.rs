@@ -196,6 +196,9 @@ impl Store {
                         .bind(e.at).bind(id).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
                     EventKind::Removed => sqlx::query("UPDATE tracked_messages SET updated_at = $1, status = 'removed' WHERE id = $2")
                         .bind(e.at).bind(id).execute(&mut *tx).await?.rows_affected(),
+                    EventKind::Refused => sqlx::query(
+                        "UPDATE tracked_messages SET updated_at = $1, status = 'rejected', verdict = 'reject', reasons = $3, last_error = $4 WHERE id = $2")
+                        .bind(e.at).bind(id).bind(reasons).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
                 };
             }
             tx.commit().await?;

@@ -145,3 +145,37 @@ async fn events_build_tracking_once_and_tracking_is_scoped() {
     let (_, list) = app.call(Method::GET, "/api/v1/messages", Some(&admin), None).await;
     assert_eq!(list["total"], 3);
 }
+
+#[tokio::test]
+async fn reputation_is_summed_over_nodes_and_pushes_are_idempotent() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let (a, b) = (node_token(&app).await, node_token(&app).await);
+    let entry = |n: i64| json!({"ip": "192.0.2.7", "connections": n, "messages": n, "early_talks": 1});
+    let (status, _) = app
+        .post("/api/v1/worker/reputation", &a, json!({"entries": [entry(3), {"ip": "192.0.2.0/24", "connections": 3}]}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, changes) = app.get("/api/v1/worker/reputation?since=0", &b).await;
+    let cursor = changes["cursor"].as_i64().unwrap();
+    assert_eq!(changes["entries"].as_array().unwrap().len(), 2);
+    // B's own counters add to A's; A repeating its push changes nothing.
+    app.post("/api/v1/worker/reputation", &b, json!({"entries": [entry(2)]})).await;
+    app.post("/api/v1/worker/reputation", &a, json!({"entries": [entry(3)]})).await;
+    let (_, changes) = app.get(&format!("/api/v1/worker/reputation?since={cursor}"), &a).await;
+    let e = &changes["entries"][0];
+    assert_eq!(
+        (e["ip"].as_str(), e["connections"].as_i64(), e["early_talks"].as_i64()),
+        (Some("192.0.2.7"), Some(5), Some(2))
+    );
+    assert_eq!(changes["entries"].as_array().unwrap().len(), 1, "only what changed");
+    let (status, _) = app.post("/api/v1/worker/reputation", &a, json!({"entries": [{"ip": "not-an-ip"}]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Admins can look it up; plain users cannot.
+    let (status, list) = app.get("/api/v1/reputation?ip=192.0.2.7", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["messages"], 5);
+    let t = tenant(&app, &admin, "rep").await;
+    let (status, _) = app.get("/api/v1/reputation", &t.user).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
