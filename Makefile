@@ -37,6 +37,7 @@ test-postgres:
 e2e: build
 	e2e/api-smoke.sh $(TARGET_DIR)/debug/moat-api
 	python3 e2e/mta_test.py $(TARGET_DIR)/debug
+	python3 e2e/defences_test.py $(TARGET_DIR)/debug
 
 ## The web app in headless Chromium (Debian's), driven by playwright-core.
 browser-test: build spa

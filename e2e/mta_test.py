@@ -82,6 +82,10 @@ class Sink:
             return [m for m in self.messages if f"Subject: {subject}".encode() in m["data"]]
 
 
+# DNSBL entries the tests publish: query name -> reply address.
+LISTINGS = {}
+
+
 class Zone(BaseResolver):
     """A real DNS server on loopback: ext.test has its MX at mx.ext.test = 127.0.0.1."""
 
@@ -93,6 +97,8 @@ class Zone(BaseResolver):
             reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX("mx.ext.test."), ttl=60))
         elif name == "mx.ext.test" and q.qtype == QTYPE.A:
             reply.add_answer(RR(q.qname, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
+        elif name in LISTINGS and q.qtype == QTYPE.A:
+            reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(LISTINGS[name]), ttl=60))
         elif name not in ("ext.test", "mx.ext.test"):
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
@@ -105,6 +111,7 @@ class System:
         self.api_env = dict(os.environ, MOAT_DEMO_SEED="true", MOAT_HTTP_LISTEN=f"127.0.0.1:{self.api_port}",
                             MOAT_DATA_DIR=f"{self.dir}/api", MOAT_DATABASE_URL=f"sqlite:{self.dir}/api/moat.db", MOAT_LOG="warn")
         self.api = self.worker = None
+        self.extra_env = {}
         self.sink = Sink()
         self.sink.start()
         # The outside world: a foreign domain's MX, found through a local DNS server.
@@ -129,7 +136,11 @@ class System:
                    MOAT_SMTP_LISTEN=f"127.0.0.1:{self.smtp_port}", MOAT_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}",
                    MOAT_DATA_DIR=f"{self.dir}/mta", MOAT_HOSTNAME="mx.moat.test", MOAT_RETRY_SCHEDULE_SECS="[1]",
                    MOAT_DNS_SERVER=f"127.0.0.1:{self.dns_port}", MOAT_MX_PORT=str(self.foreign.port),
+                   # The test client at 127.0.0.1 is a known gateway; other loopback addresses
+                   # meet every connection defence (see e2e/defences_test.py).
+                   MOAT_TRUSTED_NETWORKS="127.0.0.1/32", MOAT_TARPIT_UNKNOWN_MAX_MS="300",
                    MOAT_LOG="info")
+        env.update(self.extra_env)
         env.update(extra)
         return env
 
@@ -469,15 +480,14 @@ def test_metrics_and_health(sy):
         assert name in text, name
 
 
-TESTS = [v for k, v in list(globals().items()) if k.startswith("test_")]
-
-
-def main():
+def main(tests=None, extra_env=None):
+    tests = tests if tests is not None else [v for k, v in list(globals().items()) if k.startswith("test_")]
     sy = System()
+    sy.extra_env = extra_env or {}
     passed = failed = 0
     try:
         sy.setup()
-        for test in TESTS:
+        for test in tests:
             if ONLY and test.__name__ not in ONLY:
                 continue
             try:

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use moat_openapi::{EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode};
+use moat_openapi::{
+    EventAck, EventBatch, IpReputation, NodeInfo, PolicySnapshot, RegisterNode, ReputationChanges, ReputationPush,
+};
 
 use crate::error::{WorkerError, WorkerResult};
 
@@ -67,6 +69,18 @@ impl ApiClient {
 
     pub async fn post_events(&self, batch: &EventBatch) -> WorkerResult<EventAck> {
         let res = Self::checked(self.post("/worker/events").json(batch).send().await.map_err(api_err)?).await?;
+        res.json().await.map_err(api_err)
+    }
+
+    pub async fn push_reputation(&self, entries: &[IpReputation]) -> WorkerResult<()> {
+        let body = ReputationPush { entries: entries.to_vec() };
+        Self::checked(self.post("/worker/reputation").json(&body).send().await.map_err(api_err)?).await?;
+        Ok(())
+    }
+
+    pub async fn pull_reputation(&self, since: i64) -> WorkerResult<ReputationChanges> {
+        let res = Self::checked(self.get(&format!("/worker/reputation?since={since}")).send().await.map_err(api_err)?)
+            .await?;
         res.json().await.map_err(api_err)
     }
 }

@@ -76,6 +76,46 @@ pub struct WorkerConfig {
     pub destination_concurrency: usize,
     /// Timeout of one delivery conversation step, in seconds.
     pub delivery_timeout_secs: u64,
+    /// Known gateways (comma-separated CIDRs): no greeting delay, no DNSBL, no rate limits,
+    /// but full content filtering. Nothing is trusted by default, loopback included.
+    pub trusted_networks: String,
+    /// Greeting delay for IPs without a reputation: random, from the min up to below the
+    /// max (milliseconds).
+    pub tarpit_unknown_min_ms: u64,
+    pub tarpit_unknown_max_ms: u64,
+    /// Greeting delay for IPs with a bad reputation, doubling with each offence (ms).
+    pub tarpit_bad_delay_ms: u64,
+    /// The longest greeting delay (ms).
+    pub tarpit_max_delay_ms: u64,
+    /// Send a `220-` line while the client waits (as Postfix postscreen does).
+    pub greeting_teaser: bool,
+    /// How long an early talker keeps a bad reputation (seconds).
+    pub early_talker_penalty_secs: u64,
+    /// Offences within one /24 (/64) after which the whole network waits like a bad IP.
+    pub network_penalty_offences: i64,
+    /// Messages after which a clean IP is trusted (no greeting delay).
+    pub good_history_messages: i64,
+    /// DNS lists, postscreen style: `zone[=127.0.0.[2..11]][*weight]`, comma-separated;
+    /// negative weights allow-list.
+    pub dnsbl_sites: String,
+    /// Score at which a DNSBL listing acts.
+    pub dnsbl_threshold: i32,
+    /// `reject` (554 at the greeting), `tarpit` (bad-reputation delay) or `score` (passed on
+    /// to content scoring).
+    pub dnsbl_action: String,
+    pub dnsbl_ttl_min_secs: u64,
+    pub dnsbl_ttl_max_secs: u64,
+    /// Simultaneous connections from one IP.
+    pub max_connections_per_ip: usize,
+    pub connections_per_ip_per_minute: u32,
+    pub messages_per_ip_per_minute: u32,
+    /// Greylisting (where the organisation's policy turns it on): retry no sooner than this,
+    /// within the retry window; a passed triplet is remembered for the expiry (seconds).
+    pub greylist_delay_secs: u64,
+    pub greylist_retry_window_secs: u64,
+    pub greylist_expiry_secs: u64,
+    /// How often reputation is exchanged with the API (seconds).
+    pub reputation_sync_secs: u64,
     /// PEM certificate and key for STARTTLS; a self-signed pair is generated when unset.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -104,6 +144,27 @@ impl Default for WorkerConfig {
             delivery_timeout_secs: 60,
             tls_cert: None,
             tls_key: None,
+            trusted_networks: String::new(),
+            tarpit_unknown_min_ms: 0,
+            tarpit_unknown_max_ms: 5000,
+            tarpit_bad_delay_ms: 15_000,
+            tarpit_max_delay_ms: 60_000,
+            greeting_teaser: true,
+            early_talker_penalty_secs: 3600,
+            network_penalty_offences: 3,
+            good_history_messages: 10,
+            dnsbl_sites: String::new(),
+            dnsbl_threshold: 3,
+            dnsbl_action: "reject".into(),
+            dnsbl_ttl_min_secs: 60,
+            dnsbl_ttl_max_secs: 3600,
+            max_connections_per_ip: 20,
+            connections_per_ip_per_minute: 120,
+            messages_per_ip_per_minute: 240,
+            greylist_delay_secs: 300,
+            greylist_retry_window_secs: 2 * 24 * 3600,
+            greylist_expiry_secs: 36 * 24 * 3600,
+            reputation_sync_secs: 2,
         }
     }
 }
@@ -115,6 +176,20 @@ impl WorkerConfig {
             .merge(Toml::file(file))
             .merge(Env::prefixed("MOAT_").split("__").ignore(&["config"]))
             .extract()?)
+    }
+
+    /// The trusted networks, parsed; an entry that is not a CIDR or address is an error.
+    pub fn trusted(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_networks
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("trusted_networks: `{s}` is not a CIDR"))
+            })
+            .collect()
     }
 
     pub fn idle_timeout(&self) -> Duration {

@@ -4,13 +4,16 @@
 mod api;
 mod config;
 mod deliver;
+mod dnsbl;
 mod dsn;
 mod error;
+mod greylist;
 mod inbound;
 mod metrics;
 mod outbox;
 mod policy;
 mod queue;
+mod reputation;
 mod spool;
 mod state;
 mod tls;
@@ -93,7 +96,19 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
             None
         }
     };
+    let trusted = config.trusted().map_err(anyhow::Error::msg)?;
+    let sites = dnsbl::parse_sites(&config.dnsbl_sites).map_err(anyhow::Error::msg)?;
+    let dnsbl = dnsbl::Dnsbl::new(
+        sites,
+        std::time::Duration::from_secs(config.dnsbl_ttl_min_secs),
+        std::time::Duration::from_secs(config.dnsbl_ttl_max_secs),
+    );
     let worker = Worker::new(WorkerInner {
+        reputation: Arc::new(reputation::Reputation::default()),
+        dnsbl,
+        greylist: greylist::Greylist::default(),
+        limits: state::Limits::new(&config),
+        trusted,
         resolver: resolver(&config)?,
         policy: policy::Policy::default(),
         queue: queue::Queue::default(),
@@ -121,7 +136,10 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         }
     });
     tokio::spawn(policy::sync(worker.policy.clone(), api.clone(), config.snapshot_path()));
-    tokio::spawn(outbox.ship(api));
+    tokio::spawn(outbox.ship(api.clone()));
+    let reputation = worker.reputation.clone();
+    let every = std::time::Duration::from_secs(config.reputation_sync_secs.max(1));
+    tokio::spawn(async move { reputation.sync(api, every).await });
     worker.queue.load(&worker.spool);
     tokio::spawn(queue::run(worker.clone()));
     let admin_router = metrics::router(worker.clone());

@@ -21,6 +21,7 @@ pub struct PolicyIndex {
     domains: HashMap<String, WorkerDomain>,
     recipients: HashMap<String, WorkerRecipient>,
     relay_networks: Vec<(IpNet, Uuid)>,
+    policies: HashMap<Uuid, moat_openapi::Policy>,
     /// False until a snapshot was loaded (from the API or disk).
     pub loaded: bool,
 }
@@ -36,6 +37,7 @@ impl PolicyIndex {
                 .iter()
                 .filter_map(|n| n.cidr.parse::<IpNet>().ok().map(|net| (net, n.org_id)))
                 .collect(),
+            policies: snapshot.policies.iter().map(|p| (p.org_id, p.policy.clone())).collect(),
             loaded: true,
         }
     }
@@ -47,6 +49,11 @@ impl PolicyIndex {
 
     pub fn recipient(&self, address: &str) -> Option<&WorkerRecipient> {
         self.recipients.get(address)
+    }
+
+    /// An organisation's filtering policy, when it saved one.
+    pub fn org_policy(&self, org: Uuid) -> Option<&moat_openapi::Policy> {
+        self.policies.get(&org)
     }
 
     /// The organisation whose outbound servers include `ip`, if any.

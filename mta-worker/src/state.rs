@@ -15,6 +15,31 @@ use crate::spool::Spool;
 #[derive(Clone)]
 pub struct Worker(Arc<WorkerInner>);
 
+/// Per-IP rate limits.
+pub struct Limits {
+    pub connections: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    pub messages: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+    pub open: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+impl Limits {
+    pub fn new(config: &WorkerConfig) -> Limits {
+        let per_minute = |n: u32| governor::Quota::per_minute(std::num::NonZeroU32::new(n.max(1)).expect("non-zero"));
+        Limits {
+            connections: governor::RateLimiter::keyed(per_minute(config.connections_per_ip_per_minute)),
+            messages: governor::RateLimiter::keyed(per_minute(config.messages_per_ip_per_minute)),
+            open: Default::default(),
+        }
+    }
+}
+
+impl Worker {
+    /// Whether `ip` is a known gateway.
+    pub fn is_trusted(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|net| net.contains(&ip))
+    }
+}
+
 pub struct WorkerInner {
     /// Settings the worker started with.
     pub config: WorkerConfig,
@@ -30,6 +55,15 @@ pub struct WorkerInner {
     pub metrics: Arc<Metrics>,
     /// DNS for MX lookups of outbound mail.
     pub resolver: hickory_resolver::TokioResolver,
+    /// Client IP reputation, shared with other nodes through the API.
+    pub reputation: Arc<crate::reputation::Reputation>,
+    /// DNS block/allow lists.
+    pub dnsbl: crate::dnsbl::Dnsbl,
+    pub greylist: crate::greylist::Greylist,
+    /// Per-IP connection and message rates, and connections open now.
+    pub limits: Limits,
+    /// Known gateways: no delay, no DNSBL, no rate limits.
+    pub trusted: Vec<ipnet::IpNet>,
     /// STARTTLS, when a certificate is available.
     pub tls: Option<TlsAcceptor>,
 }

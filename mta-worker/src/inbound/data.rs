@@ -90,6 +90,7 @@ pub async fn finish(session: &mut Session) {
         match session.worker.config.bare_newlines {
             BareNewlines::Reject => {
                 tracing::info!("message refused: bare LF or CR");
+                session.worker.reputation.record(session.peer.ip(), false, |r| r.rejected += 1);
                 session.reply(550, "5.5.2", "Bare <LF> or <CR> not allowed; lines must end with <CR><LF>");
                 session.reset_transaction();
                 return;
@@ -187,6 +188,11 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     }
     session.worker.outbox.record(events).await;
     session.worker.metrics.message(verdict);
+    let rejected = verdict != "deliver";
+    session.worker.reputation.record(session.peer.ip(), true, |r| {
+        r.messages += 1;
+        r.rejected += i64::from(rejected);
+    });
     tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
     session.worker.queue.enqueue(&msg);
     Ok(id)

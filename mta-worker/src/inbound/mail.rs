@@ -9,6 +9,10 @@ pub fn mail_from(session: &mut Session, from: MailFrom<String>) -> Next {
         session.reply(503, "5.5.1", "Say EHLO first");
         return Next::Continue;
     }
+    if !session.trusted && session.worker.limits.messages.check_key(&session.peer.ip()).is_err() {
+        session.reply(421, "4.7.0", "Too many messages from your address, try again in 60 seconds");
+        return Next::Close;
+    }
     if session.mail_from.is_some() {
         session.reply(503, "5.5.1", "Nested MAIL command");
         return Next::Continue;

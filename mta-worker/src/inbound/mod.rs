@@ -65,6 +65,8 @@ async fn handle_connection(worker: Worker, stream: TcpStream, peer: SocketAddr) 
 async fn handle_session(worker: Worker, stream: TcpStream, peer: SocketAddr, session_id: String) {
     worker.metrics.connections.inc();
     let mut session = Session::new(worker.clone(), peer);
+    let _open = OpenConnection::new(&worker, peer.ip());
+    session.open_connections = _open.count;
     tracing::debug!(%session_id, "session started");
     match session.run(stream, true).await {
         Ok(Some(stream)) => {
@@ -81,6 +83,35 @@ async fn handle_session(worker: Worker, stream: TcpStream, peer: SocketAddr, ses
         }
         Ok(None) => {}
         Err(err) => tracing::debug!(%err, "session ended with an error"),
+    }
+}
+
+/// Counts a client's open connections while it lives.
+struct OpenConnection {
+    worker: Worker,
+    ip: std::net::IpAddr,
+    count: usize,
+}
+
+impl OpenConnection {
+    fn new(worker: &Worker, ip: std::net::IpAddr) -> OpenConnection {
+        let mut open = worker.limits.open.lock().expect("connection counts");
+        let count = open.entry(ip).or_insert(0);
+        *count += 1;
+        OpenConnection { worker: worker.clone(), ip, count: *count }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.worker.limits.open.lock()
+            && let Some(n) = open.get_mut(&self.ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -108,6 +139,14 @@ pub struct Session {
     pub commands: usize,
     /// Set after a failed BDAT: every chunk until the last is refused.
     pub bdat_failed: bool,
+    /// The client is a known gateway (no delay, no DNSBL, no rate limits).
+    pub trusted: bool,
+    /// Connections this client has open, this one included.
+    pub open_connections: usize,
+    /// DNSBL score handed to content scoring (when the DNSBL action is `score`).
+    pub dnsbl_score: i32,
+    /// The client has seen our EHLO answer, so it may pipeline.
+    pub pipelining_ok: bool,
     replies: Vec<u8>,
 }
 
@@ -121,6 +160,7 @@ pub enum Next {
 
 impl Session {
     fn new(worker: Worker, peer: SocketAddr) -> Session {
+        let trusted = worker.is_trusted(peer.ip());
         Session {
             worker,
             peer,
@@ -134,6 +174,10 @@ impl Session {
             data: Vec::new(),
             commands: 0,
             bdat_failed: false,
+            trusted,
+            open_connections: 0,
+            dnsbl_score: 0,
+            pipelining_ok: false,
             replies: Vec::new(),
         }
     }
@@ -188,17 +232,14 @@ impl Session {
         mut stream: S,
         greet: bool,
     ) -> std::io::Result<Option<S>> {
-        if greet {
-            if !connect::greet(self) {
-                self.flush(&mut stream).await?;
-                return Ok(None);
-            }
-            self.flush(&mut stream).await?;
+        if greet && !connect::open(self, &mut stream).await? {
+            return Ok(None);
         }
         let mut buf = vec![0u8; 16 * 1024];
         let mut requests = RequestReceiver::default();
         let mut reading = Reading::Commands;
         loop {
+            self.pipelining_ok = self.esmtp;
             let timeout = match reading {
                 Reading::Commands => self.worker.config.idle_timeout(),
                 _ => Duration::from_secs(self.worker.config.data_timeout_secs),
@@ -226,7 +267,25 @@ impl Session {
                                 self.flush(&mut stream).await?;
                                 return Ok(None);
                             }
-                            match self.command(request, &mut reading).await {
+                            let next = self.command(request, &mut reading).await;
+                            if matches!(reading, Reading::Commands)
+                                && matches!(next, Next::Continue)
+                                && connect::pipelined_too_early(self, iter.as_slice().len())
+                            {
+                                self.flush(&mut stream).await?;
+                                let ip = self.peer.ip();
+                                self.worker.reputation.early_talker(ip, &self.worker.config);
+                                let reason = "early talker: pipelined before EHLO allowed it".to_string();
+                                connect::refuse(
+                                    self,
+                                    &mut stream,
+                                    "554 5.5.0 Protocol error: pipelining not allowed here",
+                                    reason,
+                                )
+                                .await;
+                                return Ok(None);
+                            }
+                            match next {
                                 Next::Continue | Next::StartData => {}
                                 Next::StartTls => {
                                     self.flush(&mut stream).await?;

@@ -88,6 +88,23 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
     Err(Refusal(550, "5.7.1", format!("<{address}>: relaying denied")))
 }
 
+/// Applies greylisting to an inbound recipient whose organisation turned it on (never to
+/// trusted gateways or a customer's own servers).
+fn greylisted(session: &Session, rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
+    let policy = session.worker.policy.get();
+    let on = rcpt.inbound && rcpt.org_id.and_then(|org| policy.org_policy(org)).is_some_and(|p| p.greylisting);
+    if !on || session.trusted || policy.relay_org(session.peer.ip()).is_some() {
+        return Ok(rcpt);
+    }
+    let sender = session.mail_from.clone().unwrap_or_default();
+    match session.worker.greylist.check(session.peer.ip(), &sender, &rcpt.address, &session.worker.config) {
+        Ok(()) => Ok(rcpt),
+        Err(wait) => {
+            Err(Refusal(451, "4.7.1", format!("Greylisted, please try again in {} seconds", wait.as_secs().max(1))))
+        }
+    }
+}
+
 pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
     if session.mail_from.is_none() {
         session.reply(503, "5.5.1", "Need MAIL before RCPT");
@@ -98,7 +115,7 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
         return Next::Continue;
     }
     let address = to.address.trim().to_string();
-    match decide(session, &address) {
+    match decide(session, &address).and_then(|rcpt| greylisted(session, rcpt)) {
         Ok(rcpt) => {
             if session.rcpts.iter().any(|r| r.address == rcpt.address) {
                 session.reply(250, "2.1.5", "Recipient ok (duplicate)");
