@@ -5,7 +5,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export CARGO_TARGET_DIR := $(TARGET_DIR)
 
-.PHONY: run build spa test test-sqlite test-postgres e2e browser-test openapi fmt lint deps
+.PHONY: bench run build spa test test-sqlite test-postgres e2e browser-test openapi fmt lint deps
 
 ## Build everything and start the API on the embedded SQLite default with a demo tenant.
 run: build spa
@@ -43,6 +43,10 @@ e2e: build
 browser-test: build spa
 	@cd e2e/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; }
 	MOAT_API_BIN=$(TARGET_DIR)/debug/moat-api node --test e2e/browser/
+
+## Benchmarks (bounded loads on loopback only); results go to bench/RESULTS.md.
+bench: build deps
+	@bench/run.sh $(TARGET_DIR)/debug
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:

@@ -104,6 +104,13 @@ class Zone(BaseResolver):
         return reply
 
 
+class Quiet:
+    """A dnslib logger that logs nothing."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 class System:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="moat-mta-e2e-")
@@ -118,7 +125,7 @@ class System:
         self.foreign = Sink()
         self.foreign.start()
         self.dns_port = free_port()
-        self.dns = DNSServer(Zone(), port=self.dns_port, address="127.0.0.1")
+        self.dns = DNSServer(Zone(), port=self.dns_port, address="127.0.0.1", logger=Quiet())
         self.dns.start_thread()
 
     # --- processes ---------------------------------------------------------------------

@@ -24,6 +24,10 @@ use crate::state::Worker;
 
 pub use rcpt::{AcceptedRcpt, rcpt_target};
 
+/// Read buffer while reading commands, and while receiving a message.
+const COMMAND_BUFFER: usize = 1024;
+const DATA_BUFFER: usize = 16 * 1024;
+
 /// Most simultaneous SMTP sessions; past it new connections get a 421.
 const MAX_SESSIONS: usize = 20_000;
 
@@ -235,7 +239,9 @@ impl Session {
         if greet && !connect::open(self, &mut stream).await? {
             return Ok(None);
         }
-        let mut buf = vec![0u8; 16 * 1024];
+        // Idle sessions are the common case under attack: read commands through a small
+        // buffer and grow it only while a message is coming in.
+        let mut buf = vec![0u8; COMMAND_BUFFER];
         let mut requests = RequestReceiver::default();
         let mut reading = Reading::Commands;
         loop {
@@ -244,6 +250,11 @@ impl Session {
                 Reading::Commands => self.worker.config.idle_timeout(),
                 _ => Duration::from_secs(self.worker.config.data_timeout_secs),
             };
+            let size = if matches!(reading, Reading::Commands) { COMMAND_BUFFER } else { DATA_BUFFER };
+            if buf.len() != size {
+                buf.resize(size, 0);
+                buf.shrink_to_fit();
+            }
             let n = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
                 Ok(Ok(0)) => return Ok(None),
                 Ok(Ok(n)) => n,
