@@ -32,6 +32,7 @@ ENV = {
     "MOAT_GREYLIST_DELAY_SECS": "2",
     "MOAT_MAX_CONNECTIONS_PER_IP": "3",
     "MOAT_REPUTATION_SYNC_SECS": "1",
+    "MOAT_MESSAGES_PER_IP_PER_MINUTE": "6",
 }
 
 
@@ -174,6 +175,17 @@ def test_too_many_connections_from_one_ip_get_421(sy):
     finally:
         for s in held:
             s.close()
+
+
+def test_too_many_messages_from_one_ip_get_421(sy):
+    s = mta_test.smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=15, source_address=("127.0.0.11", 0))
+    s.ehlo("bulk.test")
+    for _ in range(6):
+        code, _ = s.docmd("MAIL FROM:<bulk@ext.test>")
+        assert code == 250, code
+        s.rset()
+    code, text = s.docmd("MAIL FROM:<bulk@ext.test>")
+    assert code == 421 and b"4.7.0" in text and b"try again in" in text, (code, text)
 
 
 if __name__ == "__main__":
