@@ -6,7 +6,6 @@
 //! and `Caller` asks the store with its [`Scope`], so the check lives in the SQL.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use moat_openapi::{Domain, Msp, Org, Reach, Role};
 use uuid::Uuid;
@@ -31,15 +30,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized("Authorization must be a Bearer token"))?;
+        let token = super::bearer(parts).ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
         if token.starts_with(API_KEY_PREFIX) {
             let key = state
                 .store

@@ -2,7 +2,6 @@
 //! which reach only the worker channel.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
@@ -20,12 +19,7 @@ impl FromRequestParts<AppState> for WorkerNode {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+        let token = super::bearer(parts)
             .filter(|t| t.starts_with(NODE_TOKEN_PREFIX))
             .ok_or(ApiError::Unauthorized("a node token is required"))?;
         let (id, name) = state
