@@ -477,6 +477,18 @@ def test_customer_servers_relay_outbound_through_mx(sy):
     assert dsn["to"] == ["sender@ext.test"] and dsn["from"] in ("", "<>")
 
 
+def test_gtube_lands_in_the_users_quarantine(sy):
+    gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+    sy.send("gtube sample", body=f"This is spam.\r\n{gtube}\r\n")
+    user = sy.login("user@example.test", "moat-demo-user")
+    items = wait_for(lambda: [i for i in sy.http("GET", "/api/v1/quarantine", user)[1]["items"] if i["subject"] == "gtube sample"],
+                     what="GTUBE message in the user's quarantine")
+    assert items[0]["reasons"] == ["GTUBE"] and items[0]["recipient"] == "user@example.test", items[0]
+    wait_for(lambda: [m for m in sy.tracked("gtube sample") if m["status"] == "quarantined"], what="quarantined in tracking")
+    time.sleep(1)
+    assert sy.sink.with_subject("gtube sample") == [], "quarantined mail is not delivered"
+
+
 def test_metrics_and_health(sy):
     with urllib.request.urlopen(f"http://127.0.0.1:{sy.metrics_port}/healthz", timeout=5) as r:
         assert r.read() == b"ok\n"

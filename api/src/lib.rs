@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -28,7 +29,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     if config.demo_seed {
         seed::demo(&store).await.context("demo seed failed")?;
     }
-    Ok(AppState::new(config, store, jwt))
+    let blobs = blobs::Blobs::open(config.data_dir.join("blobs"))?;
+    Ok(AppState::new(config, store, jwt, blobs))
 }
 
 /// Serves until Ctrl-C / SIGTERM.

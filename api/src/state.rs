@@ -28,10 +28,12 @@ pub struct App {
     pub login_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     /// Prometheus counters and histograms.
     pub metrics: Metrics,
+    /// Raw messages (quarantine).
+    pub blobs: crate::blobs::Blobs,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, jwt: JwtKeys) -> Self {
+    pub fn new(config: Config, store: Store, jwt: JwtKeys, blobs: crate::blobs::Blobs) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"));
         AppState(Arc::new(App {
             login_by_account: RateLimiter::keyed(per_minute(config.login_attempts_per_account)),
@@ -40,6 +42,7 @@ impl AppState {
             config,
             store,
             jwt,
+            blobs,
         }))
     }
 }

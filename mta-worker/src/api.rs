@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use moat_openapi::{
-    EventAck, EventBatch, IpReputation, NodeInfo, PolicySnapshot, RegisterNode, ReputationChanges, ReputationPush,
+    EventAck, EventBatch, IpReputation, NodeInfo, PolicySnapshot, QuarantineUpload, RegisterNode, ReputationChanges,
+    ReputationPush,
 };
 
 use crate::error::{WorkerError, WorkerResult};
@@ -82,5 +83,23 @@ impl ApiClient {
         let res = Self::checked(self.get(&format!("/worker/reputation?since={since}")).send().await.map_err(api_err)?)
             .await?;
         res.json().await.map_err(api_err)
+    }
+
+    /// Hands a quarantined copy to the API; `Ok(false)` when the API refused it for good.
+    pub async fn post_quarantine(&self, upload: &QuarantineUpload) -> WorkerResult<bool> {
+        let res = self.post("/worker/quarantine").json(upload).send().await.map_err(api_err)?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(true);
+        }
+        let body = res.text().await.unwrap_or_default();
+        if status.is_client_error()
+            && status != reqwest::StatusCode::UNAUTHORIZED
+            && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+        {
+            tracing::error!(%status, %body, id = %upload.id, "the API refused a quarantined message");
+            return Ok(false);
+        }
+        Err(WorkerError::Api(format!("{status}: {body}")))
     }
 }

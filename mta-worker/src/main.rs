@@ -12,6 +12,7 @@ mod inbound;
 mod metrics;
 mod outbox;
 mod policy;
+mod quarantine;
 mod queue;
 mod reputation;
 mod spool;
@@ -105,6 +106,7 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     );
     let worker = Worker::new(WorkerInner {
         reputation: Arc::new(reputation::Reputation::default()),
+        uploads: Arc::new(quarantine::Uploads::open(config.data_dir.join("quarantine"))?),
         dnsbl,
         greylist: greylist::Greylist::default(),
         limits: state::Limits::new(&config),
@@ -137,6 +139,8 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     });
     tokio::spawn(policy::sync(worker.policy.clone(), api.clone(), config.snapshot_path()));
     tokio::spawn(outbox.ship(api.clone()));
+    let (uploads, uploader) = (worker.uploads.clone(), api.clone());
+    tokio::spawn(async move { uploads.ship(uploader).await });
     let reputation = worker.reputation.clone();
     let every = std::time::Duration::from_secs(config.reputation_sync_secs.max(1));
     tokio::spawn(async move { reputation.sync(api, every).await });

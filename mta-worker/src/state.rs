@@ -49,6 +49,8 @@ pub struct WorkerInner {
     pub spool: Spool,
     /// Events waiting for the API.
     pub outbox: Outbox,
+    /// Quarantined copies waiting for the API.
+    pub uploads: Arc<crate::quarantine::Uploads>,
     /// Delivery scheduler.
     pub queue: Queue,
     /// Prometheus counters.

@@ -3,11 +3,13 @@
 
 pub mod identity;
 pub mod policy;
+pub mod quarantine;
 pub mod tenancy;
 pub mod worker;
 
 pub use identity::*;
 pub use policy::*;
+pub use quarantine::*;
 pub use tenancy::*;
 pub use worker::*;
 

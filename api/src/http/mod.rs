@@ -9,6 +9,7 @@ mod meta;
 mod msps;
 mod orgs;
 mod provision;
+mod quarantine;
 mod users;
 mod worker;
 
@@ -42,6 +43,7 @@ const BODY_LIMIT: usize = 8 * 1024 * 1024;
         (name = "policy", description = "Filtering policy"),
         (name = "integrations", description = "API keys for integrations"),
         (name = "tracking", description = "Message tracking"),
+        (name = "quarantine", description = "Messages the filter held back"),
         (name = "worker", description = "The MTA worker channel (node tokens)"),
         (name = "meta", description = "Health, metrics, this document"),
     )
@@ -102,7 +104,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::events))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))
-        .routes(routes!(messages::list_reputation));
+        .routes(routes!(messages::list_reputation))
+        .routes(routes!(quarantine::upload))
+        .routes(routes!(quarantine::list));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(meta::healthz))

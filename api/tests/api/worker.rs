@@ -179,3 +179,42 @@ async fn reputation_is_summed_over_nodes_and_pushes_are_idempotent() {
     let (status, _) = app.get("/api/v1/reputation", &t.user).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn quarantined_copies_are_stored_once_and_listed_within_reach() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "qa").await;
+    let b = tenant(&app, &admin, "qb").await;
+    let node = node_token(&app).await;
+    let upload = |id: &str, org: &str, user: &str, rcpt: &str| {
+        json!({"id": id, "org_id": org, "user_id": user, "recipient": rcpt, "sender": "spam@ext.test",
+               "subject": "Cheap pills", "score": 12.5, "reasons": ["GTUBE"], "received_at": Utc::now(),
+               "raw_base64": "U3ViamVjdDogQ2hlYXAgcGlsbHMNCg0KYnV5DQo="})
+    };
+    let (status, _) =
+        app.post("/api/v1/worker/quarantine", &node, upload("q1.1-1", &a.org_id, &a.user_id, "user@qa.test")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        app.post("/api/v1/worker/quarantine", &node, upload("q1.1-1", &a.org_id, &a.user_id, "user@qa.test")).await;
+    assert_eq!(status, StatusCode::OK, "a retried upload is not stored twice");
+    app.post("/api/v1/worker/quarantine", &node, upload("q2.1-1", &b.org_id, &b.user_id, "user@qb.test")).await;
+    let (status, _) = app.post("/api/v1/worker/quarantine", &node, json!({"id": "x"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, list) = app.get("/api/v1/quarantine", &a.user).await;
+    assert_eq!(list["total"], 1);
+    let item = &list["items"][0];
+    for field in ["id", "subject", "sender", "recipient", "score", "reasons", "received_at", "reviewed"] {
+        assert!(item.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!((item["reasons"][0].as_str(), item["reviewed"].as_bool()), (Some("GTUBE"), Some(false)));
+    let (_, list) = app.get("/api/v1/quarantine", &a.org_admin).await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = app.get("/api/v1/quarantine", &b.msp_admin).await;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["id"].as_str()), (Some(1), Some("q2.1-1")));
+    let (_, list) = app.get("/api/v1/quarantine?q=pills", &admin).await;
+    assert_eq!(list["total"], 2);
+    let (_, list) = app.get(&format!("/api/v1/quarantine?org_id={}", b.org_id), &a.org_admin).await;
+    assert_eq!(list["total"], 0, "another tenant's org filter finds nothing");
+}

@@ -77,10 +77,16 @@ fn normalize_newlines(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The verdict on a message. Content filtering (lists, authentication, scoring) plugs in
-/// here; until it exists every message this worker accepted is delivered.
-fn verdict(_raw: &[u8]) -> (&'static str, Vec<String>) {
-    ("deliver", Vec::new())
+/// The GTUBE test string: any message carrying it is spam, whatever else it says.
+const GTUBE: &[u8] = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+/// The verdict on a message: (verdict, score, reasons). Content filtering (lists,
+/// authentication, attachments, scoring) adds its rules here; GTUBE is the first.
+fn verdict(raw: &[u8]) -> (&'static str, f64, Vec<String>) {
+    if raw.windows(GTUBE.len()).any(|w| w == GTUBE) {
+        return ("quarantine", 1000.0, vec!["GTUBE".into()]);
+    }
+    ("deliver", 0.0, Vec::new())
 }
 
 /// The message is complete: check, spool, record, queue and answer.
@@ -137,7 +143,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         Some(m) => (m.subject().unwrap_or_default().to_string(), m.message_id().unwrap_or_default().to_string()),
         None => (String::new(), String::new()),
     };
-    let (verdict, reasons) = verdict(&raw);
+    let (verdict, score, reasons) = verdict(&raw);
     let sender = session.mail_from.clone().unwrap_or_default();
     let now = Utc::now();
     let mut routes: Vec<Route> = Vec::new();
@@ -169,9 +175,43 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         message_id: message_id.clone(),
         routes,
     };
-    session.worker.spool.store(&msg, raw).await?;
+    let mut msg = msg;
+    let mut held = Vec::new();
+    if verdict == "quarantine" {
+        // Inbound copies go to their users' quarantines instead of the delivery queue.
+        let policy = session.worker.policy.get();
+        let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
+        let (quarantined, kept): (Vec<Route>, Vec<Route>) =
+            msg.routes.drain(..).partition(|r| matches!(r.target, crate::spool::Target::Customer { .. }));
+        msg.routes = kept;
+        for route in &quarantined {
+            for (n, rcpt) in route.recipients.iter().enumerate() {
+                let Some(org_id) = route.org_id else { continue };
+                let upload = moat_openapi::QuarantineUpload {
+                    id: format!("{}-{}", route.tracking_id, n + 1),
+                    org_id,
+                    user_id: policy.recipient(&rcpt.address).map(|r| r.user_id),
+                    recipient: rcpt.address.clone(),
+                    sender: sender.clone(),
+                    subject: subject.clone(),
+                    message_id: message_id.clone(),
+                    score,
+                    reasons: reasons.clone(),
+                    received_at: now,
+                    raw_base64: raw_base64.clone(),
+                };
+                session.worker.uploads.store(&upload).await?;
+            }
+        }
+        held = quarantined;
+    }
+    if !msg.routes.is_empty() {
+        session.worker.spool.store(&msg, raw).await?;
+    }
     let mut events = Vec::new();
-    for route in &msg.routes {
+    for (route, route_verdict) in
+        msg.routes.iter().map(|r| (r, "deliver")).chain(held.iter().map(|r| (r, "quarantine")))
+    {
         let detail = EventDetail {
             direction: Some(msg.direction.clone()),
             sender: Some(sender.clone()),
@@ -183,7 +223,8 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             ..Default::default()
         };
         events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
-        let detail = EventDetail { verdict: Some(verdict.into()), reasons: reasons.clone(), ..Default::default() };
+        let detail =
+            EventDetail { verdict: Some(route_verdict.into()), reasons: reasons.clone(), ..Default::default() };
         events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
     }
     session.worker.outbox.record(events).await;
@@ -194,7 +235,9 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         r.rejected += i64::from(rejected);
     });
     tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
-    session.worker.queue.enqueue(&msg);
+    if !msg.routes.is_empty() {
+        session.worker.queue.enqueue(&msg);
+    }
     Ok(id)
 }
 

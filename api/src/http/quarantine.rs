@@ -1,0 +1,53 @@
+//! Quarantine: the worker hands held messages over; users, spam czars and admins list them
+//! within their reach.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use moat_openapi::{ErrorBody, QuarantineList, QuarantineQuery, QuarantineUpload};
+
+use crate::auth::Caller;
+use crate::auth::node::WorkerNode;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::store::{Paging, Scope};
+
+/// A worker hands over one quarantined copy (idempotent by id).
+#[utoipa::path(post, path = "/worker/quarantine", tag = "worker", request_body = QuarantineUpload,
+    security(("node_token" = [])),
+    responses((status = 201), (status = 200), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    _node: WorkerNode,
+    ApiJson(q): ApiJson<QuarantineUpload>,
+) -> ApiResult<StatusCode> {
+    if q.id.is_empty() || q.id.len() > 200 || !q.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return Err(ApiError::invalid("id", "id must be 1 to 200 letters, digits, dots or dashes"));
+    }
+    let raw = STANDARD.decode(q.raw_base64.as_bytes()).map_err(|_| ApiError::invalid("raw_base64", "not base64"))?;
+    if state.store.get_org(Scope::Platform, q.org_id).await?.is_none() {
+        return Err(ApiError::invalid("org_id", "no such organisation"));
+    }
+    let blob_key = format!("q-{}.eml", q.id);
+    state.blobs.put(&blob_key, raw.clone()).await?;
+    let created = state.store.insert_quarantine(&q, raw.len() as i64, &blob_key).await?;
+    Ok(if created { StatusCode::CREATED } else { StatusCode::OK })
+}
+
+/// Quarantined messages within the caller's reach, newest first.
+#[utoipa::path(get, path = "/quarantine", tag = "quarantine", params(QuarantineQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = QuarantineList), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<QuarantineQuery>,
+) -> ApiResult<Json<QuarantineList>> {
+    let paging = Paging::new(q.page, q.per_page);
+    let (items, total) = state.store.list_quarantine(caller.scope, &q, paging).await?;
+    Ok(Json(QuarantineList { items, total, page: paging.page, per_page: paging.per_page }))
+}
