@@ -489,6 +489,59 @@ def test_gtube_lands_in_the_users_quarantine(sy):
     assert sy.sink.with_subject("gtube sample") == [], "quarantined mail is not delivered"
 
 
+def test_allow_and_block_lists_at_every_level(sy):
+    msp = sy.login("msp@moat.test", "moat-demo-msp")
+    platform = sy.login("admin@moat.test", "moat-demo-admin")
+    user = sy.login("user@example.test", "moat-demo-user")
+    me = sy.http("GET", "/api/v1/auth/me", user)[1]
+    msp_id = sy.http("GET", "/api/v1/auth/me", msp)[1]["reach"]["msp_id"]
+
+    def add(token, level, scope_id, kind, pattern):
+        status, body = sy.http("POST", "/api/v1/lists", token,
+                               {"scope": {"level": level, "id": scope_id}, "kind": kind, "pattern": pattern})
+        assert status == 201, body
+
+    def rcpt_code(sender):
+        s = sy.smtp()
+        s.mail(sender)
+        code, _ = s.rcpt("user@example.test")
+        s.quit()
+        return code
+
+    add(sy.admin, "org", sy.org_id, "block", "@org-blocked.test")
+    add(sy.admin, "domain", sy.domain_id, "block", "@domain-blocked.test")
+    add(msp, "msp", msp_id, "block", "@msp-blocked.test")
+    add(platform, "global", None, "block", "@global-blocked.test")
+    for sender in ("a@org-blocked.test", "a@domain-blocked.test", "a@msp-blocked.test", "a@global-blocked.test"):
+        wait_for(lambda: rcpt_code(sender) == 550, what=f"{sender} blocked")
+    assert rcpt_code("a@elsewhere.test") == 250
+    # The most specific level wins: the user's allow beats the org's block, the org's allow
+    # beats the global block.
+    add(user, "user", me["user"]["id"], "allow", "friend@org-blocked.test")
+    add(sy.admin, "org", sy.org_id, "allow", "@global-blocked.test")
+    wait_for(lambda: rcpt_code("friend@org-blocked.test") == 250, what="user allow beats org block")
+    wait_for(lambda: rcpt_code("a@global-blocked.test") == 250, what="org allow beats global block")
+    assert rcpt_code("other@org-blocked.test") == 550
+    # Allow skips the spam verdict: GTUBE from an allowed sender is delivered.
+    gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+    sy.send("allowed gtube", sender="friend@org-blocked.test", body=f"{gtube}\r\n")
+    wait_for(lambda: sy.sink.with_subject("allowed gtube"), what="allow-listed GTUBE delivered")
+    # With block_action = drop, blocked mail is accepted and silently discarded.
+    status, _ = sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {"block_action": "drop"})
+    assert status == 200
+    try:
+        wait_for(lambda: rcpt_code("x@org-blocked.test") == 250, what="drop instead of reject")
+        sy.send("dropped mail", sender="x@org-blocked.test")
+        try:
+            wait_for(lambda: [m for m in sy.tracked("dropped mail") if m["verdict"] == "reject"], what="dropped in tracking")
+        except AssertionError:
+            raise AssertionError(f"tracking shows {sy.tracked('dropped mail')}")
+        time.sleep(1)
+        assert sy.sink.with_subject("dropped mail") == []
+    finally:
+        sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
+
+
 def test_metrics_and_health(sy):
     with urllib.request.urlopen(f"http://127.0.0.1:{sy.metrics_port}/healthz", timeout=5) as r:
         assert r.read() == b"ok\n"

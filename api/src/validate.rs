@@ -115,6 +115,22 @@ pub fn cidr(field: &str, value: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::invalid(field, format!("`{value}` is not an IP address or CIDR network")))
 }
 
+/// A list pattern: `user@domain`, `@domain`, `@.domain` or an IP/CIDR, normalised.
+pub fn list_pattern(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if let Some(domain) = value.strip_prefix("@.") {
+        return domain_name(field, domain).map(|d| format!("@.{d}"));
+    }
+    if let Some(domain) = value.strip_prefix('@') {
+        return domain_name(field, domain).map(|d| format!("@{d}"));
+    }
+    if value.contains('@') {
+        return email(field, value);
+    }
+    cidr(field, value)
+        .map_err(|_| ApiError::invalid(field, format!("`{value}` is not an address, @domain, @.domain or IP/CIDR")))
+}
+
 pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
     let mut p = p.clone();
     let finite = |v: f64| v.is_finite() && v >= 0.0;
@@ -141,6 +157,9 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
             &format!("{field}.dmarc_action"),
             "dmarc_action must be none, quarantine or reject",
         ));
+    }
+    if !["reject", "drop"].contains(&p.block_action.as_str()) {
+        return Err(ApiError::invalid(&format!("{field}.block_action"), "block_action must be reject or drop"));
     }
     if p.blocked_extensions.len() > 500 {
         return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));

@@ -8,11 +8,14 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use moat_openapi::{PolicySnapshot, WorkerDomain, WorkerRecipient};
+use moat_openapi::{ListKind, ListLevel, PolicySnapshot, WorkerDomain, WorkerRecipient};
 use uuid::Uuid;
 
 use crate::api::ApiClient;
 use crate::spool::write_atomically;
+
+/// One list entry as the worker matches it.
+type ListPattern = (ListKind, String);
 
 /// Lookups over one snapshot.
 #[derive(Debug, Default)]
@@ -22,6 +25,9 @@ pub struct PolicyIndex {
     recipients: HashMap<String, WorkerRecipient>,
     relay_networks: Vec<(IpNet, Uuid)>,
     policies: HashMap<Uuid, moat_openapi::Policy>,
+    org_msp: HashMap<Uuid, Uuid>,
+    /// List entries by (level, scope id).
+    lists: HashMap<(ListLevel, Option<Uuid>), Vec<ListPattern>>,
     /// False until a snapshot was loaded (from the API or disk).
     pub loaded: bool,
 }
@@ -38,6 +44,11 @@ impl PolicyIndex {
                 .filter_map(|n| n.cidr.parse::<IpNet>().ok().map(|net| (net, n.org_id)))
                 .collect(),
             policies: snapshot.policies.iter().map(|p| (p.org_id, p.policy.clone())).collect(),
+            org_msp: snapshot.orgs.iter().map(|o| (o.id, o.msp_id)).collect(),
+            lists: snapshot.lists.iter().fold(HashMap::new(), |mut map, e| {
+                map.entry((e.scope.level, e.scope.id)).or_insert_with(Vec::new).push((e.kind, e.pattern.clone()));
+                map
+            }),
             loaded: true,
         }
     }
@@ -56,10 +67,61 @@ impl PolicyIndex {
         self.policies.get(&org)
     }
 
+    /// The list decision for mail from `sender` at `ip` to a recipient (user, domain, org):
+    /// the most specific level with a matching entry decides; within a level, block wins.
+    pub fn list_verdict(
+        &self,
+        user: Option<Uuid>,
+        domain: Option<Uuid>,
+        org: Option<Uuid>,
+        sender: &str,
+        ip: IpAddr,
+    ) -> Option<(ListKind, ListLevel)> {
+        let msp = org.and_then(|o| self.org_msp.get(&o).copied());
+        let levels = [
+            (ListLevel::User, user),
+            (ListLevel::Domain, domain),
+            (ListLevel::Org, org),
+            (ListLevel::Msp, msp),
+            (ListLevel::Global, None),
+        ];
+        for (level, id) in levels {
+            if level != ListLevel::Global && id.is_none() {
+                continue;
+            }
+            let Some(entries) = self.lists.get(&(level, id)) else { continue };
+            let hits: Vec<ListKind> =
+                entries.iter().filter(|(_, p)| pattern_matches(p, sender, ip)).map(|(k, _)| *k).collect();
+            if hits.contains(&ListKind::Block) {
+                return Some((ListKind::Block, level));
+            }
+            if !hits.is_empty() {
+                return Some((ListKind::Allow, level));
+            }
+        }
+        None
+    }
+
     /// The organisation whose outbound servers include `ip`, if any.
     pub fn relay_org(&self, ip: IpAddr) -> Option<Uuid> {
         self.relay_networks.iter().find(|(net, _)| net.contains(&ip)).map(|(_, org)| *org)
     }
+}
+
+/// Whether a list pattern (`user@domain`, `@domain`, `@.domain`, IP/CIDR) matches.
+pub fn pattern_matches(pattern: &str, sender: &str, ip: IpAddr) -> bool {
+    let sender = sender.to_lowercase();
+    let sender_domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    if let Some(domain) = pattern.strip_prefix("@.") {
+        return sender_domain == domain || sender_domain.ends_with(&format!(".{domain}"));
+    }
+    if let Some(domain) = pattern.strip_prefix('@') {
+        return sender_domain == domain;
+    }
+    if pattern.contains('@') {
+        return sender == pattern;
+    }
+    pattern.parse::<IpNet>().is_ok_and(|net| net.contains(&ip))
 }
 
 /// The current index, shared by every session.
@@ -127,6 +189,18 @@ fn save(path: &Path, snapshot: &PolicySnapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_patterns_match_addresses_domains_subdomains_and_networks() {
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        assert!(pattern_matches("ann@ext.test", "Ann@Ext.test", ip));
+        assert!(!pattern_matches("ann@ext.test", "bob@ext.test", ip));
+        assert!(pattern_matches("@ext.test", "bob@ext.test", ip));
+        assert!(!pattern_matches("@ext.test", "bob@mail.ext.test", ip));
+        assert!(pattern_matches("@.ext.test", "bob@mail.ext.test", ip));
+        assert!(pattern_matches("192.0.2.0/24", "x@y.test", ip));
+        assert!(!pattern_matches("198.51.100.0/24", "x@y.test", ip));
+    }
     use moat_openapi::{RelayNetwork, TlsMode};
 
     #[test]
@@ -151,6 +225,8 @@ mod tests {
             }],
             relay_networks: vec![RelayNetwork { org_id: org, cidr: "192.0.2.0/24".into() }],
             policies: vec![],
+            orgs: vec![],
+            lists: vec![],
         };
         let index = PolicyIndex::new(&snapshot);
         assert!(index.domain("example.test").is_some());

@@ -2,12 +2,14 @@
 //! and the SPA, plus the committed `openapi.json` (kept equal to the generated one by a test).
 
 pub mod identity;
+pub mod lists;
 pub mod policy;
 pub mod quarantine;
 pub mod tenancy;
 pub mod worker;
 
 pub use identity::*;
+pub use lists::*;
 pub use policy::*;
 pub use quarantine::*;
 pub use tenancy::*;

@@ -24,6 +24,8 @@ pub struct Policy {
     pub outbound_hourly_limit: u32,
     /// Days the Live Archive keeps mail.
     pub archive_retention_days: u32,
+    /// `reject` (550 at RCPT) or `drop` (accept and discard) for block-listed senders.
+    pub block_action: String,
 }
 
 impl Default for Policy {
@@ -40,6 +42,7 @@ impl Default for Policy {
             dmarc_action: "quarantine".into(),
             outbound_hourly_limit: 0,
             archive_retention_days: 7,
+            block_action: "reject".into(),
         }
     }
 }

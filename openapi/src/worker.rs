@@ -33,6 +33,18 @@ pub struct PolicySnapshot {
     pub recipients: Vec<WorkerRecipient>,
     pub relay_networks: Vec<RelayNetwork>,
     pub policies: Vec<OrgPolicy>,
+    /// Which MSP each organisation belongs to (for MSP-level lists).
+    #[serde(default)]
+    pub orgs: Vec<WorkerOrg>,
+    /// Allow/block list entries at every level.
+    #[serde(default)]
+    pub lists: Vec<crate::ListEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct WorkerOrg {
+    pub id: Uuid,
+    pub msp_id: Uuid,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

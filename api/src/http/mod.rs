@@ -4,6 +4,7 @@
 mod api_keys;
 mod auth;
 mod domains;
+mod lists;
 mod messages;
 mod meta;
 mod msps;
@@ -106,7 +107,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(worker::push_reputation, worker::pull_reputation))
         .routes(routes!(messages::list_reputation))
         .routes(routes!(quarantine::upload))
-        .routes(routes!(quarantine::list));
+        .routes(routes!(quarantine::list))
+        .routes(routes!(lists::create, lists::list))
+        .routes(routes!(lists::delete));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(meta::healthz))

@@ -10,6 +10,7 @@
 //! [`Scope`] filters, so a row outside the caller's reach is simply not found.
 
 mod credentials;
+mod lists;
 mod quarantine;
 mod reputation;
 mod tenancy;

@@ -93,6 +93,13 @@ impl Store {
 
     /// The full snapshot a worker enforces.
     pub async fn policy_snapshot(&self) -> ApiResult<PolicySnapshot> {
+        let mut snapshot = self.policy_core().await?;
+        snapshot.orgs = self.org_msps().await?;
+        snapshot.lists = self.list_entries(None, None).await?;
+        Ok(snapshot)
+    }
+
+    async fn policy_core(&self) -> ApiResult<PolicySnapshot> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let version: i64 = sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(&mut *tx).await?;
@@ -124,6 +131,8 @@ impl Store {
                     org_id,
                     policy: serde_json::from_str::<Policy>(&text).unwrap_or_default(),
                 }).collect(),
+                orgs: Vec::new(),
+                lists: Vec::new(),
             })
         })
     }

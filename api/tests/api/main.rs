@@ -6,6 +6,7 @@ mod accounts;
 mod bulk;
 mod cross_tenant;
 mod helpers;
+mod lists;
 mod meta;
 mod tenancy;
 mod validation;

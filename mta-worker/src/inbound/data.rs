@@ -175,16 +175,28 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         message_id: message_id.clone(),
         routes,
     };
+    // Split the routes: block-listed drops are never delivered; spam goes to the users'
+    // quarantines unless every recipient of the route allow-listed the sender.
     let mut msg = msg;
-    let mut held = Vec::new();
-    if verdict == "quarantine" {
-        // Inbound copies go to their users' quarantines instead of the delivery queue.
+    let flags = |route: &Route, pick: fn(&super::AcceptedRcpt) -> bool| {
+        route.recipients.iter().all(|r| session.rcpts.iter().any(|a| a.address == r.address && pick(a)))
+    };
+    let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+    for route in msg.routes.drain(..) {
+        let customer = matches!(route.target, crate::spool::Target::Customer { .. });
+        if flags(&route, |a| a.dropped) {
+            dropped.push(route);
+        } else if verdict == "quarantine" && customer && !flags(&route, |a| a.allowed) {
+            held.push(route);
+        } else {
+            kept.push(route);
+        }
+    }
+    msg.routes = kept;
+    if !held.is_empty() {
         let policy = session.worker.policy.get();
         let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
-        let (quarantined, kept): (Vec<Route>, Vec<Route>) =
-            msg.routes.drain(..).partition(|r| matches!(r.target, crate::spool::Target::Customer { .. }));
-        msg.routes = kept;
-        for route in &quarantined {
+        for route in &held {
             for (n, rcpt) in route.recipients.iter().enumerate() {
                 let Some(org_id) = route.org_id else { continue };
                 let upload = moat_openapi::QuarantineUpload {
@@ -203,15 +215,18 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
                 session.worker.uploads.store(&upload).await?;
             }
         }
-        held = quarantined;
     }
     if !msg.routes.is_empty() {
         session.worker.spool.store(&msg, raw).await?;
     }
     let mut events = Vec::new();
-    for (route, route_verdict) in
-        msg.routes.iter().map(|r| (r, "deliver")).chain(held.iter().map(|r| (r, "quarantine")))
-    {
+    let outcomes = msg
+        .routes
+        .iter()
+        .map(|r| (r, "deliver", Vec::new()))
+        .chain(held.iter().map(|r| (r, "quarantine", reasons.clone())))
+        .chain(dropped.iter().map(|r| (r, "reject", vec!["block list (dropped)".to_string()])));
+    for (route, route_verdict, route_reasons) in outcomes {
         let detail = EventDetail {
             direction: Some(msg.direction.clone()),
             sender: Some(sender.clone()),
@@ -223,8 +238,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             ..Default::default()
         };
         events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
-        let detail =
-            EventDetail { verdict: Some(route_verdict.into()), reasons: reasons.clone(), ..Default::default() };
+        let detail = EventDetail { verdict: Some(route_verdict.into()), reasons: route_reasons, ..Default::default() };
         events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
     }
     session.worker.outbox.record(events).await;

@@ -3,7 +3,7 @@
 //! are matched literally after lower-casing, so `%`-hacks, source routes, quoted local
 //! parts and IP literals never reach a foreign destination.
 
-use moat_openapi::WorkerDomain;
+use moat_openapi::{ListKind, WorkerDomain};
 use smtp_proto::RcptTo;
 use uuid::Uuid;
 
@@ -15,8 +15,14 @@ use crate::spool::Target;
 pub struct AcceptedRcpt {
     pub address: String,
     pub org_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub domain_id: Option<Uuid>,
     pub target: Target,
     pub inbound: bool,
+    /// The sender is on an allow list for this recipient (no spam verdict, no greylisting).
+    pub allowed: bool,
+    /// The sender is block-listed and the policy says drop: accepted, never delivered.
+    pub dropped: bool,
 }
 
 /// Why a recipient was refused: the reply to send.
@@ -67,9 +73,16 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
         }
         let full = format!("{}@{domain}", local.to_lowercase());
         return match policy.recipient(&full) {
-            Some(r) => {
-                Ok(AcceptedRcpt { address: full, org_id: Some(r.org_id), target: customer_target(d), inbound: true })
-            }
+            Some(r) => Ok(AcceptedRcpt {
+                address: full,
+                org_id: Some(r.org_id),
+                user_id: Some(r.user_id),
+                domain_id: Some(d.id),
+                target: customer_target(d),
+                inbound: true,
+                allowed: false,
+                dropped: false,
+            }),
             None => Err(Refusal(550, "5.1.1", format!("<{address}>: user unknown"))),
         };
     }
@@ -81,11 +94,41 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
         return Ok(AcceptedRcpt {
             address: format!("{local}@{domain}"),
             org_id: Some(org),
+            user_id: None,
+            domain_id: None,
             target: Target::Mx { domain },
             inbound: false,
+            allowed: false,
+            dropped: false,
         });
     }
     Err(Refusal(550, "5.7.1", format!("<{address}>: relaying denied")))
+}
+
+/// Applies the allow/block lists to an inbound recipient: block rejects (or drops, per the
+/// organisation's policy), allow exempts from spam verdicts and greylisting.
+fn listed(session: &Session, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
+    if !rcpt.inbound {
+        return Ok(rcpt);
+    }
+    let policy = session.worker.policy.get();
+    let sender = session.mail_from.clone().unwrap_or_default();
+    match policy.list_verdict(rcpt.user_id, rcpt.domain_id, rcpt.org_id, &sender, session.peer.ip()) {
+        Some((ListKind::Block, level)) => {
+            let drop = rcpt.org_id.and_then(|o| policy.org_policy(o)).is_some_and(|p| p.block_action == "drop");
+            tracing::info!(rcpt = %rcpt.address, %sender, level = level.as_str(), drop, "sender block-listed");
+            if drop {
+                rcpt.dropped = true;
+                return Ok(rcpt);
+            }
+            Err(Refusal(550, "5.7.1", format!("<{sender}>: sender blocked by the recipient's policy")))
+        }
+        Some((ListKind::Allow, _)) => {
+            rcpt.allowed = true;
+            Ok(rcpt)
+        }
+        None => Ok(rcpt),
+    }
 }
 
 /// Applies greylisting to an inbound recipient whose organisation turned it on (never to
@@ -93,7 +136,7 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
 fn greylisted(session: &Session, rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
     let policy = session.worker.policy.get();
     let on = rcpt.inbound && rcpt.org_id.and_then(|org| policy.org_policy(org)).is_some_and(|p| p.greylisting);
-    if !on || session.trusted || policy.relay_org(session.peer.ip()).is_some() {
+    if !on || rcpt.allowed || session.trusted || policy.relay_org(session.peer.ip()).is_some() {
         return Ok(rcpt);
     }
     let sender = session.mail_from.clone().unwrap_or_default();
@@ -115,7 +158,7 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
         return Next::Continue;
     }
     let address = to.address.trim().to_string();
-    match decide(session, &address).and_then(|rcpt| greylisted(session, rcpt)) {
+    match decide(session, &address).and_then(|rcpt| listed(session, rcpt)).and_then(|rcpt| greylisted(session, rcpt)) {
         Ok(rcpt) => {
             if session.rcpts.iter().any(|r| r.address == rcpt.address) {
                 session.reply(250, "2.1.5", "Recipient ok (duplicate)");

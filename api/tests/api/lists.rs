@@ -1,0 +1,74 @@
+//! Allow/block lists: patterns, who may add at which level, reach, and the worker snapshot.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, tenant};
+
+#[tokio::test]
+async fn list_entries_follow_levels_reach_and_reach_the_snapshot() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "la").await;
+    let b = tenant(&app, &admin, "lb").await;
+    let entry = |level: &str, id: Option<&str>, kind: &str, pattern: &str| json!({"scope": {"level": level, "id": id}, "kind": kind, "pattern": pattern});
+    // Patterns are checked and normalised.
+    let (status, e) =
+        app.post("/api/v1/lists", &a.org_admin, entry("org", Some(&a.org_id), "block", "@Spam.Example")).await;
+    assert_eq!(status, StatusCode::CREATED, "{e}");
+    assert_eq!(e["pattern"], "@spam.example");
+    for bad in ["not a pattern", "@", "@.", "300.1.1.1", "a@b"] {
+        let (status, res) = app.post("/api/v1/lists", &a.org_admin, entry("org", Some(&a.org_id), "block", bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {res}");
+        assert_eq!(res["error"]["field"], "pattern");
+    }
+    let (status, _) =
+        app.post("/api/v1/lists", &a.org_admin, entry("org", Some(&a.org_id), "block", "@spam.example")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Levels: a user lists for itself, not for others; org admins not globally; MSP admins their MSP.
+    let (status, _) =
+        app.post("/api/v1/lists", &a.user, entry("user", Some(&a.user_id), "allow", "friend@ext.test")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        app.post("/api/v1/lists", &a.user, entry("user", Some(&a.org_admin_id), "allow", "x@ext.test")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.post("/api/v1/lists", &a.user, entry("org", Some(&a.org_id), "allow", "x@ext.test")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.post("/api/v1/lists", &a.org_admin, entry("global", None, "block", "192.0.2.0/24")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.post("/api/v1/lists", &admin, entry("global", None, "allow", "@.bigmail.example")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        app.post("/api/v1/lists", &a.msp_admin, entry("msp", Some(&a.msp_id), "block", "198.51.100.7")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        app.post("/api/v1/lists", &a.org_admin, entry("domain", Some(&b.domain_id), "block", "@x.example")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's domain");
+    let (status, _) =
+        app.post("/api/v1/lists", &a.org_admin, entry("domain", Some(&a.domain_id), "allow", "@partner.example")).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Reach: tenant B sees only the global entry; A's org admin sees A's and the global ones.
+    let (_, list) = app.get("/api/v1/lists", &b.org_admin).await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = app.get("/api/v1/lists", &a.org_admin).await;
+    assert_eq!(list["total"], 4, "{list}");
+    let (_, list) = app.get("/api/v1/lists", &a.msp_admin).await;
+    assert_eq!(list["total"], 5);
+    let id = e["id"].as_str().unwrap();
+    let (status, _) = app.delete(&format!("/api/v1/lists/{id}"), &b.org_admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The worker snapshot carries every entry and each org's MSP; changes bump the version.
+    let node = format!("moatnode_{}", uuid::Uuid::new_v4().simple());
+    app.state.store.create_node("mx-lists", &moat_api::auth::tokens::sha256_hex(&node)).await.unwrap();
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["lists"].as_array().unwrap().len(), 5);
+    assert!(snap["orgs"].to_string().contains(&a.msp_id));
+    let version = snap["version"].as_i64().unwrap();
+    let (status, _) = app.delete(&format!("/api/v1/lists/{id}"), &a.org_admin).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert!(snap["version"].as_i64().unwrap() > version);
+    assert_eq!(snap["lists"].as_array().unwrap().len(), 4);
+}
