@@ -468,6 +468,25 @@ def test_customer_servers_relay_outbound_through_mx(sy):
     assert got["to"] == ["friend@ext.test"] and got["from"] == "user@example.test"
     t = wait_for(lambda: [m for m in sy.tracked("outbound via mx") if m["status"] == "delivered"], what="outbound tracked")
     assert t[0]["direction"] == "outbound"
+    # Reverse whitelist: the user wrote to friend@ext.test, so a spammy reply is delivered;
+    # an auto-reply to someone else creates no entry, so that someone's spam is quarantined.
+    s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
+    s.ehlo("exchange.example.test")
+    s.sendmail("user@example.test", ["stranger@ext.test"],
+               b"Subject: out of office\r\nAuto-Submitted: auto-replied\r\n\r\naway\r\n")
+    s.quit()
+    wait_for(lambda: sy.foreign.with_subject("out of office"), what="auto-reply delivered")
+    gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+    wait_for(lambda: "friend@ext.test" in str(sy.http("GET", "/api/v1/worker/policy", sy.node_token)[1]["correspondents"]),
+             what="the pair in the policy snapshot")
+    time.sleep(0.5)  # the worker's long-poll picks the snapshot up
+    sy.send("reply from friend", sender="friend@ext.test", body=f"{gtube}\r\n")
+    wait_for(lambda: sy.sink.with_subject("reply from friend"), what="spammy reply from a correspondent delivered")
+    sy.send("spam from stranger", sender="stranger@ext.test", body=f"{gtube}\r\n")
+    user = sy.login("user@example.test", "moat-demo-user")
+    wait_for(lambda: [i for i in sy.http("GET", "/api/v1/quarantine", user)[1]["items"] if i["subject"] == "spam from stranger"],
+             what="non-correspondent spam quarantined")
+    assert sy.sink.with_subject("spam from stranger") == []
     # A bounce for an external sender goes back through DNS too.
     sy.add_user("departed@example.test")
     sy.sink.refuse.add("departed@example.test")

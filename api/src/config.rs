@@ -56,6 +56,8 @@ pub struct Config {
     pub frontend_dir: PathBuf,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Days a reverse-whitelist entry lives without new mail to that correspondent.
+    pub reverse_whitelist_days: i64,
     /// Platform branding of the web app and emails.
     pub branding: BrandingConfig,
     /// Login attempts allowed per account per minute.
@@ -93,6 +95,7 @@ impl Default for Config {
             frontend_dir: PathBuf::from("frontend/dist"),
             log_format: "text".into(),
             branding: BrandingConfig::default(),
+            reverse_whitelist_days: 120,
             login_attempts_per_account: 10,
             login_attempts_per_ip: 30,
         }

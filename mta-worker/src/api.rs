@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use moat_openapi::{
-    EventAck, EventBatch, IpReputation, NodeInfo, PolicySnapshot, QuarantineUpload, RegisterNode, ReputationChanges,
-    ReputationPush,
+    CorrespondentBatch, EventAck, EventBatch, IpReputation, NodeInfo, PolicySnapshot, QuarantineUpload, RegisterNode,
+    ReputationChanges, ReputationPush,
 };
 
 use crate::error::{WorkerError, WorkerResult};
@@ -101,5 +101,10 @@ impl ApiClient {
             return Ok(false);
         }
         Err(WorkerError::Api(format!("{status}: {body}")))
+    }
+
+    pub async fn post_correspondents(&self, batch: &CorrespondentBatch) -> WorkerResult<()> {
+        Self::checked(self.post("/worker/correspondents").json(batch).send().await.map_err(api_err)?).await?;
+        Ok(())
     }
 }

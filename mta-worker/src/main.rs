@@ -105,6 +105,7 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.dnsbl_ttl_max_secs),
     );
     let worker = Worker::new(WorkerInner {
+        api: api.clone(),
         reputation: Arc::new(reputation::Reputation::default()),
         uploads: Arc::new(quarantine::Uploads::open(config.data_dir.join("quarantine"))?),
         dnsbl,

@@ -28,6 +28,8 @@ pub struct PolicyIndex {
     org_msp: HashMap<Uuid, Uuid>,
     /// List entries by (level, scope id).
     lists: HashMap<(ListLevel, Option<Uuid>), Vec<ListPattern>>,
+    /// Reverse whitelist: (user, external address) pairs.
+    correspondents: std::collections::HashSet<(Uuid, String)>,
     /// False until a snapshot was loaded (from the API or disk).
     pub loaded: bool,
 }
@@ -45,6 +47,7 @@ impl PolicyIndex {
                 .collect(),
             policies: snapshot.policies.iter().map(|p| (p.org_id, p.policy.clone())).collect(),
             org_msp: snapshot.orgs.iter().map(|o| (o.id, o.msp_id)).collect(),
+            correspondents: snapshot.correspondents.iter().map(|c| (c.user_id, c.address.to_lowercase())).collect(),
             lists: snapshot.lists.iter().fold(HashMap::new(), |mut map, e| {
                 map.entry((e.scope.level, e.scope.id)).or_insert_with(Vec::new).push((e.kind, e.pattern.clone()));
                 map
@@ -100,6 +103,11 @@ impl PolicyIndex {
             }
         }
         None
+    }
+
+    /// Whether `user` wrote to `address` recently (reverse whitelist).
+    pub fn is_correspondent(&self, user: Uuid, address: &str) -> bool {
+        self.correspondents.contains(&(user, address.to_lowercase()))
     }
 
     /// The organisation whose outbound servers include `ip`, if any.
@@ -227,6 +235,7 @@ mod tests {
             policies: vec![],
             orgs: vec![],
             lists: vec![],
+            correspondents: vec![],
         };
         let index = PolicyIndex::new(&snapshot);
         assert!(index.domain("example.test").is_some());

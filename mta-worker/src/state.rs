@@ -43,6 +43,8 @@ impl Worker {
 pub struct WorkerInner {
     /// Settings the worker started with.
     pub config: WorkerConfig,
+    /// The API's worker channel.
+    pub api: crate::api::ApiClient,
     /// The policy snapshot in force.
     pub policy: Policy,
     /// Durable storage of accepted messages.

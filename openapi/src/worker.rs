@@ -39,6 +39,23 @@ pub struct PolicySnapshot {
     /// Allow/block list entries at every level.
     #[serde(default)]
     pub lists: Vec<crate::ListEntry>,
+    /// Reverse whitelist: external addresses users wrote to recently.
+    #[serde(default)]
+    pub correspondents: Vec<Correspondent>,
+}
+
+/// A user wrote to `address`: mail from it to that user is trusted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Correspondent {
+    pub user_id: Uuid,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrespondentBatch {
+    pub correspondents: Vec<Correspondent>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

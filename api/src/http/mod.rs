@@ -104,6 +104,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(worker::policy))
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::events))
+        .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))
         .routes(routes!(messages::list_reputation))
         .routes(routes!(quarantine::upload))

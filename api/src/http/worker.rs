@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use moat_openapi::{
-    ChangesParams, ErrorBody, EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode, ReputationChanges,
-    ReputationParams, ReputationPush,
+    ChangesParams, CorrespondentBatch, ErrorBody, EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode,
+    ReputationChanges, ReputationParams, ReputationPush,
 };
 
 use crate::auth::node::WorkerNode;
@@ -37,7 +37,7 @@ pub async fn register(node: WorkerNode, ApiJson(req): ApiJson<RegisterNode>) -> 
     security(("node_token" = [])),
     responses((status = 200, body = PolicySnapshot), (status = 401, body = ErrorBody)))]
 pub async fn policy(State(state): State<AppState>, _node: WorkerNode) -> ApiResult<Json<PolicySnapshot>> {
-    Ok(Json(state.store.policy_snapshot().await?))
+    Ok(Json(state.store.policy_snapshot(state.config.reverse_whitelist_days).await?))
 }
 
 /// Long-poll: answers a new snapshot as soon as the version passes `since`, or 204 when
@@ -53,7 +53,7 @@ pub async fn policy_changes(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(p.wait.unwrap_or(25).min(60));
     loop {
         if state.store.policy_version().await? > p.since {
-            return Ok(Json(state.store.policy_snapshot().await?).into_response());
+            return Ok(Json(state.store.policy_snapshot(state.config.reverse_whitelist_days).await?).into_response());
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok(StatusCode::NO_CONTENT.into_response());
@@ -118,4 +118,23 @@ pub async fn pull_reputation(
 ) -> ApiResult<Json<ReputationChanges>> {
     let (cursor, entries) = state.store.reputation_changes(p.since.unwrap_or(0)).await?;
     Ok(Json(ReputationChanges { cursor, entries }))
+}
+
+/// A node reports (user, external recipient) pairs from outbound mail (reverse whitelist).
+#[utoipa::path(post, path = "/worker/correspondents", tag = "worker", request_body = CorrespondentBatch,
+    security(("node_token" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn correspondents(
+    State(state): State<AppState>,
+    _node: WorkerNode,
+    ApiJson(batch): ApiJson<CorrespondentBatch>,
+) -> ApiResult<StatusCode> {
+    if batch.correspondents.len() > MAX_BATCH {
+        return Err(ApiError::invalid("correspondents", format!("at most {MAX_BATCH} per batch")));
+    }
+    for (i, c) in batch.correspondents.iter().enumerate() {
+        crate::validate::email(&format!("correspondents[{i}].address"), &c.address)?;
+    }
+    state.store.record_correspondents(&batch.correspondents).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -92,8 +92,9 @@ impl Store {
     }
 
     /// The full snapshot a worker enforces.
-    pub async fn policy_snapshot(&self) -> ApiResult<PolicySnapshot> {
+    pub async fn policy_snapshot(&self, reverse_whitelist_days: i64) -> ApiResult<PolicySnapshot> {
         let mut snapshot = self.policy_core().await?;
+        snapshot.correspondents = self.live_correspondents(reverse_whitelist_days).await?;
         snapshot.orgs = self.org_msps().await?;
         snapshot.lists = self.list_entries(None, None).await?;
         Ok(snapshot)
@@ -133,6 +134,7 @@ impl Store {
                 }).collect(),
                 orgs: Vec::new(),
                 lists: Vec::new(),
+                correspondents: Vec::new(),
             })
         })
     }

@@ -218,3 +218,29 @@ async fn quarantined_copies_are_stored_once_and_listed_within_reach() {
     let (_, list) = app.get(&format!("/api/v1/quarantine?org_id={}", b.org_id), &a.org_admin).await;
     assert_eq!(list["total"], 0, "another tenant's org filter finds nothing");
 }
+
+#[tokio::test]
+async fn reverse_whitelist_pairs_reach_the_snapshot_and_only_new_ones_bump_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "rw").await;
+    let node = node_token(&app).await;
+    let batch = json!({"correspondents": [{"user_id": t.user_id, "address": "Friend@Ext.test"}]});
+    let (status, _) = app.post("/api/v1/worker/correspondents", &node, batch.clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["correspondents"], json!([{"user_id": t.user_id, "address": "friend@ext.test"}]));
+    let version = snap["version"].as_i64().unwrap();
+    app.post("/api/v1/worker/correspondents", &node, batch).await;
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["version"].as_i64().unwrap(), version, "a known pair only refreshes its date");
+    let (status, res) = app
+        .post(
+            "/api/v1/worker/correspondents",
+            &node,
+            json!({"correspondents": [{"user_id": t.user_id, "address": "nope"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res["error"]["field"], "correspondents[0].address");
+}

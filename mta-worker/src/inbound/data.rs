@@ -89,6 +89,45 @@ fn verdict(raw: &[u8]) -> (&'static str, f64, Vec<String>) {
     ("deliver", 0.0, Vec::new())
 }
 
+/// Auto-replies and mailing-list traffic create no reverse-whitelist entries.
+fn is_automatic(m: &mail_parser::Message<'_>) -> bool {
+    let header = |name: &str| m.header(name).and_then(|v| v.as_text()).map(|t| t.trim().to_lowercase());
+    header("Auto-Submitted").is_some_and(|v| v != "no")
+        || header("Precedence").is_some_and(|v| ["bulk", "list", "junk"].contains(&v.as_str()))
+        || m.header("List-Id").is_some()
+}
+
+/// Outbound mail from a customer's user makes its external recipients trusted senders for
+/// that user (reverse whitelist). Best effort: a lost pair costs no mail.
+fn learn_correspondents(session: &Session, sender: &str) {
+    if sender.is_empty() {
+        return;
+    }
+    let Some(user) = session.worker.policy.get().recipient(&sender.to_lowercase()).map(|r| r.user_id) else { return };
+    let pairs: Vec<moat_openapi::Correspondent> = session
+        .rcpts
+        .iter()
+        .filter(|r| !r.inbound)
+        .map(|r| moat_openapi::Correspondent { user_id: user, address: r.address.to_lowercase() })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    let api = session.worker.api.clone();
+    tokio::spawn(async move {
+        let batch = moat_openapi::CorrespondentBatch { correspondents: pairs };
+        for attempt in 0..5u32 {
+            match api.post_correspondents(&batch).await {
+                Ok(()) => return,
+                Err(err) => {
+                    tracing::debug!(%err, attempt, "cannot record correspondents yet");
+                    tokio::time::sleep(std::time::Duration::from_secs(2u64.pow(attempt))).await;
+                }
+            }
+        }
+    });
+}
+
 /// The message is complete: check, spool, record, queue and answer.
 pub async fn finish(session: &mut Session) {
     let mut raw = std::mem::take(&mut session.data);
@@ -139,10 +178,12 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     let id = new_id();
     let mut raw = received_header(session, &id).into_bytes();
     raw.extend_from_slice(&body);
-    let (subject, message_id) = match mail_parser::MessageParser::new().parse_headers(&body) {
+    let parsed = mail_parser::MessageParser::new().parse_headers(&body);
+    let (subject, message_id) = match &parsed {
         Some(m) => (m.subject().unwrap_or_default().to_string(), m.message_id().unwrap_or_default().to_string()),
         None => (String::new(), String::new()),
     };
+    let automatic = parsed.as_ref().is_some_and(is_automatic);
     let (verdict, score, reasons) = verdict(&raw);
     let sender = session.mail_from.clone().unwrap_or_default();
     let now = Utc::now();
@@ -251,6 +292,9 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
     if !msg.routes.is_empty() {
         session.worker.queue.enqueue(&msg);
+    }
+    if !automatic {
+        learn_correspondents(session, &sender);
     }
     Ok(id)
 }

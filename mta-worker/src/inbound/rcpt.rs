@@ -127,7 +127,11 @@ fn listed(session: &Session, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Ref
             rcpt.allowed = true;
             Ok(rcpt)
         }
-        None => Ok(rcpt),
+        // People the user wrote to are trusted (reverse whitelist).
+        None => {
+            rcpt.allowed = rcpt.user_id.is_some_and(|u| policy.is_correspondent(u, &sender));
+            Ok(rcpt)
+        }
     }
 }
 
