@@ -561,6 +561,47 @@ def test_allow_and_block_lists_at_every_level(sy):
         sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
 
 
+def test_blocked_attachments_are_quarantined_or_refused(sy):
+    import io
+    import zipfile
+    from email.message import EmailMessage
+
+    def message(subject):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("invoice.exe", b"MZ pretend")
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = "billing@ext.test", "user@example.test", subject
+        m.set_content("Please see the attached report.")
+        m.add_attachment(buf.getvalue(), maintype="application", subtype="zip", filename="report.zip")
+        return m.as_bytes().replace(b"\n", b"\r\n")
+
+    s = sy.smtp()
+    s.sendmail("billing@ext.test", ["user@example.test"], message("zipped exe"))
+    s.quit()
+    user = sy.login("user@example.test", "moat-demo-user")
+    items = wait_for(lambda: [i for i in sy.http("GET", "/api/v1/quarantine", user)[1]["items"] if i["subject"] == "zipped exe"],
+                     what="report.zip quarantined")
+    assert items[0]["reasons"] == ["attachment: report.zip contains invoice.exe"], items[0]
+    assert sy.sink.with_subject("zipped exe") == []
+    status, _ = sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {"attachment_action": "reject"})
+    assert status == 200
+    try:
+        def refused():
+            s = sy.smtp()
+            try:
+                s.sendmail("billing@ext.test", ["user@example.test"], message("zipped exe again"))
+                return None
+            except smtplib.SMTPDataError as err:
+                return err
+            finally:
+                s.quit()
+        err = wait_for(refused, what="refusal with attachment_action = reject")
+        assert err.smtp_code == 550 and b"invoice.exe" in err.smtp_error, err
+    finally:
+        sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
+
+
 def test_metrics_and_health(sy):
     with urllib.request.urlopen(f"http://127.0.0.1:{sy.metrics_port}/healthz", timeout=5) as r:
         assert r.read() == b"ok\n"

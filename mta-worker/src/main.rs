@@ -2,6 +2,7 @@
 //! inspects and steers the delivery queue like Postfix's `mailq` / `postqueue -f`.
 
 mod api;
+mod attachments;
 mod config;
 mod deliver;
 mod dnsbl;

@@ -145,7 +145,11 @@ pub async fn finish(session: &mut Session) {
         }
     }
     match accept(session, raw).await {
-        Ok(id) => session.reply(250, "2.0.0", &format!("Ok: queued as {id}")),
+        Ok(Ok(id)) => session.reply(250, "2.0.0", &format!("Ok: queued as {id}")),
+        Ok(Err(reason)) => {
+            tracing::info!(%reason, "message refused");
+            session.reply(550, "5.7.1", &reason);
+        }
         Err(err) => {
             tracing::error!(%err, "cannot spool the message");
             session.reply(451, "4.3.0", "Local error in processing, try again later");
@@ -174,7 +178,8 @@ fn received_header(session: &Session, id: &str) -> String {
     )
 }
 
-async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerResult<String> {
+/// Spools (or quarantines) the message; `Ok(Err(reason))` refuses it with a 550 instead.
+async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerResult<Result<String, String>> {
     let id = new_id();
     let mut raw = received_header(session, &id).into_bytes();
     raw.extend_from_slice(&body);
@@ -216,28 +221,45 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         message_id: message_id.clone(),
         routes,
     };
-    // Split the routes: block-listed drops are never delivered; spam goes to the users'
-    // quarantines unless every recipient of the route allow-listed the sender.
+    // Split the routes: block-listed drops are never delivered; a blocked attachment is
+    // quarantined or rejected per the recipient organisation's policy (allow lists do not
+    // exempt from it); spam goes to the users' quarantines unless every recipient of the
+    // route allow-listed the sender.
     let mut msg = msg;
     let flags = |route: &Route, pick: fn(&super::AcceptedRcpt) -> bool| {
         route.recipients.iter().all(|r| session.rcpts.iter().any(|a| a.address == r.address && pick(a)))
     };
+    let policy = session.worker.policy.get();
+    let files = if inbound { crate::attachments::file_names(&raw) } else { Vec::new() };
     let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::new(), Vec::new());
     for route in msg.routes.drain(..) {
         let customer = matches!(route.target, crate::spool::Target::Customer { .. });
+        let org_policy = route.org_id.and_then(|o| policy.org_policy(o).cloned()).unwrap_or_default();
+        let attachment =
+            customer.then(|| crate::attachments::blocked(&files, &org_policy.blocked_extensions)).flatten();
         if flags(&route, |a| a.dropped) {
-            dropped.push(route);
+            dropped.push((route, vec!["block list (dropped)".to_string()]));
+        } else if let Some(reason) = attachment {
+            if org_policy.attachment_action == "reject" {
+                dropped.push((route, vec![reason]));
+            } else {
+                held.push((route, vec![reason]));
+            }
         } else if verdict == "quarantine" && customer && !flags(&route, |a| a.allowed) {
-            held.push(route);
+            held.push((route, reasons.clone()));
         } else {
             kept.push(route);
         }
     }
     msg.routes = kept;
+    // Every copy refused for its attachment: tell the sender (550) instead of accepting.
+    let refusal = (msg.routes.is_empty() && held.is_empty() && !dropped.is_empty())
+        .then(|| dropped.iter().map(|(_, why)| why[0].clone()).find(|why| why.starts_with("attachment:")))
+        .flatten()
+        .filter(|_| dropped.iter().all(|(_, why)| why[0].starts_with("attachment:")));
     if !held.is_empty() {
-        let policy = session.worker.policy.get();
         let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
-        for route in &held {
+        for (route, route_reasons) in &held {
             for (n, rcpt) in route.recipients.iter().enumerate() {
                 let Some(org_id) = route.org_id else { continue };
                 let upload = moat_openapi::QuarantineUpload {
@@ -249,7 +271,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
                     subject: subject.clone(),
                     message_id: message_id.clone(),
                     score,
-                    reasons: reasons.clone(),
+                    reasons: route_reasons.clone(),
                     received_at: now,
                     raw_base64: raw_base64.clone(),
                 };
@@ -265,8 +287,8 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         .routes
         .iter()
         .map(|r| (r, "deliver", Vec::new()))
-        .chain(held.iter().map(|r| (r, "quarantine", reasons.clone())))
-        .chain(dropped.iter().map(|r| (r, "reject", vec!["block list (dropped)".to_string()])));
+        .chain(held.iter().map(|(r, why)| (r, "quarantine", why.clone())))
+        .chain(dropped.iter().map(|(r, why)| (r, "reject", why.clone())));
     for (route, route_verdict, route_reasons) in outcomes {
         let detail = EventDetail {
             direction: Some(msg.direction.clone()),
@@ -293,10 +315,13 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     if !msg.routes.is_empty() {
         session.worker.queue.enqueue(&msg);
     }
+    if let Some(reason) = refusal {
+        return Ok(Err(format!("Message refused: {reason}")));
+    }
     if !automatic {
         learn_correspondents(session, &sender);
     }
-    Ok(id)
+    Ok(Ok(id))
 }
 
 #[cfg(test)]
