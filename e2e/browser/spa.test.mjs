@@ -2,7 +2,7 @@
 // Debian's headless Chromium driven by playwright-core. Screenshots go to e2e/screenshots.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ import { chromium } from "playwright-core";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const shots = join(root, "e2e", "screenshots");
 const bin = process.env.MOAT_API_BIN ?? join(root, "target", "debug", "moat-api");
-let server, browser, base, dataDir;
+let server, browser, base, dataDir, serverEnv;
 
 const freePort = () =>
   new Promise((ok) => {
@@ -28,18 +28,16 @@ before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "moat-spa-"));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ["serve"], {
-    env: {
-      ...process.env,
-      MOAT_DEMO_SEED: "true",
-      MOAT_HTTP_LISTEN: `127.0.0.1:${port}`,
-      MOAT_DATA_DIR: dataDir,
-      MOAT_DATABASE_URL: `sqlite:${dataDir}/moat.db`,
-      MOAT_FRONTEND_DIR: join(root, "frontend", "dist"),
-      MOAT_LOG: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  serverEnv = {
+    ...process.env,
+    MOAT_DEMO_SEED: "true",
+    MOAT_HTTP_LISTEN: `127.0.0.1:${port}`,
+    MOAT_DATA_DIR: dataDir,
+    MOAT_DATABASE_URL: `sqlite:${dataDir}/moat.db`,
+    MOAT_FRONTEND_DIR: join(root, "frontend", "dist"),
+    MOAT_LOG: "warn",
+  };
+  server = spawn(bin, ["serve"], { env: serverEnv, stdio: ["ignore", "ignore", "inherit"] });
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${base}/readyz`)).ok) break;
@@ -151,14 +149,45 @@ test("admin creates an org and a domain, deep links survive a reload, logout", a
   await page.close();
 });
 
-test("a plain user sees no admin navigation and admin URLs show not found", async () => {
-  const page = await newPage(390);
+/// Puts one message into the demo user's quarantine the way a worker does.
+async function quarantineOne(subject) {
+  const token = execFileSync(bin, ["node", "create", "--name", "browser-test"], { env: serverEnv }).toString().trim().split("\n").pop();
+  const login = await (await fetch(`${base}/api/v1/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "user@example.test", password: "moat-demo-user" }),
+  })).json();
+  const me = await (await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${login.access_token}` } })).json();
+  const res = await fetch(`${base}/api/v1/worker/quarantine`, {
+    method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      id: "browser-test.1-1", org_id: me.reach.org_id, user_id: me.user.id, recipient: "user@example.test",
+      sender: "spammer@ext.test", subject, score: 1000, reasons: ["GTUBE"], received_at: new Date().toISOString(),
+      raw_base64: Buffer.from(`Subject: ${subject}\r\n\r\nspam\r\n`).toString("base64"),
+    }),
+  });
+  assert.equal(res.status, 201);
+}
+
+test("a plain user sees its quarantine, no admin navigation, and admin URLs show not found", async () => {
+  await quarantineOne("Cheap pills today");
+  const page = await newPage(1280);
   await login(page, "user@example.test", "moat-demo-user");
-  await page.waitForURL(`${base}/account`);
-  await page.getByRole("heading", { name: "My account" }).waitFor();
+  await page.waitForURL(`${base}/quarantine`);
+  await page.getByRole("heading", { name: "Quarantine" }).waitFor();
+  await page.locator("#quarantine-table").getByText("Cheap pills today").waitFor();
+  await page.locator("#quarantine-table").getByText("GTUBE").waitFor();
+  await page.screenshot({ path: join(shots, "user-quarantine.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 860 });
+  await page.locator("#quarantine-table").getByText("Cheap pills today").waitFor();
+  await page.screenshot({ path: join(shots, "user-quarantine-phone.png"), fullPage: true });
+  await page.getByLabel("Search sender, recipient or subject").fill("no such thing");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByText("Nothing in quarantine.").waitFor();
   const nav = page.getByRole("navigation", { name: "Main" });
   assert.equal(await nav.getByRole("link", { name: "Organisations" }).count(), 0);
   assert.equal(await nav.getByRole("link", { name: "MSPs" }).count(), 0);
+  await nav.getByRole("link", { name: "My account" }).click();
+  await page.getByRole("heading", { name: "My account" }).waitFor();
   await page.screenshot({ path: join(shots, "user-account-phone.png"), fullPage: true });
   for (const path of ["/orgs", "/msps"]) {
     await page.goto(`${base}${path}`);

@@ -198,7 +198,13 @@ macro_rules! paged {
         })*
     };
 }
-paged!(moat_openapi::MspList, moat_openapi::OrgList, moat_openapi::DomainList, moat_openapi::UserList);
+paged!(
+    moat_openapi::MspList,
+    moat_openapi::OrgList,
+    moat_openapi::DomainList,
+    moat_openapi::UserList,
+    moat_openapi::QuarantineList
+);
 
 /// One paged list screen's state: the page, the loaded page, and where it comes from.
 pub struct PagedList<T: Send + Sync + 'static> {

@@ -34,6 +34,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=|| view! { <pages::login::SetPasswordPage activation=false/> }/>
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/account") view=|| guarded(Role::User, pages::account::AccountPage)/>
+                    <Route path=path!("/quarantine") view=|| guarded(Role::User, pages::quarantine::QuarantinePage)/>
                     <Route path=path!("/msps") view=|| guarded(Role::PlatformAdmin, pages::msps::MspsPage)/>
                     <Route path=path!("/msps/:id") view=|| guarded(Role::MspAdmin, pages::msps::MspPage)/>
                     <Route path=path!("/orgs") view=|| guarded(Role::MspAdmin, pages::orgs::OrgsPage)/>
@@ -62,6 +63,7 @@ fn TopBar() -> impl IntoView {
         } else if let Some(org) = me.reach.org_id.filter(|_| me.role >= Role::OrgAdmin) {
             links.push((format!("/orgs/{org}"), "My organisation"));
         }
+        links.push(("/quarantine".into(), "Quarantine"));
         links.push(("/account".into(), "My account"));
         Some(links.into_iter().map(|(href, label)| view! { <li><A href=href>{label}</A></li> }).collect_view())
     };

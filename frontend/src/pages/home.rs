@@ -18,7 +18,7 @@ pub fn HomePage() -> impl IntoView {
                 (Role::PlatformAdmin, _) => "/msps".to_string(),
                 (Role::MspAdmin, _) => "/orgs".to_string(),
                 (Role::OrgAdmin, Some(org)) => format!("/orgs/{org}"),
-                _ => "/account".to_string(),
+                _ => "/quarantine".to_string(),
             };
             view! { <Redirect path=target/> }.into_any()
         }

@@ -6,4 +6,5 @@ pub mod home;
 pub mod login;
 pub mod msps;
 pub mod orgs;
+pub mod quarantine;
 pub mod user;
