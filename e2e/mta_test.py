@@ -216,6 +216,9 @@ class System:
         status, body = self.http("GET", f"/api/v1/messages?subject={q}", self.admin)
         return body["items"] if status == 200 else []
 
+    def policy_has(self, text):
+        return text in json.dumps(self.http("GET", "/api/v1/worker/policy", self.node_token)[1])
+
     def add_user(self, email):
         status, body = self.http("POST", f"/api/v1/orgs/{self.org_id}/users", self.admin,
                                  {"email": email, "display_name": email.split("@")[0], "role": "user"})
@@ -465,7 +468,8 @@ def test_customer_servers_relay_outbound_through_mx(sy):
     s.sendmail("user@example.test", ["friend@ext.test"], b"Subject: outbound via mx\r\n\r\nhi friend\r\n")
     s.quit()
     got = wait_for(lambda: sy.foreign.with_subject("outbound via mx"), what="outbound delivery to the MX")[0]
-    assert got["to"] == ["friend@ext.test"] and got["from"] == "user@example.test"
+    assert got["to"] == ["friend@ext.test"], got["to"]
+    assert got["from"].startswith("prvs=") and got["from"].endswith("=user@example.test"), got["from"]  # BATV-signed
     t = wait_for(lambda: [m for m in sy.tracked("outbound via mx") if m["status"] == "delivered"], what="outbound tracked")
     assert t[0]["direction"] == "outbound"
     # Reverse whitelist: the user wrote to friend@ext.test, so a spammy reply is delivered;
@@ -600,6 +604,50 @@ def test_blocked_attachments_are_quarantined_or_refused(sy):
         assert err.smtp_code == 550 and b"invoice.exe" in err.smtp_error, err
     finally:
         sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
+
+
+def test_backscatter_protection_with_batv(sy):
+    status, _ = sy.http("POST", f"/api/v1/orgs/{sy.org_id}/provision", sy.admin, {"allowed_ips": ["127.0.0.2"]})
+    assert status in (200, 409)
+    wait_for(lambda: sy.policy_has("127.0.0.2"), what="relay network in the policy")
+    time.sleep(0.5)
+    s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
+    s.ehlo("exchange.example.test")
+    s.sendmail("user@example.test", ["pal@ext.test"],
+               b"Subject: batv outbound\r\nMessage-ID: <batv-test@example.test>\r\n\r\nhello pal\r\n")
+    s.quit()
+    out = wait_for(lambda: sy.foreign.with_subject("batv outbound"), what="outbound delivered")[0]
+    signed = out["from"]
+    assert signed.startswith("prvs=") and signed.endswith("=user@example.test"), signed
+
+    def bounce(rcpt, body):
+        s = sy.smtp()
+        s.mail("")
+        code, text = s.rcpt(rcpt)
+        if code != 250:
+            s.quit()
+            return code, text
+        code, text = s.data(body)
+        s.quit()
+        return code, text
+
+    # A bounce to the tagged address is genuine: delivered to the user.
+    code, _ = bounce(signed, b"Subject: tagged bounce\r\n\r\nUndeliverable: hello pal\r\n")
+    assert code == 250
+    got = wait_for(lambda: sy.sink.with_subject("tagged bounce"), what="tagged bounce delivered")[0]
+    assert got["to"] == ["user@example.test"]
+    # A forged tag is refused at RCPT.
+    code, text = bounce("prvs=0999abcdef=user@example.test", b"Subject: forged tag\r\n\r\nx\r\n")
+    assert code == 550 and b"bounce address tag" in text, (code, text)
+    # Untagged: a bounce quoting a Message-ID we relayed passes; one that does not is refused.
+    code, _ = bounce("user@example.test", b"Subject: quoting bounce\r\n\r\nOriginal headers:\r\nMessage-ID: <batv-test@example.test>\r\n")
+    assert code == 250
+    wait_for(lambda: sy.sink.with_subject("quoting bounce"), what="quoting bounce delivered")
+    try:
+        code, text = bounce("user@example.test", b"Subject: joe job\r\n\r\nMessage-ID: <never-sent@example.test>\r\n")
+    except smtplib.SMTPDataError as err:
+        code, text = err.smtp_code, err.smtp_error
+    assert code == 550 and b"back-scatter" in text, (code, text)
 
 
 def test_metrics_and_health(sy):

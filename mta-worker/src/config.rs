@@ -114,6 +114,9 @@ pub struct WorkerConfig {
     pub greylist_delay_secs: u64,
     pub greylist_retry_window_secs: u64,
     pub greylist_expiry_secs: u64,
+    /// BATV keys, `K:secret` comma-separated (K a digit; the first signs). The same on every
+    /// node; generated into the data dir when empty (one-node setups).
+    pub batv_keys: Option<Secret>,
     /// How often reputation is exchanged with the API (seconds).
     pub reputation_sync_secs: u64,
     /// PEM certificate and key for STARTTLS; a self-signed pair is generated when unset.
@@ -165,6 +168,7 @@ impl Default for WorkerConfig {
             greylist_retry_window_secs: 2 * 24 * 3600,
             greylist_expiry_secs: 36 * 24 * 3600,
             reputation_sync_secs: 2,
+            batv_keys: None,
         }
     }
 }

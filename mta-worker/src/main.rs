@@ -3,6 +3,7 @@
 
 mod api;
 mod attachments;
+mod batv;
 mod config;
 mod deliver;
 mod dnsbl;
@@ -105,7 +106,23 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         std::time::Duration::from_secs(config.dnsbl_ttl_min_secs),
         std::time::Duration::from_secs(config.dnsbl_ttl_max_secs),
     );
+    let batv = match &config.batv_keys {
+        Some(keys) => batv::Batv::parse(keys.expose()).map_err(anyhow::Error::msg)?,
+        None => {
+            let path = config.data_dir.join("batv.key");
+            if !path.exists() {
+                let secret: String = rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)
+                    .take(32)
+                    .map(char::from)
+                    .collect();
+                spool::write_atomically(&path, format!("0:{secret}").as_bytes())?;
+            }
+            batv::Batv::parse(std::fs::read_to_string(&path)?.trim()).map_err(anyhow::Error::msg)?
+        }
+    };
     let worker = Worker::new(WorkerInner {
+        batv,
+        sent_ids: Default::default(),
         api: api.clone(),
         reputation: Arc::new(reputation::Reputation::default()),
         uploads: Arc::new(quarantine::Uploads::open(config.data_dir.join("quarantine"))?),

@@ -178,7 +178,13 @@ async fn process(worker: &Worker, id: &str) {
                 let limit = worker.queue.limit(&route.target.key(), config.destination_concurrency);
                 let _permit = limit.acquire_owned().await;
                 let timeout = Duration::from_secs(config.delivery_timeout_secs);
-                deliver::attempt(&config.hostname, timeout, &dest, &msg.sender, &rcpts, &raw).await
+                // Outbound mail leaves with a BATV-signed envelope sender, so bounces can be checked.
+                let mail_from = if matches!(route.target, Target::Mx { .. }) && msg.direction == "outbound" {
+                    worker.batv.sign(&msg.sender)
+                } else {
+                    msg.sender.clone()
+                };
+                deliver::attempt(&config.hostname, timeout, &dest, &mail_from, &rcpts, &raw).await
             }
             Err(outcome) => rcpts.iter().map(|r| (r.clone(), outcome.clone())).collect(),
         };

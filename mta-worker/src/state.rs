@@ -68,6 +68,10 @@ pub struct WorkerInner {
     pub limits: Limits,
     /// Known gateways: no delay, no DNSBL, no rate limits.
     pub trusted: Vec<ipnet::IpNet>,
+    /// Bounce address tags for outbound senders.
+    pub batv: crate::batv::Batv,
+    /// Message-IDs this node relayed outbound (an untagged bounce must quote one).
+    pub sent_ids: std::sync::Mutex<std::collections::HashSet<String>>,
     /// STARTTLS, when a certificate is available.
     pub tls: Option<TlsAcceptor>,
 }

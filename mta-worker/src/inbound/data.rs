@@ -89,6 +89,37 @@ fn verdict(raw: &[u8]) -> (&'static str, f64, Vec<String>) {
     ("deliver", 0.0, Vec::new())
 }
 
+/// Back-scatter protection: a bounce (null sender) to a user must answer mail Moat sent —
+/// either through a BATV-tagged recipient, or by quoting a Message-ID this node relayed
+/// outbound. Answers the refusal, if any.
+fn backscatter(session: &Session, raw: &[u8]) -> Option<String> {
+    if session.mail_from.as_deref() != Some("") {
+        return None;
+    }
+    let policy = session.worker.policy.get();
+    let protected = |r: &super::AcceptedRcpt| {
+        r.inbound
+            && !r.tagged_bounce
+            && r.org_id.and_then(|o| policy.org_policy(o).map(|p| p.backscatter_protection)).unwrap_or(true)
+    };
+    if !session.rcpts.iter().any(protected) {
+        return None;
+    }
+    let sent = session.worker.sent_ids.lock().ok()?;
+    let text = String::from_utf8_lossy(raw);
+    let quotes_ours = text.lines().filter_map(|l| {
+        let lower = l.to_ascii_lowercase();
+        let at = lower.find("message-id:")?;
+        let value = l[at + "message-id:".len()..].trim();
+        Some(value.trim_matches(|c| c == '<' || c == '>').to_string())
+    });
+    let mut quotes_ours = quotes_ours;
+    if quotes_ours.any(|id| sent.contains(&id)) {
+        return None;
+    }
+    Some("Bounce for a message we never sent (back-scatter) refused".into())
+}
+
 /// Auto-replies and mailing-list traffic create no reverse-whitelist entries.
 fn is_automatic(m: &mail_parser::Message<'_>) -> bool {
     let header = |name: &str| m.header(name).and_then(|v| v.as_text()).map(|t| t.trim().to_lowercase());
@@ -143,6 +174,12 @@ pub async fn finish(session: &mut Session) {
             BareNewlines::Normalize => raw = normalize_newlines(&raw),
             BareNewlines::Accept => {}
         }
+    }
+    if let Some(reason) = backscatter(session, &raw) {
+        tracing::info!(%reason, "bounce refused");
+        session.reply(550, "5.7.1", &reason);
+        session.reset_transaction();
+        return;
     }
     match accept(session, raw).await {
         Ok(Ok(id)) => session.reply(250, "2.0.0", &format!("Ok: queued as {id}")),
@@ -320,6 +357,12 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     }
     if !automatic {
         learn_correspondents(session, &sender);
+    }
+    if msg.direction == "outbound"
+        && !message_id.is_empty()
+        && let Ok(mut sent) = session.worker.sent_ids.lock()
+    {
+        sent.insert(message_id.clone());
     }
     Ok(Ok(id))
 }

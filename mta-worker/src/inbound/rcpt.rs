@@ -23,6 +23,8 @@ pub struct AcceptedRcpt {
     pub allowed: bool,
     /// The sender is block-listed and the policy says drop: accepted, never delivered.
     pub dropped: bool,
+    /// A bounce to a valid BATV-tagged address (it answers mail Moat sent).
+    pub tagged_bounce: bool,
 }
 
 /// Why a recipient was refused: the reply to send.
@@ -82,6 +84,7 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
                 inbound: true,
                 allowed: false,
                 dropped: false,
+                tagged_bounce: false,
             }),
             None => Err(Refusal(550, "5.1.1", format!("<{address}>: user unknown"))),
         };
@@ -100,6 +103,7 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
             inbound: false,
             allowed: false,
             dropped: false,
+            tagged_bounce: false,
         });
     }
     Err(Refusal(550, "5.7.1", format!("<{address}>: relaying denied")))
@@ -152,6 +156,20 @@ fn greylisted(session: &Session, rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Ref
     }
 }
 
+/// Unwraps a BATV-tagged recipient before lookup. A bounce (null sender) must carry a valid,
+/// unexpired tag to use one.
+fn untag(session: &Session, address: &str) -> Result<(String, bool), Refusal> {
+    if crate::batv::unwrap(address).is_none() {
+        return Ok((address.to_string(), false));
+    }
+    let bounce = session.mail_from.as_deref() == Some("");
+    match session.worker.batv.verify(address) {
+        Some(original) => Ok((original, bounce)),
+        None if bounce => Err(Refusal(550, "5.7.1", format!("<{address}>: invalid or expired bounce address tag"))),
+        None => Ok((crate::batv::unwrap(address).map(|(_, a)| a).unwrap_or_default(), false)),
+    }
+}
+
 pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
     if session.mail_from.is_none() {
         session.reply(503, "5.5.1", "Need MAIL before RCPT");
@@ -162,7 +180,18 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
         return Next::Continue;
     }
     let address = to.address.trim().to_string();
-    match decide(session, &address).and_then(|rcpt| listed(session, rcpt)).and_then(|rcpt| greylisted(session, rcpt)) {
+    let untagged = untag(session, &address);
+    let address = untagged.as_ref().map(|(a, _)| a.clone()).unwrap_or(address);
+    let tagged_bounce = untagged.as_ref().is_ok_and(|(_, t)| *t);
+    match untagged
+        .and_then(|_| decide(session, &address))
+        .map(|mut rcpt| {
+            rcpt.tagged_bounce = tagged_bounce;
+            rcpt
+        })
+        .and_then(|rcpt| listed(session, rcpt))
+        .and_then(|rcpt| greylisted(session, rcpt))
+    {
         Ok(rcpt) => {
             if session.rcpts.iter().any(|r| r.address == rcpt.address) {
                 session.reply(250, "2.1.5", "Recipient ok (duplicate)");
