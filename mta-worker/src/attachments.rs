@@ -4,7 +4,7 @@
 
 use std::io::Cursor;
 
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{Message, MimeHeaders};
 
 /// A file the message carries: how to name it in a reason, and its extension.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,9 +17,8 @@ fn extension(name: &str) -> String {
     name.rsplit_once('.').map(|(_, ext)| ext.trim().to_lowercase()).unwrap_or_default()
 }
 
-/// Every attachment name in `raw`, plus the names inside zip attachments.
-pub fn file_names(raw: &[u8]) -> Vec<FileName> {
-    let Some(message) = MessageParser::default().parse(raw) else { return Vec::new() };
+/// Every attachment name in a parsed message, plus the names inside zip attachments.
+pub fn file_names(message: &Message<'_>) -> Vec<FileName> {
     let mut names = Vec::new();
     for part in message.attachments() {
         let Some(name) = part.attachment_name() else { continue };
@@ -54,7 +53,12 @@ pub fn blocked(names: &[FileName], blocked_extensions: &[String]) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::MessageParser;
     use std::io::Write;
+
+    fn names_in(raw: &[u8]) -> Vec<FileName> {
+        file_names(&MessageParser::default().parse(raw).unwrap())
+    }
 
     fn zip_with(name: &str) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
@@ -80,12 +84,12 @@ mod tests {
         let blocked_ext = vec!["exe".to_string(), "js".to_string()];
         let raw = message_with("report.zip", &zip_with("docs/invoice.exe"));
         assert_eq!(
-            blocked(&file_names(&raw), &blocked_ext).as_deref(),
+            blocked(&names_in(&raw), &blocked_ext).as_deref(),
             Some("attachment: report.zip contains invoice.exe")
         );
         let raw = message_with("Setup.EXE", b"MZ");
-        assert_eq!(blocked(&file_names(&raw), &blocked_ext).as_deref(), Some("attachment: Setup.EXE"));
+        assert_eq!(blocked(&names_in(&raw), &blocked_ext).as_deref(), Some("attachment: Setup.EXE"));
         let raw = message_with("renamed.txt", b"MZ");
-        assert_eq!(blocked(&file_names(&raw), &blocked_ext), None, "renamed files pass");
+        assert_eq!(blocked(&names_in(&raw), &blocked_ext), None, "renamed files pass");
     }
 }

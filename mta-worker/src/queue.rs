@@ -102,15 +102,10 @@ pub fn flush_files(spool: &Spool) -> crate::error::WorkerResult<usize> {
         for route in msg.routes.iter_mut().filter(|r| !r.is_done()) {
             route.next_attempt_at = Utc::now();
         }
-        let bytes = serde_json::to_vec(&msg)?;
-        crate::spool::write_atomically(&spool_env_path(spool, &msg.id), &bytes)?;
+        spool.update_blocking(&msg)?;
         n += 1;
     }
     Ok(n)
-}
-
-fn spool_env_path(spool: &Spool, id: &str) -> std::path::PathBuf {
-    spool.env_dir().join(format!("{id}.json"))
 }
 
 /// Works the queue forever.

@@ -141,10 +141,6 @@ impl Spool {
         self.dir.join("msg").join(format!("{id}.eml"))
     }
 
-    pub fn env_dir(&self) -> PathBuf {
-        self.dir.join("env")
-    }
-
     fn env_path(&self, id: &str) -> PathBuf {
         self.dir.join("env").join(format!("{id}.json"))
     }
@@ -159,6 +155,12 @@ impl Spool {
         })
         .await
         .map_err(std::io::Error::other)??;
+        Ok(())
+    }
+
+    /// Rewrites the envelope now, on the calling thread (for the `queue` commands).
+    pub fn update_blocking(&self, msg: &QueuedMessage) -> WorkerResult<()> {
+        write_atomically(&self.env_path(&msg.id), &serde_json::to_vec(msg)?)?;
         Ok(())
     }
 

@@ -114,7 +114,7 @@ pub async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     let entry = state.store.get_list_entry(id).await?.ok_or_else(ApiError::not_found)?;
-    check_scope(&state, &caller, &entry.scope, false).await?;
+    // The managing check looks the scope up within reach first (404), then the role (403).
     check_scope(&state, &caller, &entry.scope, true).await?;
     state.store.delete_list_entry(id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -111,7 +111,12 @@ impl Store {
         let row: Option<ApiKeyRecord> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(key_hash).fetch_optional(pool).await)?;
         if let Some(key) = &row {
-            with_pool!(self, pool => sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2").bind(now()).bind(key.id).execute(pool).await.map(|r| r.rows_affected()))?;
+            // At most one write a minute per key: a busy integration must not write on every call.
+            let at = now();
+            with_pool!(self, pool => sqlx::query(
+                "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+                .bind(at).bind(key.id).bind(at - chrono::Duration::minutes(1))
+                .execute(pool).await.map(|r| r.rows_affected()))?;
         }
         Ok(row)
     }

@@ -144,7 +144,12 @@ impl Store {
         let row: Option<(Uuid, String)> = with_pool!(self, pool => sqlx::query_as("SELECT id, name FROM nodes WHERE token_hash = $1")
             .bind(hash).fetch_optional(pool).await)?;
         if let Some((id, _)) = &row {
-            with_pool!(self, pool => sqlx::query("UPDATE nodes SET last_seen_at = $1 WHERE id = $2").bind(now()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+            // At most one write a minute per node: workers call the API continuously.
+            let at = now();
+            with_pool!(self, pool => sqlx::query(
+                "UPDATE nodes SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $3)")
+                .bind(at).bind(id).bind(at - chrono::Duration::minutes(1))
+                .execute(pool).await.map(|r| r.rows_affected()))?;
         }
         Ok(row)
     }

@@ -220,7 +220,13 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     let id = new_id();
     let mut raw = received_header(session, &id).into_bytes();
     raw.extend_from_slice(&body);
-    let parsed = mail_parser::MessageParser::new().parse_headers(&body);
+    let inbound = session.rcpts.iter().any(|r| r.inbound);
+    // One parse: the whole MIME tree for inbound mail (attachment policy), headers otherwise.
+    let parsed = if inbound {
+        mail_parser::MessageParser::default().parse(&body)
+    } else {
+        mail_parser::MessageParser::new().parse_headers(&body)
+    };
     let (subject, message_id) = match &parsed {
         Some(m) => (m.subject().unwrap_or_default().to_string(), m.message_id().unwrap_or_default().to_string()),
         None => (String::new(), String::new()),
@@ -245,8 +251,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             }),
         }
     }
-    let inbound = session.rcpts.iter().any(|r| r.inbound);
-    let msg = QueuedMessage {
+    let mut msg = QueuedMessage {
         id: id.clone(),
         received_at: now,
         sender: sender.clone(),
@@ -262,12 +267,14 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     // quarantined or rejected per the recipient organisation's policy (allow lists do not
     // exempt from it); spam goes to the users' quarantines unless every recipient of the
     // route allow-listed the sender.
-    let mut msg = msg;
     let flags = |route: &Route, pick: fn(&super::AcceptedRcpt) -> bool| {
         route.recipients.iter().all(|r| session.rcpts.iter().any(|a| a.address == r.address && pick(a)))
     };
     let policy = session.worker.policy.get();
-    let files = if inbound { crate::attachments::file_names(&raw) } else { Vec::new() };
+    let files = match (&parsed, inbound) {
+        (Some(message), true) => crate::attachments::file_names(message),
+        _ => Vec::new(),
+    };
     let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::new(), Vec::new());
     for route in msg.routes.drain(..) {
         let customer = matches!(route.target, crate::spool::Target::Customer { .. });
@@ -290,10 +297,11 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     }
     msg.routes = kept;
     // Every copy refused for its attachment: tell the sender (550) instead of accepting.
-    let refusal = (msg.routes.is_empty() && held.is_empty() && !dropped.is_empty())
-        .then(|| dropped.iter().map(|(_, why)| why[0].clone()).find(|why| why.starts_with("attachment:")))
-        .flatten()
-        .filter(|_| dropped.iter().all(|(_, why)| why[0].starts_with("attachment:")));
+    let refusal = (msg.routes.is_empty()
+        && held.is_empty()
+        && !dropped.is_empty()
+        && dropped.iter().all(|(_, why)| why[0].starts_with("attachment:")))
+    .then(|| dropped[0].1[0].clone());
     if !held.is_empty() {
         let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
         for (route, route_reasons) in &held {
