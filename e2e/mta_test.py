@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 
 from aiosmtpd.controller import Controller
-from dnslib import QTYPE, RCODE, RR, A, MX
+from dnslib import QTYPE, RCODE, RR, TXT, A, MX
 from dnslib.server import BaseResolver, DNSServer
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/debug")
@@ -84,6 +84,8 @@ class Sink:
 
 # DNSBL entries the tests publish: query name -> reply address.
 LISTINGS = {}
+# TXT records the tests publish (SPF, DKIM keys, DMARC): name -> text.
+TXT_RECORDS = {}
 
 
 class Zone(BaseResolver):
@@ -99,6 +101,11 @@ class Zone(BaseResolver):
             reply.add_answer(RR(q.qname, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
         elif name in LISTINGS and q.qtype == QTYPE.A:
             reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(LISTINGS[name]), ttl=60))
+        elif name in TXT_RECORDS and q.qtype == QTYPE.TXT:
+            text = TXT_RECORDS[name].encode()
+            reply.add_answer(RR(q.qname, QTYPE.TXT, rdata=TXT([text[i:i + 255] for i in range(0, len(text), 255)]), ttl=60))
+        elif name in TXT_RECORDS:
+            pass  # the name exists, without records of this type
         elif name not in ("ext.test", "mx.ext.test"):
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
@@ -272,11 +279,15 @@ def test_swaks_and_smtplib_deliver_byte_for_byte(sy):
         got = wait_for(lambda: sy.sink.with_subject(subject), what=f"'{subject}' at the sink")[0]
         data = got["data"]
         assert data.startswith(b"Received: from client.test") or data.startswith(b"Received: from "), data[:80]
-        header, rest = data.split(b"\r\n", 1)
-        # The only change is the Received: header (a field with folded continuation lines).
-        while rest.startswith(b"\t"):
-            rest = rest.split(b"\r\n", 1)[1]
+        # The only change: Received:, Authentication-Results: and X-Moat-* fields on top
+        # (some with folded continuation lines); the message itself follows unchanged.
+        added, rest = [], data
+        while rest.startswith((b"Received:", b"Authentication-Results:", b"X-Moat-", b"\t")):
+            line, rest = rest.split(b"\r\n", 1)
+            added.append(line)
         assert rest == sent, (rest, sent)
+        names = [line.split(b":")[0] for line in added if not line.startswith(b"\t")]
+        assert names == [b"Received", b"Authentication-Results", b"X-Moat-Score", b"X-Moat-Verdict"], names
         assert got["to"] == ["user@example.test"]
     t = wait_for(lambda: [m for m in sy.tracked("smtplib byte check") if m["status"] == "delivered"], what="tracking: delivered")
     assert t[0]["sender"] == "sender@ext.test" and t[0]["verdict"] == "deliver"

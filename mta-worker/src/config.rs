@@ -76,6 +76,18 @@ pub struct WorkerConfig {
     pub destination_concurrency: usize,
     /// Timeout of one delivery conversation step, in seconds.
     pub delivery_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, how long deliveries in flight may take to finish.
+    pub shutdown_grace_secs: u64,
+    /// Check SPF, DKIM, ARC and DMARC on inbound mail and write `Authentication-Results`.
+    pub authentication: bool,
+    /// Rule weight overrides, rule name → points (e.g. `{ HTML_ONLY = 2.0 }`).
+    pub rule_weights: std::collections::HashMap<String, f64>,
+    /// The global spam model (from `moat-mta learn`); default `<data dir>/spam.model`.
+    pub spam_model: Option<PathBuf>,
+    /// Per-organisation models, `<org id>.model`; default `<data dir>/models`.
+    pub models_dir: Option<PathBuf>,
+    /// rspamd's controller/normal worker URL (e.g. `http://127.0.0.1:11333`); its score joins ours.
+    pub rspamd_url: Option<String>,
     /// Known gateways (comma-separated CIDRs): no greeting delay, no DNSBL, no rate limits,
     /// but full content filtering. Nothing is trusted by default, loopback included.
     pub trusted_networks: String,
@@ -145,6 +157,12 @@ impl Default for WorkerConfig {
             queue_expiry_secs: 5 * 24 * 3600,
             destination_concurrency: 4,
             delivery_timeout_secs: 60,
+            shutdown_grace_secs: 10,
+            authentication: true,
+            rule_weights: Default::default(),
+            spam_model: None,
+            models_dir: None,
+            rspamd_url: None,
             tls_cert: None,
             tls_key: None,
             trusted_networks: String::new(),
@@ -217,5 +235,13 @@ impl WorkerConfig {
 
     pub fn snapshot_path(&self) -> PathBuf {
         self.data_dir.join("policy.json")
+    }
+
+    pub fn spam_model_path(&self) -> PathBuf {
+        self.spam_model.clone().unwrap_or_else(|| self.data_dir.join("spam.model"))
+    }
+
+    pub fn models_path(&self) -> PathBuf {
+        self.models_dir.clone().unwrap_or_else(|| self.data_dir.join("models"))
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
+use hickory_resolver::proto::rr::RData;
 use mail_send::smtp::message::Parameters;
 use mail_send::{SmtpClient, SmtpClientBuilder};
 use moat_openapi::TlsMode;
@@ -43,8 +44,12 @@ pub async fn mx_hosts(resolver: &TokioResolver, domain: &str, port: u16) -> Resu
     let exchanges = match resolver.mx_lookup(domain).await {
         Ok(lookup) => {
             let mut records: Vec<(u16, String)> = lookup
+                .answers()
                 .iter()
-                .map(|mx| (mx.preference(), mx.exchange().to_utf8().trim_end_matches('.').to_string()))
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_utf8().trim_end_matches('.').to_string())),
+                    _ => None,
+                })
                 .collect();
             records.sort();
             if records.len() == 1 && records[0].1.is_empty() {

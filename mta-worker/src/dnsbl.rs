@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
+use hickory_resolver::proto::rr::RData;
 
 /// What one reply octet may be.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +144,15 @@ impl Dnsbl {
         let (replies, ttl) = match resolver.ipv4_lookup(query_name(ip, zone)).await {
             Ok(lookup) => {
                 let ttl = lookup.valid_until().saturating_duration_since(Instant::now());
-                (lookup.iter().map(|a| a.0).collect(), ttl)
+                let replies = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|record| match &record.data {
+                        RData::A(a) => Some(a.0),
+                        _ => None,
+                    })
+                    .collect();
+                (replies, ttl)
             }
             // Not listed (or the list is unreachable): remember briefly.
             Err(_) => (Vec::new(), self.ttl_min),

@@ -3,6 +3,7 @@
 
 mod api;
 mod attachments;
+mod authn;
 mod batv;
 mod config;
 mod deliver;
@@ -12,11 +13,14 @@ mod error;
 mod greylist;
 mod inbound;
 mod metrics;
+mod offline;
 mod outbox;
 mod policy;
 mod quarantine;
 mod queue;
 mod reputation;
+mod rspamd;
+mod scan;
 mod spool;
 mod state;
 mod tls;
@@ -26,8 +30,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
-use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{Resolver, TokioResolver};
 use tracing_subscriber::EnvFilter;
 
@@ -53,6 +57,34 @@ enum Command {
         #[command(subcommand)]
         action: QueueAction,
     },
+    /// Train a spam model file from raw messages, one file each (like `sa-learn`).
+    Learn {
+        /// The model file; created when missing, extended when present.
+        #[arg(long)]
+        model: PathBuf,
+        /// Files or folders of spam.
+        #[arg(long, num_args = 1.., action = clap::ArgAction::Append)]
+        spam: Vec<PathBuf>,
+        /// Files or folders of ham (wanted mail).
+        #[arg(long, num_args = 1.., action = clap::ArgAction::Append)]
+        ham: Vec<PathBuf>,
+    },
+    /// Score messages offline with the live scorer (like `spamassassin -t`):
+    /// `PATH<TAB>SCORE<TAB>VERDICT<TAB>REASONS` per message. Connection and DNS stages are skipped.
+    Scan {
+        /// A model file from `learn` (without one, only the rules score).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Quarantine at or above this score.
+        #[arg(long, default_value_t = moat_openapi::Policy::default().quarantine_threshold)]
+        quarantine_at: f64,
+        /// Reject at or above this score.
+        #[arg(long, default_value_t = moat_openapi::Policy::default().reject_threshold)]
+        reject_at: f64,
+        /// Message files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,16 +103,19 @@ fn resolver(config: &WorkerConfig) -> anyhow::Result<TokioResolver> {
     opts.timeout = std::time::Duration::from_secs(5);
     Ok(match config.dns_server {
         Some(addr) => {
-            let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+            let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+            for connection in &mut server.connections {
+                connection.port = addr.port();
+            }
             Resolver::builder_with_config(
-                ResolverConfig::from_parts(None, vec![], group),
-                TokioConnectionProvider::default(),
+                ResolverConfig::from_parts(None, vec![], vec![server]),
+                TokioRuntimeProvider::default(),
             )
             .with_options(opts)
-            .build()
+            .build()?
         }
         None => {
-            Resolver::builder_tokio().context("cannot read the system DNS configuration")?.with_options(opts).build()
+            Resolver::builder_tokio().context("cannot read the system DNS configuration")?.with_options(opts).build()?
         }
     })
 }
@@ -100,6 +135,19 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         }
     };
     let trusted = config.trusted().map_err(anyhow::Error::msg)?;
+    let resolver = resolver(&config)?;
+    let scanner = scan::Scanner::new(&config.rule_weights);
+    scanner.watch(Some(config.spam_model_path()), Some(config.models_path()));
+    let reloading = scanner.clone();
+    tokio::spawn(async move {
+        // Models retrained on disk (by `moat-mta learn`) are picked up without a restart.
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            every.tick().await;
+            let scanner = reloading.clone();
+            let _ = tokio::task::spawn_blocking(move || scanner.reload()).await;
+        }
+    });
     let sites = dnsbl::parse_sites(&config.dnsbl_sites).map_err(anyhow::Error::msg)?;
     let dnsbl = dnsbl::Dnsbl::new(
         sites,
@@ -130,7 +178,10 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         greylist: greylist::Greylist::default(),
         limits: state::Limits::new(&config),
         trusted,
-        resolver: resolver(&config)?,
+        authenticator: mail_auth::MessageAuthenticator(resolver.clone()),
+        resolver,
+        scanner: scanner.clone(),
+        rspamd: config.rspamd_url.as_deref().map(rspamd::Rspamd::new).transpose()?,
         policy: policy::Policy::default(),
         queue: queue::Queue::default(),
         metrics: Arc::new(metrics::Metrics::new()),
@@ -172,10 +223,36 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         }
     });
     tokio::select! {
-        _ = inbound::serve(worker, listener) => {}
-        _ = tokio::signal::ctrl_c() => tracing::info!("shutting down"),
+        _ = inbound::serve(worker.clone(), listener) => {}
+        _ = shutdown_signal() => tracing::info!("shutting down"),
     }
+    // Sessions not yet answered 250 are simply dropped (the client retries); deliveries in
+    // flight get a moment to record their outcome.
+    worker.queue.drain(std::time::Duration::from_secs(config.shutdown_grace_secs)).await;
     Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn queue_command(config: WorkerConfig, action: QueueAction) -> anyhow::Result<()> {
@@ -244,5 +321,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Run => tokio::runtime::Runtime::new()?.block_on(run(config)),
         Command::Queue { action } => queue_command(config, action),
+        Command::Learn { model, spam, ham } => {
+            anyhow::ensure!(!spam.is_empty() || !ham.is_empty(), "give --spam and/or --ham folders");
+            offline::learn(&model, &spam, &ham)
+        }
+        Command::Scan { model, quarantine_at, reject_at, paths } => {
+            offline::scan(model.as_deref(), &config.rule_weights, quarantine_at, reject_at, &paths)
+        }
     }
 }

@@ -70,6 +70,15 @@ impl PolicyIndex {
         self.policies.get(&org)
     }
 
+    /// The policy that governs mail to a domain: the domain's own when it has one, else its
+    /// organisation's, else the defaults.
+    pub fn effective_policy(&self, domain: &str, org: Option<Uuid>) -> moat_openapi::Policy {
+        if let Some(policy) = self.domain(domain).and_then(|d| d.policy.clone()) {
+            return policy;
+        }
+        org.and_then(|o| self.org_policy(o).cloned()).unwrap_or_default()
+    }
+
     /// The list decision for mail from `sender` at `ip` to a recipient (user, domain, org):
     /// the most specific level with a matching entry decides; within a level, block wins.
     pub fn list_verdict(
@@ -225,6 +234,7 @@ mod tests {
                 tls_mode: TlsMode::None,
                 inbound_enabled: true,
                 outbound_enabled: true,
+                policy: None,
             }],
             recipients: vec![WorkerRecipient {
                 user_id: Uuid::new_v4(),

@@ -25,6 +25,8 @@ struct QueueInner {
     /// (due time, spool id)
     schedule: Mutex<BTreeSet<(DateTime<Utc>, String)>>,
     in_flight: Mutex<HashSet<String>>,
+    /// Set on shutdown: no new attempts start, running ones finish and record their outcome.
+    draining: std::sync::atomic::AtomicBool,
     wake: Notify,
     /// One semaphore per destination, for the per-destination concurrency limit.
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -92,6 +94,29 @@ impl Queue {
         if let Ok(mut f) = self.0.in_flight.lock() {
             f.remove(id);
         }
+        self.0.wake.notify_waiters();
+    }
+
+    /// Stops starting attempts and waits (up to `grace`) for running ones to record their
+    /// outcome, so a message delivered just before a stop is not delivered again after it.
+    pub async fn drain(&self, grace: Duration) {
+        self.0.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let running = self.0.in_flight.lock().map(|f| f.len()).unwrap_or(0);
+            if running == 0 {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(running, "stopping with deliveries in flight; they will be retried");
+                return;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(50), self.0.wake.notified()).await;
+        }
+    }
+
+    fn draining(&self) -> bool {
+        self.0.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -111,6 +136,9 @@ pub fn flush_files(spool: &Spool) -> crate::error::WorkerResult<usize> {
 /// Works the queue forever.
 pub async fn run(worker: Worker) {
     loop {
+        if worker.queue.draining() {
+            return;
+        }
         let (due, next) = worker.queue.take_due();
         for id in due {
             let worker = worker.clone();

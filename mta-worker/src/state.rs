@@ -74,6 +74,12 @@ pub struct WorkerInner {
     pub sent_ids: std::sync::Mutex<std::collections::HashSet<String>>,
     /// STARTTLS, when a certificate is available.
     pub tls: Option<TlsAcceptor>,
+    /// SPF/DKIM/ARC/DMARC checks (over the same resolver).
+    pub authenticator: mail_auth::MessageAuthenticator,
+    /// Content scoring: rules and spam models.
+    pub scanner: crate::scan::Scanner,
+    /// rspamd, when configured.
+    pub rspamd: Option<crate::rspamd::Rspamd>,
 }
 
 impl Worker {

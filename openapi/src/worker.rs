@@ -74,6 +74,9 @@ pub struct WorkerDomain {
     pub tls_mode: TlsMode,
     pub inbound_enabled: bool,
     pub outbound_enabled: bool,
+    /// The domain's own filtering policy, overriding its organisation's.
+    #[serde(default)]
+    pub policy: Option<Policy>,
 }
 
 /// A mailbox Moat accepts mail for.

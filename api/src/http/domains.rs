@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use moat_openapi::{CreateDomain, Domain, DomainList, ErrorBody, PageParams, UpdateDomain};
+use moat_openapi::{CreateDomain, Domain, DomainList, ErrorBody, PageParams, Policy, UpdateDomain};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -121,5 +121,51 @@ pub async fn delete_domain(
 ) -> ApiResult<StatusCode> {
     caller.manage_domain(&state, id).await?;
     state.store.delete_domain(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The policy that governs the domain: its own when set, else its organisation's.
+#[utoipa::path(get, path = "/domains/{id}/policy", tag = "policy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
+pub async fn get_domain_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Policy>> {
+    let domain = caller.domain(&state, id).await?;
+    Ok(Json(match state.store.domain_policy(id).await? {
+        Some(policy) => policy,
+        None => state.store.org_policy(domain.org_id).await?,
+    }))
+}
+
+/// Give the domain its own filtering policy (thresholds, DMARC action, attachments, …).
+#[utoipa::path(put, path = "/domains/{id}/policy", tag = "policy", params(("id" = Uuid, Path)), request_body = Policy,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Policy), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_domain_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<Policy>,
+) -> ApiResult<Json<Policy>> {
+    caller.manage_domain(&state, id).await?;
+    let policy = validate::policy("policy", &req)?;
+    state.store.put_domain_policy(id, &policy).await?;
+    Ok(Json(policy))
+}
+
+/// Drop the domain's own policy; its organisation's applies again.
+#[utoipa::path(delete, path = "/domains/{id}/policy", tag = "policy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_domain_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    caller.manage_domain(&state, id).await?;
+    state.store.delete_domain_policy(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

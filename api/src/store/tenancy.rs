@@ -298,6 +298,29 @@ impl Store {
         }
     }
 
+    /// A domain's own policy, when it has one.
+    pub async fn domain_policy(&self, domain_id: Uuid) -> ApiResult<Option<Policy>> {
+        let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT policy FROM domain_policies WHERE domain_id = $1")
+            .bind(domain_id).fetch_optional(pool).await)?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| ApiError::Internal(e.into()))).transpose()
+    }
+
+    pub async fn put_domain_policy(&self, domain_id: Uuid, policy: &Policy) -> ApiResult<()> {
+        let text = serde_json::to_string(policy).map_err(|e| ApiError::Internal(e.into()))?;
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO domain_policies (domain_id, policy, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (domain_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at")
+            .bind(domain_id).bind(text).bind(now()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Drops a domain's own policy: its organisation's applies again.
+    pub async fn delete_domain_policy(&self, domain_id: Uuid) -> ApiResult<bool> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM domain_policies WHERE domain_id = $1")
+            .bind(domain_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
     pub async fn put_org_policy(&self, org_id: Uuid, policy: &Policy) -> ApiResult<()> {
         let text = serde_json::to_string(policy).map_err(|e| ApiError::Internal(e.into()))?;
         with_pool!(self, pool => sqlx::query(UPSERT_POLICY).bind(org_id).bind(text).bind(now()).execute(pool).await.map(|r| r.rows_affected()))?;

@@ -110,6 +110,9 @@ impl Store {
                 "SELECT id, org_id, email FROM users WHERE org_id IS NOT NULL ORDER BY email").fetch_all(&mut *tx).await?;
             let networks: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, cidr FROM allowed_ips ORDER BY cidr").fetch_all(&mut *tx).await?;
             let policies: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, policy FROM org_policies").fetch_all(&mut *tx).await?;
+            let domain_policies: std::collections::HashMap<Uuid, String> =
+                sqlx::query_as::<_, (Uuid, String)>("SELECT domain_id, policy FROM domain_policies").fetch_all(&mut *tx).await?
+                    .into_iter().collect();
             tx.commit().await?;
             Ok(PolicySnapshot {
                 version,
@@ -124,6 +127,7 @@ impl Store {
                         tls_mode: d.tls_mode,
                         inbound_enabled: d.inbound_enabled,
                         outbound_enabled: d.outbound_enabled,
+                        policy: domain_policies.get(&d.id).and_then(|text| serde_json::from_str::<Policy>(text).ok()),
                     }
                 }).collect(),
                 recipients: recipients.into_iter().map(|r| WorkerRecipient { user_id: r.id, org_id: r.org_id, email: r.email }).collect(),

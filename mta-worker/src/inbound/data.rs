@@ -5,8 +5,10 @@ use chrono::Utc;
 use moat_openapi::{EventDetail, EventKind};
 
 use super::{Next, Session};
+use crate::authn::AuthSummary;
 use crate::config::BareNewlines;
 use crate::outbox::event;
+use crate::scan::{Context, Scored, Verdict};
 use crate::spool::{QueuedMessage, RcptState, Route, RouteRcpt, new_id};
 
 pub fn start_data(session: &mut Session) -> Next {
@@ -77,16 +79,65 @@ fn normalize_newlines(raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The GTUBE test string: any message carrying it is spam, whatever else it says.
-const GTUBE: &[u8] = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+/// The content verdict of an inbound message, before per-route policy.
+struct Judged {
+    scored: Scored,
+    auth: Option<AuthSummary>,
+}
 
-/// The verdict on a message: (verdict, score, reasons). Content filtering (lists,
-/// authentication, attachments, scoring) adds its rules here; GTUBE is the first.
-fn verdict(raw: &[u8]) -> (&'static str, f64, Vec<String>) {
-    if raw.windows(GTUBE.len()).any(|w| w == GTUBE) {
-        return ("quarantine", 1000.0, vec!["GTUBE".into()]);
+impl Judged {
+    /// What a route's policy makes of the score and DMARC: `None` is deliver.
+    fn verdict_for(&self, policy: &moat_openapi::Policy) -> Option<(Verdict, Vec<String>)> {
+        let by_score = self.scored.verdict(policy.quarantine_threshold, policy.reject_threshold);
+        let by_dmarc = self.auth.as_ref().and_then(|a| crate::authn::dmarc_action(a, &policy.dmarc_action));
+        match (by_score, by_dmarc) {
+            (Verdict::Reject, _) => Some((Verdict::Reject, self.scored.reasons())),
+            (_, Some(action)) => {
+                let domain = self.auth.as_ref().map(|a| a.from_domain.as_str()).unwrap_or_default();
+                let policy = self.auth.as_ref().map(|a| a.dmarc_policy.as_str()).unwrap_or_default();
+                let mut reasons = vec![format!("DMARC: {domain} fails authentication and asks p={policy}")];
+                reasons.extend(self.scored.reasons());
+                Some((action, reasons))
+            }
+            (Verdict::Quarantine, None) => Some((Verdict::Quarantine, self.scored.reasons())),
+            (Verdict::Deliver, None) => None,
+        }
     }
-    ("deliver", 0.0, Vec::new())
+}
+
+/// Authenticates and scores an inbound message: SPF/DKIM/ARC/DMARC, rules, the classifier of
+/// the (first) recipient organisation, the DNSBL points of the connection, rspamd if configured.
+async fn judge(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_parser::Message<'_>>) -> Judged {
+    let worker = &session.worker;
+    let mail_from = session.mail_from.clone().unwrap_or_default();
+    let helo = session.helo.clone().unwrap_or_default();
+    let auth = if worker.config.authentication {
+        let envelope = crate::authn::Envelope { ip: session.peer.ip(), helo: &helo, mail_from: &mail_from };
+        Some(crate::authn::authenticate(&worker.authenticator, &worker.config.hostname, &envelope, body).await)
+    } else {
+        None
+    };
+    let rspamd = match &worker.rspamd {
+        Some(rspamd) => {
+            let envelope = crate::rspamd::Envelope {
+                ip: session.peer.ip(),
+                helo: &helo,
+                mail_from: &mail_from,
+                rcpts: session.rcpts.iter().map(|r| r.address.as_str()).collect(),
+                queue_id: id,
+            };
+            rspamd.check(&envelope, body).await
+        }
+        None => None,
+    };
+    let context = Context {
+        auth: auth.as_ref(),
+        dnsbl_score: f64::from(session.dnsbl_score),
+        org_id: session.rcpts.iter().find(|r| r.inbound).and_then(|r| r.org_id),
+        rspamd,
+    };
+    let scored = worker.scanner.score(body, parsed, &context, Utc::now());
+    Judged { scored, auth }
 }
 
 /// Back-scatter protection: a bounce (null sender) to a user must answer mail Moat sent —
@@ -218,9 +269,10 @@ fn received_header(session: &Session, id: &str) -> String {
 /// Spools (or quarantines) the message; `Ok(Err(reason))` refuses it with a 550 instead.
 async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerResult<Result<String, String>> {
     let id = new_id();
-    let mut raw = received_header(session, &id).into_bytes();
-    raw.extend_from_slice(&body);
     let inbound = session.rcpts.iter().any(|r| r.inbound);
+    let hostname = session.worker.config.hostname.clone();
+    // Inbound mail may not arrive looking already judged by us.
+    let body = if inbound { crate::authn::strip_forged_headers(&body, &hostname) } else { body };
     // One parse: the whole MIME tree for inbound mail (attachment policy), headers otherwise.
     let parsed = if inbound {
         mail_parser::MessageParser::default().parse(&body)
@@ -232,8 +284,13 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         None => (String::new(), String::new()),
     };
     let automatic = parsed.as_ref().is_some_and(is_automatic);
-    let (verdict, score, reasons) = verdict(&raw);
     let sender = session.mail_from.clone().unwrap_or_default();
+    let judged = if inbound { Some(judge(session, &id, &body, parsed.as_ref()).await) } else { None };
+    let score = judged.as_ref().map(|j| j.scored.score).unwrap_or_default();
+    let mut stamp = received_header(session, &id);
+    if let Some(auth) = judged.as_ref().and_then(|j| j.auth.as_ref()) {
+        stamp.push_str(&auth.header);
+    }
     let now = Utc::now();
     let mut routes: Vec<Route> = Vec::new();
     for rcpt in &session.rcpts {
@@ -258,7 +315,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         client_ip: session.peer.ip().to_string(),
         helo: session.helo.clone().unwrap_or_default(),
         direction: if inbound { "inbound" } else { "outbound" }.into(),
-        size: raw.len(),
+        size: body.len(),
         subject: subject.clone(),
         message_id: message_id.clone(),
         routes,
@@ -275,35 +332,58 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         (Some(message), true) => crate::attachments::file_names(message),
         _ => Vec::new(),
     };
-    let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+    // (route, reasons, whether the sender may be told with a 550)
+    let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::<(Route, Vec<String>, bool)>::new(), Vec::new());
     for route in msg.routes.drain(..) {
         let customer = matches!(route.target, crate::spool::Target::Customer { .. });
-        let org_policy = route.org_id.and_then(|o| policy.org_policy(o).cloned()).unwrap_or_default();
+        let domain = route.recipients.first().and_then(|r| r.address.rsplit_once('@')).map(|(_, d)| d.to_string());
+        let route_policy = policy.effective_policy(domain.as_deref().unwrap_or_default(), route.org_id);
         let attachment =
-            customer.then(|| crate::attachments::blocked(&files, &org_policy.blocked_extensions)).flatten();
+            customer.then(|| crate::attachments::blocked(&files, &route_policy.blocked_extensions)).flatten();
+        let spam = match (&judged, customer && !flags(&route, |a| a.allowed)) {
+            (Some(judged), true) => judged.verdict_for(&route_policy),
+            _ => None,
+        };
         if flags(&route, |a| a.dropped) {
-            dropped.push((route, vec!["block list (dropped)".to_string()]));
+            dropped.push((route, vec!["block list (dropped)".to_string()], false));
         } else if let Some(reason) = attachment {
-            if org_policy.attachment_action == "reject" {
-                dropped.push((route, vec![reason]));
+            if route_policy.attachment_action == "reject" {
+                dropped.push((route, vec![reason], true));
             } else {
                 held.push((route, vec![reason]));
             }
-        } else if verdict == "quarantine" && customer && !flags(&route, |a| a.allowed) {
-            held.push((route, reasons.clone()));
+        } else if let Some((verdict, reasons)) = spam {
+            match verdict {
+                Verdict::Reject => dropped.push((route, reasons, true)),
+                _ => held.push((route, reasons)),
+            }
         } else {
             kept.push(route);
         }
     }
     msg.routes = kept;
-    // Every copy refused for its attachment: tell the sender (550) instead of accepting.
-    let refusal = (msg.routes.is_empty()
-        && held.is_empty()
-        && !dropped.is_empty()
-        && dropped.iter().all(|(_, why)| why[0].starts_with("attachment:")))
-    .then(|| dropped[0].1[0].clone());
+    // Every copy refused (attachment, spam score, DMARC): tell the sender (550) instead of accepting.
+    let refusal = (msg.routes.is_empty() && held.is_empty() && !dropped.is_empty() && dropped.iter().all(|d| d.2))
+        .then(|| dropped[0].1.join(", "));
+    let verdict_headers = |verdict: &str| match &judged {
+        Some(judged) => format!(
+            "X-Moat-Score: {:.2}\r\nX-Moat-Verdict: {verdict}{}\r\n",
+            judged.scored.score,
+            match judged.scored.reasons() {
+                r if r.is_empty() => String::new(),
+                r => format!(" ({})", r.join(", ")),
+            }
+        ),
+        None => String::new(),
+    };
+    let mut raw = stamp.clone().into_bytes();
+    raw.extend_from_slice(verdict_headers("deliver").as_bytes());
+    raw.extend_from_slice(&body);
     if !held.is_empty() {
-        let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &raw);
+        let mut held_raw = stamp.into_bytes();
+        held_raw.extend_from_slice(verdict_headers("quarantine").as_bytes());
+        held_raw.extend_from_slice(&body);
+        let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &held_raw);
         for (route, route_reasons) in &held {
             for (n, rcpt) in route.recipients.iter().enumerate() {
                 let Some(org_id) = route.org_id else { continue };
@@ -333,7 +413,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         .iter()
         .map(|r| (r, "deliver", Vec::new()))
         .chain(held.iter().map(|(r, why)| (r, "quarantine", why.clone())))
-        .chain(dropped.iter().map(|(r, why)| (r, "reject", why.clone())));
+        .chain(dropped.iter().map(|(r, why, _)| (r, "reject", why.clone())));
     for (route, route_verdict, route_reasons) in outcomes {
         let detail = EventDetail {
             direction: Some(msg.direction.clone()),
@@ -350,6 +430,13 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
     }
     session.worker.outbox.record(events).await;
+    let verdict = if !msg.routes.is_empty() {
+        "deliver"
+    } else if !held.is_empty() {
+        "quarantine"
+    } else {
+        "reject"
+    };
     session.worker.metrics.message(verdict);
     let rejected = verdict != "deliver";
     session.worker.reputation.record(session.peer.ip(), true, |r| {
