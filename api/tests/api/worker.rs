@@ -244,3 +244,60 @@ async fn reverse_whitelist_pairs_reach_the_snapshot_and_only_new_ones_bump_it() 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res["error"]["field"], "correspondents[0].address");
 }
+
+#[tokio::test]
+async fn a_domain_policy_overrides_its_orgs_and_reaches_the_workers() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "dompol").await;
+    let node = node_token(&app).await;
+    let (org, domain) = (&t.org_id, &t.domain_id);
+    let path = format!("/api/v1/domains/{domain}/policy");
+
+    // Without its own policy a domain answers its organisation's.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/policy"),
+            Some(&t.org_admin),
+            Some(json!({"quarantine_threshold": 6.5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, policy) = app.get(&path, &t.user).await;
+    assert_eq!((status, policy["quarantine_threshold"].as_f64()), (StatusCode::OK, Some(6.5)), "{policy}");
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["domains"][0]["policy"], Value::Null, "{snap}");
+    let version = snap["version"].as_i64().unwrap();
+
+    // Users may read it but not change it; bad values change nothing.
+    let (status, _) = app.call(Method::PUT, &path, Some(&t.user), Some(json!({"dmarc_action": "reject"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, err) = app
+        .call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"quarantine_threshold": 20, "reject_threshold": 10})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, err) = app.call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"dmarc_action": "maybe"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, policy) = app.get(&path, &t.org_admin).await;
+    assert_eq!(policy["dmarc_action"], "quarantine");
+
+    // Its own policy wins and is in the next snapshot.
+    let (status, policy) = app
+        .call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"dmarc_action": "reject", "reject_threshold": 9})))
+        .await;
+    assert_eq!((status, &policy["dmarc_action"]), (StatusCode::OK, &json!("reject")), "{policy}");
+    let (_, policy) = app.get(&path, &t.org_admin).await;
+    assert_eq!((policy["reject_threshold"].as_f64(), policy["quarantine_threshold"].as_f64()), (Some(9.0), Some(5.0)));
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert!(snap["version"].as_i64().unwrap() > version);
+    assert_eq!(snap["domains"][0]["policy"]["dmarc_action"], "reject", "{snap}");
+
+    // Dropping it brings the organisation's back.
+    let (status, _) = app.delete(&path, &t.org_admin).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, policy) = app.get(&path, &t.org_admin).await;
+    assert_eq!(policy["quarantine_threshold"].as_f64(), Some(6.5));
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["domains"][0]["policy"], Value::Null);
+}

@@ -136,7 +136,14 @@ async fn judge(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_pa
         org_id: session.rcpts.iter().find(|r| r.inbound).and_then(|r| r.org_id),
         rspamd,
     };
-    let scored = worker.scanner.score(body, parsed, &context, Utc::now());
+    // A message that trips a bug in a rule must still be answered, not hang the sender.
+    let scored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        worker.scanner.score(body, parsed, &context, Utc::now())
+    }))
+    .unwrap_or_else(|_| {
+        tracing::error!(%id, "the content scan failed on this message; judged by authentication only");
+        Scored::default()
+    });
     Judged { scored, auth }
 }
 

@@ -31,8 +31,8 @@ pub const RULES: &[(&str, f64)] = &[
     ("BAYES_05", -1.0),
     ("BAYES_20", -0.5),
     ("BAYES_60", 1.0),
-    ("BAYES_80", 2.5),
-    ("BAYES_95", 4.0),
+    ("BAYES_80", 3.0),
+    ("BAYES_95", 5.0),
     ("BAYES_99", 5.5),
 ];
 
@@ -77,7 +77,11 @@ pub fn content(message: &Message<'_>, now: DateTime<Utc>) -> Vec<&'static str> {
         && let Some(at) = name.find('@')
     {
         // A display name that is itself an address, and not this one: "paypal@paypal.com" <x@evil>.
-        let start = name[..at].rfind(|c: char| c.is_whitespace() || c == '<' || c == '"').map(|i| i + 1).unwrap_or(0);
+        let start = name[..at]
+            .char_indices()
+            .rfind(|(_, c)| c.is_whitespace() || *c == '<' || *c == '"')
+            .map(|(i, c)| i + c.len_utf8())
+            .unwrap_or(0);
         let end =
             name[at..].find(|c: char| c.is_whitespace() || c == '>' || c == '"').map(|i| at + i).unwrap_or(name.len());
         if !name[start..end].eq_ignore_ascii_case(address) {
@@ -177,6 +181,11 @@ mod tests {
             assert!(hits.contains(&rule), "{rule} missing from {hits:?}");
         }
         assert!(fired("Subject: x\r\n\r\nbody\r\n").contains(&"MISSING_FROM"));
+        // A multi-byte space before the address in a display name must not panic.
+        assert!(
+            fired("From: \"Bank\u{3000}service@bank.example\" <x@evil.example>\r\n\r\nhi\r\n")
+                .contains(&"FROM_NAME_HAS_OTHER_ADDRESS")
+        );
         assert!(fired("From: a@b.test\r\nDate: yesterday\r\n\r\nbody\r\n").contains(&"INVALID_DATE"));
         assert!(RULES.iter().all(|(name, _)| default_weight(name) != 0.0));
         assert_eq!(bayes_bucket(0.5), None);

@@ -126,7 +126,12 @@ fn link_hosts(text: &str, out: &mut Vec<u64>) {
 pub fn links(text: &str) -> Vec<(String, bool)> {
     let mut found = Vec::new();
     for (at, _) in text.match_indices("://") {
-        let scheme_start = text[..at].rfind(|c: char| !c.is_ascii_alphabetic()).map(|i| i + 1).unwrap_or(0);
+        // Walk back over ASCII letters only, so the slice starts on a character boundary.
+        let bytes = text.as_bytes();
+        let mut scheme_start = at;
+        while scheme_start > 0 && bytes[scheme_start - 1].is_ascii_alphabetic() {
+            scheme_start -= 1;
+        }
         let scheme = &text[scheme_start..at];
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
             continue;
@@ -158,5 +163,7 @@ mod tests {
         assert!(!has(b"s:", "claim"));
         let links = links("see http://192.0.2.7/claim or ftp://x.example and HTTPS://a.example.org.");
         assert_eq!(links, vec![("192.0.2.7".to_string(), true), ("a.example.org".to_string(), false)]);
+        // Multi-byte text right before "://" (found in the SpamAssassin corpus) must not panic.
+        assert_eq!(super::links("ä://x é€http://b.example"), vec![("b.example".to_string(), false)]);
     }
 }
