@@ -103,6 +103,29 @@ def test_dns_lists_score_and_allow_lists_override(sy):
     assert hits[0]["dnsbl_hits"] >= 1, hits
 
 
+def test_dnsbl_score_action_adds_points_to_the_content_score(sy):
+    # With the `score` action a listed client is not refused: its DNSBL points join the
+    # message's score (127.0.0.9 is listed in bl.test with weight 3).
+    LISTINGS["9.0.0.127.bl.test"] = "127.0.0.2"
+    sy.kill_worker(signal.SIGTERM)
+    sy.start_worker(MOAT_DNSBL_ACTION="score")
+    try:
+        import smtplib
+        s = smtplib.SMTP(timeout=15, source_address=("127.0.0.9", 0))
+        s.connect("127.0.0.1", sy.smtp_port)
+        s.ehlo("listed.test")
+        msg = (b"From: a@ext.test\r\nTo: user@example.test\r\nSubject: scored by dnsbl\r\n"
+               b"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <dnsbl@ext.test>\r\n\r\nhello\r\n")
+        s.sendmail("a@ext.test", ["user@example.test"], msg)
+        s.quit()
+        got = wait_for(lambda: sy.sink.with_subject("scored by dnsbl"), what="delivery with DNSBL points")[0]
+        head = got["data"].split(b"\r\n\r\n", 1)[0]
+        assert b"X-Moat-Score: 3.00" in head and b"DNSBL (+3.0)" in head, head
+    finally:
+        sy.kill_worker(signal.SIGTERM)
+        sy.start_worker()
+
+
 def test_reputation_learned_on_one_worker_slows_another(sy):
     out = subprocess.run([f"{mta_test.BIN}/moat-api", "node", "create", "--name", "mx2"], env=sy.api_env, cwd=sy.dir,
                          capture_output=True, text=True, check=True)
