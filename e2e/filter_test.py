@@ -8,6 +8,7 @@ Usage: python3 e2e/filter_test.py TARGET_DIR [TEST_NAME ...]
 
 import base64
 import random
+import signal
 import smtplib
 import subprocess
 import tempfile
@@ -180,6 +181,29 @@ def test_a_model_from_moat_mta_learn_judges_live_mail(sy):
     send(sy, message("sprint review", "Colleague <bob@ext.test>", body=" ".join(HAM_WORDS) + "\r\n"), "bob@ext.test")
     got = wait_for(lambda: sy.sink.with_subject("sprint review"), what="ham delivered")[0]
     assert "BAYES_00 (-2.0)" in header_block(got["data"]), header_block(got["data"])
+
+
+def test_rspamd_score_joins_ours_when_configured(sy):
+    from rspamd import Rspamd
+    rspamd = Rspamd(sy.dns_port)
+    sy.kill_worker(signal.SIGTERM)
+    sy.start_worker(MOAT_RSPAMD_URL=rspamd.url)
+    try:
+        # No Message-ID: rspamd's MISSING_MID (+2.5) and our MISSING_MESSAGE_ID (+1.0) both count.
+        raw = (b"From: Ann <ann@ext.test>\r\nTo: user@example.test\r\nSubject: checked by rspamd\r\n"
+               b"Date: " + formatdate().encode() + b"\r\n\r\nHello there.\r\n")
+        send(sy, raw, "ann@ext.test")
+        got = wait_for(lambda: sy.sink.with_subject("checked by rspamd"), what="delivery")[0]
+        head = header_block(got["data"])
+        verdict = head.split("X-Moat-Verdict: ", 1)[1].split("\r\n", 1)[0]
+        assert "MISSING_MESSAGE_ID (+1.0)" in verdict and "RSPAMD[" in verdict and "MISSING_MID" in verdict, verdict
+        rspamd_points = float(verdict.split("RSPAMD[", 1)[1].split("(", 1)[1].split(")", 1)[0])
+        score = float(head.split("X-Moat-Score: ", 1)[1].split("\r\n", 1)[0])
+        assert rspamd_points >= 2.0 and abs(score - (1.0 + rspamd_points)) < 0.01, (score, verdict)
+    finally:
+        sy.kill_worker(signal.SIGTERM)
+        rspamd.stop()
+        sy.start_worker()
 
 
 if __name__ == "__main__":

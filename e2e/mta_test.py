@@ -28,6 +28,8 @@ from dnslib import QTYPE, RCODE, RR, TXT, A, MX
 from dnslib.server import BaseResolver, DNSServer
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/debug")
+# Benchmarks may run a release worker beside a debug API.
+API_BIN = os.path.abspath(os.environ.get("MOAT_API_BIN_DIR", BIN))
 ONLY = set(sys.argv[2:])
 
 
@@ -137,7 +139,7 @@ class System:
 
     # --- processes ---------------------------------------------------------------------
     def start_api(self):
-        self.api = subprocess.Popen([f"{BIN}/moat-api", "serve"], env=self.api_env, cwd=self.dir,
+        self.api = subprocess.Popen([f"{API_BIN}/moat-api", "serve"], env=self.api_env, cwd=self.dir,
                                     stdout=open(f"{self.dir}/api.log", "a"), stderr=subprocess.STDOUT)
         wait_for(lambda: self.http("GET", "/readyz", raw=True)[0] == 200, what="API ready")
 
@@ -202,7 +204,7 @@ class System:
 
     def setup(self):
         self.start_api()
-        out = subprocess.run([f"{BIN}/moat-api", "node", "create", "--name", "mx1"], env=self.api_env, cwd=self.dir,
+        out = subprocess.run([f"{API_BIN}/moat-api", "node", "create", "--name", "mx1"], env=self.api_env, cwd=self.dir,
                              capture_output=True, text=True, check=True)
         self.node_token = out.stdout.strip().splitlines()[-1]
         self.admin = self.login("admin@example.test", "moat-demo-orgadmin")

@@ -10,6 +10,13 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v swaks >/dev/null || need+=(swaks)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+command -v rspamd >/dev/null || need+=(rspamd)
+command -v openssl >/dev/null || need+=(openssl)
+# Benchmarks only (`make bench`): Postfix (relay, smtp-source/smtp-sink) and SpamAssassin.
+if [ "${MOAT_DEPS_BENCH:-}" = 1 ]; then
+  command -v smtp-source >/dev/null || need+=(postfix)
+  command -v spamd >/dev/null || need+=(spamassassin spamc)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
