@@ -52,8 +52,11 @@ bench-accuracy: deps
 	python3 bench/accuracy.py $(TARGET_DIR)/release
 
 ## Benchmarks (bounded loads on loopback only); results go to bench/RESULTS.md.
-bench: build deps
-	@bench/run.sh $(TARGET_DIR)/debug
+bench: deps
+	@MOAT_DEPS_BENCH=1 infra/dev/ensure-deps.sh
+	@infra/dev/ensure-postgres.sh
+	$(CARGO) build --release -p moat-api -p moat-mta
+	@bench/run.sh $(TARGET_DIR)/release
 
 ## Regenerate the committed OpenAPI document from the code.
 openapi:

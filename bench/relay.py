@@ -80,7 +80,7 @@ class PostfixRelay:
             "mydestination": "", "relay_domains": "example.test", "mynetworks": "127.0.0.0/8",
             "transport_maps": f"inline:{{example.test=smtp:[127.0.0.1]:{sink_port}}}",
             "smtpd_recipient_restrictions": "permit_mynetworks, reject_unauth_destination",
-            "maillog_file": f"{self.dir}/maillog", "alias_maps": "", "alias_database": "",
+            "maillog_file": "/dev/stdout", "alias_maps": "", "alias_database": "",
             "smtp_tls_security_level": "none", "smtpd_tls_security_level": "none",
             "default_process_limit": "200", "compatibility_level": "3.6", "multi_instance_enable": "no",
         }
@@ -89,14 +89,19 @@ class PostfixRelay:
         subprocess.run(["postconf", "-c", etc, "-M#", "smtp/inet"], check=True)
         subprocess.run(["postconf", "-c", etc, "-M", f"127.0.0.1:{self.port}/inet = 127.0.0.1:{self.port} inet n - n - - smtpd"],
                        check=True)
-        subprocess.run(["postfix", "-c", etc, "set-permissions"], capture_output=True)
-        subprocess.run(["postfix", "-c", etc, "start"], check=True, capture_output=True)
+        os.chmod(self.dir, 0o755)  # the postfix user walks through it
+        for sub in ("spool", "data"):
+            os.makedirs(f"{self.dir}/{sub}")
+        shutil.chown(f"{self.dir}/data", "postfix")
+        # In the foreground, logging to a file of its own (no syslog needed).
+        self.proc = subprocess.Popen(["postfix", "-c", etc, "start-fg"], stdout=open(f"{self.dir}/maillog", "w"),
+                                     stderr=subprocess.STDOUT)
         self.etc = etc
         wait_for(lambda: port_open(self.port), what="postfix up")
 
     def stop(self):
         subprocess.run(["postfix", "-c", self.etc, "stop"], capture_output=True)
-        time.sleep(0.5)
+        self.proc.wait(timeout=30)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

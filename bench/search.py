@@ -27,7 +27,7 @@ ROWS = int(sys.argv[sys.argv.index("--rows") + 1]) if "--rows" in sys.argv else 
 ORGS = int(sys.argv[sys.argv.index("--orgs") + 1]) if "--orgs" in sys.argv else 1000
 PG_URL = os.environ.get("MOAT_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 WORDS = "invoice meeting report offer update order payment delivery account password statement newsletter".split()
-REPEAT = 40
+REPEAT = 10
 
 
 def rows(org_ids, demo_org, demo_user):
@@ -173,7 +173,7 @@ def run(backend):
 
 def main():
     print(f"{ROWS:,} tracked + {ROWS:,} quarantined messages across {ORGS:,} organisations (1 % in the demo org); "
-          f"each search {REPEAT}× over HTTP on loopback; `total` is counted on every request.")
+          f"each search {REPEAT}× over HTTP (after one warm-up) on loopback; `total` is counted on every request.")
     print()
     print("| Backend | Search | Matches | p50 | p95 |")
     print("|---|---|---|---|---|")

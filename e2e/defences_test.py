@@ -105,13 +105,13 @@ def test_dns_lists_score_and_allow_lists_override(sy):
 
 def test_dnsbl_score_action_adds_points_to_the_content_score(sy):
     # With the `score` action a listed client is not refused: its DNSBL points join the
-    # message's score (127.0.0.9 is listed in bl.test with weight 3).
-    LISTINGS["9.0.0.127.bl.test"] = "127.0.0.2"
+    # message's score (127.0.0.12 is listed in bl.test with weight 3, for this test only).
+    LISTINGS["12.0.0.127.bl.test"] = "127.0.0.2"
     sy.kill_worker(signal.SIGTERM)
     sy.start_worker(MOAT_DNSBL_ACTION="score")
     try:
         import smtplib
-        s = smtplib.SMTP(timeout=15, source_address=("127.0.0.9", 0))
+        s = smtplib.SMTP(timeout=15, source_address=("127.0.0.12", 0))
         s.connect("127.0.0.1", sy.smtp_port)
         s.ehlo("listed.test")
         msg = (b"From: a@ext.test\r\nTo: user@example.test\r\nSubject: scored by dnsbl\r\n"
@@ -122,6 +122,7 @@ def test_dnsbl_score_action_adds_points_to_the_content_score(sy):
         head = got["data"].split(b"\r\n\r\n", 1)[0]
         assert b"X-Moat-Score: 3.00" in head and b"DNSBL (+3.0)" in head, head
     finally:
+        del LISTINGS["12.0.0.127.bl.test"]
         sy.kill_worker(signal.SIGTERM)
         sy.start_worker()
 

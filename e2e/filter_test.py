@@ -183,6 +183,35 @@ def test_a_model_from_moat_mta_learn_judges_live_mail(sy):
     assert "BAYES_00 (-2.0)" in header_block(got["data"]), header_block(got["data"])
 
 
+def test_renamed_executables_pass_unless_sniffing_is_on(sy):
+    from email.message import EmailMessage
+
+    def renamed(subject):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = "Ann <ann@ext.test>", "user@example.test", subject
+        m["Date"], m["Message-ID"] = formatdate(), make_msgid(domain="ext.test")
+        m.set_content("The notes you asked for.")
+        m.add_attachment(b"MZ\x90\x00\x03 pretend program", maintype="application", subtype="octet-stream",
+                         filename="notes.txt")
+        return m.as_bytes().replace(b"\n", b"\r\n")
+
+    send(sy, renamed("renamed exe, no sniffing"), "ann@ext.test")
+    wait_for(lambda: sy.sink.with_subject("renamed exe, no sniffing"), what="renamed file passes by default")
+    status, _ = sy.http("PUT", f"/api/v1/domains/{sy.domain_id}/policy", sy.admin, {"sniff_attachments": True})
+    assert status == 200
+    user = sy.login("user@example.test", "moat-demo-user")
+    try:
+        def held():
+            subject = f"renamed exe, sniffed {time.time()}"
+            send(sy, renamed(subject), "ann@ext.test")
+            time.sleep(0.3)
+            return [i for i in sy.http("GET", "/api/v1/quarantine", user)[1]["items"] if i["subject"] == subject]
+        item = wait_for(held, what="the sniffed executable quarantined")[0]
+        assert item["reasons"] == ["attachment: notes.txt (content is exe)"], item
+    finally:
+        assert sy.http("DELETE", f"/api/v1/domains/{sy.domain_id}/policy", sy.admin)[0] == 204
+
+
 def test_rspamd_score_joins_ours_when_configured(sy):
     from rspamd import Rspamd
     rspamd = Rspamd(sy.dns_port)

@@ -1,6 +1,7 @@
 //! Attachment policy: file names in the message, and the names inside zip archives, checked
 //! against an organisation's blocked extensions. The name decides (renamed files pass, as
-//! the product always said); nested archives are looked into one level deep.
+//! the product always said) unless the policy turns content sniffing on: then a file's first
+//! bytes name its real type too. Nested archives are looked into one level deep.
 
 use std::io::Cursor;
 
@@ -11,6 +12,20 @@ use mail_parser::{Message, MimeHeaders};
 pub struct FileName {
     pub label: String,
     pub extension: String,
+    /// The type its content shows (`exe`, `zip`, …), when that differs from the name.
+    pub sniffed: Option<String>,
+}
+
+/// Magic numbers of the types worth catching under another name.
+const SIGNATURES: &[(&[u8], &str)] =
+    &[(b"MZ", "exe"), (b"PK\x03\x04", "zip"), (b"\x7fELF", "elf"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "msi")];
+
+fn sniff(contents: &[u8], extension: &str) -> Option<String> {
+    SIGNATURES
+        .iter()
+        .find(|(magic, _)| contents.starts_with(magic))
+        .map(|(_, kind)| kind.to_string())
+        .filter(|kind| kind != extension)
 }
 
 fn extension(name: &str) -> String {
@@ -24,30 +39,40 @@ pub fn file_names(message: &Message<'_>) -> Vec<FileName> {
         let Some(name) = part.attachment_name() else { continue };
         let name = name.trim().to_string();
         let ext = extension(&name);
-        if ext == "zip"
+        let sniffed = sniff(part.contents(), &ext);
+        if (ext == "zip" || sniffed.as_deref() == Some("zip"))
             && let Ok(mut archive) = zip::ZipArchive::new(Cursor::new(part.contents()))
         {
             for i in 0..archive.len().min(10_000) {
                 if let Ok(file) = archive.by_index_raw(i) {
                     let inner = file.name().rsplit('/').next().unwrap_or_default().to_string();
                     if !inner.is_empty() {
-                        names
-                            .push(FileName { label: format!("{name} contains {inner}"), extension: extension(&inner) });
+                        names.push(FileName {
+                            label: format!("{name} contains {inner}"),
+                            extension: extension(&inner),
+                            sniffed: None,
+                        });
                     }
                 }
             }
         }
-        names.push(FileName { label: name, extension: ext });
+        names.push(FileName { label: name, extension: ext, sniffed });
     }
     names
 }
 
-/// The first file whose extension the policy blocks, as a reason.
-pub fn blocked(names: &[FileName], blocked_extensions: &[String]) -> Option<String> {
-    names
-        .iter()
-        .find(|f| !f.extension.is_empty() && blocked_extensions.iter().any(|b| b.eq_ignore_ascii_case(&f.extension)))
-        .map(|f| format!("attachment: {}", f.label))
+/// The first file whose extension the policy blocks (or, with `sniff`, whose content is of a
+/// blocked type), as a reason.
+pub fn blocked(names: &[FileName], blocked_extensions: &[String], sniff: bool) -> Option<String> {
+    let is_blocked = |ext: &str| !ext.is_empty() && blocked_extensions.iter().any(|b| b.eq_ignore_ascii_case(ext));
+    names.iter().find_map(|f| {
+        if is_blocked(&f.extension) {
+            Some(format!("attachment: {}", f.label))
+        } else {
+            let real = f.sniffed.as_deref().filter(|real| sniff && is_blocked(real))?;
+            Some(format!("attachment: {} (content is {real})", f.label))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -84,12 +109,24 @@ mod tests {
         let blocked_ext = vec!["exe".to_string(), "js".to_string()];
         let raw = message_with("report.zip", &zip_with("docs/invoice.exe"));
         assert_eq!(
-            blocked(&names_in(&raw), &blocked_ext).as_deref(),
+            blocked(&names_in(&raw), &blocked_ext, false).as_deref(),
             Some("attachment: report.zip contains invoice.exe")
         );
         let raw = message_with("Setup.EXE", b"MZ");
-        assert_eq!(blocked(&names_in(&raw), &blocked_ext).as_deref(), Some("attachment: Setup.EXE"));
-        let raw = message_with("renamed.txt", b"MZ");
-        assert_eq!(blocked(&names_in(&raw), &blocked_ext), None, "renamed files pass");
+        assert_eq!(blocked(&names_in(&raw), &blocked_ext, false).as_deref(), Some("attachment: Setup.EXE"));
+        let raw = message_with("renamed.txt", b"MZ\x90\x00");
+        assert_eq!(blocked(&names_in(&raw), &blocked_ext, false), None, "renamed files pass");
+        // With sniffing on, the content gives them away, also a zip renamed to .dat.
+        assert_eq!(
+            blocked(&names_in(&raw), &blocked_ext, true).as_deref(),
+            Some("attachment: renamed.txt (content is exe)")
+        );
+        let raw = message_with("photos.dat", &zip_with("run.js"));
+        assert_eq!(
+            blocked(&names_in(&raw), &blocked_ext, true).as_deref(),
+            Some("attachment: photos.dat contains run.js")
+        );
+        let raw = message_with("notes.txt", b"just text");
+        assert_eq!(blocked(&names_in(&raw), &blocked_ext, true), None);
     }
 }

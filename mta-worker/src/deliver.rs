@@ -10,6 +10,8 @@ use mail_send::smtp::message::Parameters;
 use mail_send::{SmtpClient, SmtpClientBuilder};
 use moat_openapi::TlsMode;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 /// The fate of one recipient in one attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,19 +95,19 @@ pub async fn attempt(
         };
         let result = match dest.tls {
             TlsMode::None => match builder.connect_plain().await {
-                Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                Ok(client) => Ok(converse(no_delay_plain(client), sender, rcpts, raw).await),
                 Err(e) => Err(e),
             },
             TlsMode::Required => match builder.connect().await {
-                Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                Ok(client) => Ok(converse(no_delay_tls(client), sender, rcpts, raw).await),
                 Err(e) => Err(e),
             },
             // Opportunistic: encrypt when offered, without insisting on a valid certificate
             // (as MTAs do between each other); fall back to clear text when not offered.
             TlsMode::Opportunistic => match builder.clone().allow_invalid_certs().connect().await {
-                Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                Ok(client) => Ok(converse(no_delay_tls(client), sender, rcpts, raw).await),
                 Err(mail_send::Error::MissingStartTls) => match builder.connect_plain().await {
-                    Ok(client) => Ok(converse(client, sender, rcpts, raw).await),
+                    Ok(client) => Ok(converse(no_delay_plain(client), sender, rcpts, raw).await),
                     Err(e) => Err(e),
                 },
                 Err(e) => Err(e),
@@ -126,6 +128,19 @@ pub async fn attempt(
         }
     }
     rcpts.iter().map(|r| (r.clone(), last.clone())).collect()
+}
+
+// The message's final `.` goes out as a small write after the body: with Nagle's algorithm
+// on, it waits for the peer's delayed ACK (40 ms a message on Linux). Commands are strict
+// request/response, so turning Nagle off costs nothing.
+fn no_delay_plain(client: SmtpClient<TcpStream>) -> SmtpClient<TcpStream> {
+    let _ = client.stream.set_nodelay(true);
+    client
+}
+
+fn no_delay_tls(client: SmtpClient<TlsStream<TcpStream>>) -> SmtpClient<TlsStream<TcpStream>> {
+    let _ = client.stream.get_ref().0.set_nodelay(true);
+    client
 }
 
 async fn converse<T: AsyncRead + AsyncWrite + Unpin>(

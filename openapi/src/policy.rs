@@ -15,6 +15,8 @@ pub struct Policy {
     pub blocked_extensions: Vec<String>,
     /// `quarantine` or `reject` for a blocked attachment.
     pub attachment_action: String,
+    /// Also judge attachments by their content (a renamed `.exe` is still an `.exe`).
+    pub sniff_attachments: bool,
     /// Refuse bounces for mail this organisation never sent.
     pub backscatter_protection: bool,
     pub greylisting: bool,
@@ -37,6 +39,7 @@ impl Default for Policy {
                 .map(String::from)
                 .to_vec(),
             attachment_action: "quarantine".into(),
+            sniff_attachments: false,
             backscatter_protection: true,
             greylisting: false,
             dmarc_action: "quarantine".into(),

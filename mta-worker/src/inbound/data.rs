@@ -345,8 +345,11 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         let customer = matches!(route.target, crate::spool::Target::Customer { .. });
         let domain = route.recipients.first().and_then(|r| r.address.rsplit_once('@')).map(|(_, d)| d.to_string());
         let route_policy = policy.effective_policy(domain.as_deref().unwrap_or_default(), route.org_id);
-        let attachment =
-            customer.then(|| crate::attachments::blocked(&files, &route_policy.blocked_extensions)).flatten();
+        let attachment = customer
+            .then(|| {
+                crate::attachments::blocked(&files, &route_policy.blocked_extensions, route_policy.sniff_attachments)
+            })
+            .flatten();
         let spam = match (&judged, customer && !flags(&route, |a| a.allowed)) {
             (Some(judged), true) => judged.verdict_for(&route_policy),
             _ => None,
