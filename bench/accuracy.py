@@ -39,11 +39,10 @@ def in_test_set(name):
     return name.split(".")[1][0] in "01234"
 
 
-def main():
-    data = corpus()
-    work = tempfile.mkdtemp(prefix="moat-accuracy-")
+def split(data, work):
+    """Links the corpus into work/{train,test}/<group>/; answers the count per (part, group)."""
     counts = {}
-    for group, kind in GROUPS.items():
+    for group in GROUPS:
         for part in ("train", "test"):
             os.makedirs(os.path.join(work, part, group), exist_ok=True)
         for name in sorted(os.listdir(os.path.join(data, group))):
@@ -52,12 +51,24 @@ def main():
             part = "test" if in_test_set(name) else "train"
             os.symlink(os.path.join(data, group, name), os.path.join(work, part, group, name))
             counts[(part, group)] = counts.get((part, group), 0) + 1
-    model = os.path.join(work, "spam.model")
+    return counts
+
+
+def learn(bin_dir, work, model):
+    """`moat-mta learn` on the train part of a split; answers the seconds it took."""
     train = lambda kind: [os.path.join(work, "train", g) for g, k in GROUPS.items() if k == kind]
     started = time.time()
-    subprocess.run([f"{BIN}/moat-mta", "learn", "--model", model, "--spam", *train("spam"), "--ham", *train("ham")],
+    subprocess.run([f"{bin_dir}/moat-mta", "learn", "--model", model, "--spam", *train("spam"), "--ham", *train("ham")],
                    check=True, stdout=subprocess.DEVNULL)
-    learn_secs = time.time() - started
+    return time.time() - started
+
+
+def main():
+    data = corpus()
+    work = tempfile.mkdtemp(prefix="moat-accuracy-")
+    counts = split(data, work)
+    model = os.path.join(work, "spam.model")
+    learn_secs = learn(BIN, work, model)
     test_dirs = [os.path.join(work, "test", g) for g in GROUPS]
     started = time.time()
     cpu_before = os.times()

@@ -10,7 +10,6 @@ Usage: python3 bench/relay.py TARGET_DIR [--quick]     (loopback only; bounded l
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,21 +18,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import mta_test  # noqa: E402
-from mta_test import TXT_RECORDS, free_port, wait_for  # noqa: E402
+from mta_test import TXT_RECORDS, free_port, port_open, wait_for  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 RUNS = [("-s 20, 5 KB", 20, 5120), ("-s 100, 5 KB", 100, 5120), ("-s 20, 50 KB", 20, 51200)]
 MESSAGES = 500 if QUICK else 5000
 # The load's sender domain publishes SPF and DMARC (cached by the resolver after the first look).
 TXT_RECORDS.update({"bench.test": "v=spf1 ip4:127.0.0.0/8 -all", "_dmarc.bench.test": "v=DMARC1; p=none"})
-
-
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 class SmtpSink:

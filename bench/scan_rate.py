@@ -37,16 +37,8 @@ def messages():
 def moat_rate(files, data):
     work = tempfile.mkdtemp(prefix="moat-scanrate-")
     model = os.path.join(work, "spam.model")
-    train = {kind: [] for kind in ("spam", "ham")}
-    for group, kind in accuracy.GROUPS.items():
-        folder = os.path.join(work, group)
-        os.makedirs(folder)
-        for name in os.listdir(os.path.join(data, group)):
-            if name.endswith(".txt") and not accuracy.in_test_set(name):
-                os.symlink(os.path.join(data, group, name), os.path.join(folder, name))
-        train[kind].append(folder)
-    subprocess.run([f"{BIN}/moat-mta", "learn", "--model", model, "--spam", *train["spam"], "--ham", *train["ham"]],
-                   check=True, stdout=subprocess.DEVNULL)
+    accuracy.split(data, work)
+    accuracy.learn(BIN, work, model)
     before = os.times()
     started = time.time()
     subprocess.run(["taskset", "-c", "0", f"{BIN}/moat-mta", "scan", "--model", model, *files], check=True,

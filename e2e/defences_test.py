@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import mta_test
-from mta_test import LISTINGS, free_port, wait_for
+from mta_test import LISTINGS, free_port, port_open, wait_for
 
 # 127.0.0.6 is on the block list only; 127.0.0.7 on both the block and the allow list.
 LISTINGS.update({
@@ -140,13 +140,7 @@ def test_reputation_learned_on_one_worker_slows_another(sy):
     b = subprocess.Popen([f"{mta_test.BIN}/moat-mta", "run"], env=sy.worker_env(**second), cwd=sy.dir,
                          stdout=open(f"{sy.dir}/mta-b.log", "a"), stderr=subprocess.STDOUT)
     try:
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", port_b), timeout=0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_for(up, what="second worker listening")
+        wait_for(lambda: port_open(port_b), what="second worker listening")
         _, final, waited, sock = greet(sy, "127.0.0.8", port=port_b)
         sock.close()
         assert final.startswith(b"220 ") and waited < 1.0, (final, waited)

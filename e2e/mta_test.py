@@ -39,6 +39,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(cond, timeout=15.0, what="condition"):
     end = time.time() + timeout
     while time.time() < end:
@@ -172,11 +180,7 @@ class System:
         self.worker.wait()
 
     def smtp_up(self):
-        try:
-            socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.2).close()
-            return True
-        except OSError:
-            return False
+        return port_open(self.smtp_port)
 
     def queue(self, *args):
         return subprocess.run([f"{BIN}/moat-mta", "queue", *args], env=self.worker_env(), cwd=self.dir,

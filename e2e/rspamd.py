@@ -4,22 +4,17 @@ server, so it never reaches the network. `Rspamd(dns_port).url` is what MOAT_RSP
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from mta_test import free_port, port_open, wait_for
 
 
 class Rspamd:
     def __init__(self, dns_port):
         self.dir = tempfile.mkdtemp(prefix="moat-rspamd-")
-        self.port, controller, proxy = _free_port(), _free_port(), _free_port()
+        self.port, controller, proxy = free_port(), free_port(), free_port()
         for sub in ("override.d", "local.d", "db", "log", "run"):
             os.makedirs(f"{self.dir}/{sub}")
         files = {
@@ -38,14 +33,7 @@ class Rspamd:
                         "--var", f"DBDIR={self.dir}/db", "--var", f"RUNDIR={self.dir}/run",
                         "--var", f"LOGDIR={self.dir}/log", "-p", f"{self.dir}/run/rspamd.pid"], check=True)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"rspamd did not start; see {self.dir}/log/rspamd.log")
+        wait_for(lambda: port_open(self.port), timeout=60, what=f"rspamd up (log: {self.dir}/log/rspamd.log)")
 
     def stop(self):
         try:

@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::scan::bayes::Model;
-use crate::scan::tokens::Tokens;
+use crate::scan::tokens::{Bodies, Tokens};
 use crate::scan::{self, Scanner};
 
 /// Every regular file under the given files and folders, sorted (hidden files skipped).
@@ -56,7 +56,7 @@ pub fn learn(model_path: &Path, spam: &[PathBuf], ham: &[PathBuf]) -> anyhow::Re
                 eprintln!("skipped (not a message): {}", file.display());
                 continue;
             };
-            model.learn(&Tokens::from_message(&message), is_spam);
+            model.learn(&Tokens::from_message(&message, &Bodies::of(&message)), is_spam);
             counts[usize::from(!is_spam)] += 1;
         }
     }

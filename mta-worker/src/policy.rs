@@ -72,11 +72,12 @@ impl PolicyIndex {
 
     /// The policy that governs mail to a domain: the domain's own when it has one, else its
     /// organisation's, else the defaults.
-    pub fn effective_policy(&self, domain: &str, org: Option<Uuid>) -> moat_openapi::Policy {
-        if let Some(policy) = self.domain(domain).and_then(|d| d.policy.clone()) {
-            return policy;
-        }
-        org.and_then(|o| self.org_policy(o).cloned()).unwrap_or_default()
+    pub fn effective_policy(&self, domain: &str, org: Option<Uuid>) -> &moat_openapi::Policy {
+        static DEFAULT: std::sync::LazyLock<moat_openapi::Policy> = std::sync::LazyLock::new(Default::default);
+        self.domain(domain)
+            .and_then(|d| d.policy.as_ref())
+            .or_else(|| org.and_then(|o| self.org_policy(o)))
+            .unwrap_or(&DEFAULT)
     }
 
     /// The list decision for mail from `sender` at `ip` to a recipient (user, domain, org):

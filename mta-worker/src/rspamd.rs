@@ -2,10 +2,11 @@
 //! score joins ours (as the `RSPAMD` rule). Failures only cost rspamd's opinion.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::authn::Envelope;
 
 #[derive(Clone)]
 pub struct Rspamd {
@@ -26,15 +27,6 @@ struct Symbol {
     score: f64,
 }
 
-/// The envelope rspamd is told about.
-pub struct Envelope<'a> {
-    pub ip: IpAddr,
-    pub helo: &'a str,
-    pub mail_from: &'a str,
-    pub rcpts: Vec<&'a str>,
-    pub queue_id: &'a str,
-}
-
 impl Rspamd {
     pub fn new(url: &str) -> anyhow::Result<Rspamd> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
@@ -42,16 +34,22 @@ impl Rspamd {
     }
 
     /// rspamd's score and its strongest symbols, or `None` when it cannot answer.
-    pub async fn check(&self, envelope: &Envelope<'_>, raw: &[u8]) -> Option<(f64, Vec<String>)> {
+    pub async fn check(
+        &self,
+        envelope: &Envelope<'_>,
+        rcpts: &[&str],
+        queue_id: &str,
+        raw: &[u8],
+    ) -> Option<(f64, Vec<String>)> {
         let mut request = self
             .http
             .post(&self.url)
             .header("IP", envelope.ip.to_string())
             .header("Helo", envelope.helo)
             .header("From", envelope.mail_from)
-            .header("Queue-Id", envelope.queue_id)
+            .header("Queue-Id", queue_id)
             .body(raw.to_vec());
-        for rcpt in &envelope.rcpts {
+        for rcpt in rcpts {
             request = request.header("Rcpt", *rcpt);
         }
         let reply = match request.send().await.and_then(|r| r.error_for_status()) {

@@ -111,22 +111,16 @@ async fn judge(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_pa
     let worker = &session.worker;
     let mail_from = session.mail_from.clone().unwrap_or_default();
     let helo = session.helo.clone().unwrap_or_default();
+    let envelope = crate::authn::Envelope { ip: session.peer.ip(), helo: &helo, mail_from: &mail_from };
     let auth = if worker.config.authentication {
-        let envelope = crate::authn::Envelope { ip: session.peer.ip(), helo: &helo, mail_from: &mail_from };
         Some(crate::authn::authenticate(&worker.authenticator, &worker.config.hostname, &envelope, body).await)
     } else {
         None
     };
     let rspamd = match &worker.rspamd {
         Some(rspamd) => {
-            let envelope = crate::rspamd::Envelope {
-                ip: session.peer.ip(),
-                helo: &helo,
-                mail_from: &mail_from,
-                rcpts: session.rcpts.iter().map(|r| r.address.as_str()).collect(),
-                queue_id: id,
-            };
-            rspamd.check(&envelope, body).await
+            let rcpts: Vec<&str> = session.rcpts.iter().map(|r| r.address.as_str()).collect();
+            rspamd.check(&envelope, &rcpts, id, body).await
         }
         None => None,
     };
@@ -277,9 +271,8 @@ fn received_header(session: &Session, id: &str) -> String {
 async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerResult<Result<String, String>> {
     let id = new_id();
     let inbound = session.rcpts.iter().any(|r| r.inbound);
-    let hostname = session.worker.config.hostname.clone();
     // Inbound mail may not arrive looking already judged by us.
-    let body = if inbound { crate::authn::strip_forged_headers(&body, &hostname) } else { body };
+    let body = if inbound { crate::authn::strip_forged_headers(&body, &session.worker.config.hostname) } else { body };
     // One parse: the whole MIME tree for inbound mail (attachment policy), headers otherwise.
     let parsed = if inbound {
         mail_parser::MessageParser::default().parse(&body)
@@ -342,16 +335,19 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     // (route, reasons, whether the sender may be told with a 550)
     let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::<(Route, Vec<String>, bool)>::new(), Vec::new());
     for route in msg.routes.drain(..) {
-        let customer = matches!(route.target, crate::spool::Target::Customer { .. });
-        let domain = route.recipients.first().and_then(|r| r.address.rsplit_once('@')).map(|(_, d)| d.to_string());
-        let route_policy = policy.effective_policy(domain.as_deref().unwrap_or_default(), route.org_id);
-        let attachment = customer
-            .then(|| {
-                crate::attachments::blocked(&files, &route_policy.blocked_extensions, route_policy.sniff_attachments)
-            })
-            .flatten();
-        let spam = match (&judged, customer && !flags(&route, |a| a.allowed)) {
-            (Some(judged), true) => judged.verdict_for(&route_policy),
+        // Filtering applies to mail for customers' domains, under that domain's policy.
+        let customer_domain = match &route.target {
+            crate::spool::Target::Customer { domain, .. } => Some(domain.as_str()),
+            _ => None,
+        };
+        let route_policy = policy.effective_policy(customer_domain.unwrap_or_default(), route.org_id);
+        let attachment = customer_domain.and_then(|_| {
+            crate::attachments::blocked(&files, &route_policy.blocked_extensions, route_policy.sniff_attachments)
+        });
+        let spam = || match &judged {
+            Some(judged) if customer_domain.is_some() && !flags(&route, |a| a.allowed) => {
+                judged.verdict_for(route_policy)
+            }
             _ => None,
         };
         if flags(&route, |a| a.dropped) {
@@ -362,7 +358,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             } else {
                 held.push((route, vec![reason]));
             }
-        } else if let Some((verdict, reasons)) = spam {
+        } else if let Some((verdict, reasons)) = spam() {
             match verdict {
                 Verdict::Reject => dropped.push((route, reasons, true)),
                 _ => held.push((route, reasons)),

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::authn::AuthSummary;
 use bayes::Model;
-use tokens::Tokens;
+use tokens::{Bodies, Tokens};
 
 /// The GTUBE test string: any message carrying it is spam, whatever else it says.
 const GTUBE: &[u8] = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
@@ -206,11 +206,12 @@ impl Scanner {
             return scored;
         }
         if let Some(message) = message {
-            for rule in rules::content(message, now) {
+            let bodies = Bodies::of(message);
+            for rule in rules::content(message, &bodies, now) {
                 scored.add(rule, self.weight(rule));
             }
             if let Some(model) = self.model_for(context.org_id).filter(|m| m.is_trained()) {
-                let p = model.probability(&Tokens::from_message(message));
+                let p = model.probability(&Tokens::from_message(message, &bodies));
                 if let Some(bucket) = rules::bayes_bucket(p) {
                     scored.add(bucket, self.weight(bucket));
                 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use mail_parser::{HeaderValue, Message, MimeHeaders};
 
-use super::tokens::links;
+use super::tokens::Bodies;
 use crate::authn::AuthSummary;
 
 /// Every rule and its default weight (points added when it fires).
@@ -42,7 +42,7 @@ pub fn default_weight(rule: &str) -> f64 {
 }
 
 /// Names of the header and body rules that fire on this message.
-pub fn content(message: &Message<'_>, now: DateTime<Utc>) -> Vec<&'static str> {
+pub fn content(message: &Message<'_>, bodies: &Bodies<'_>, now: DateTime<Utc>) -> Vec<&'static str> {
     let mut fired = Vec::new();
     let from = message.from().and_then(|a| a.first());
     if from.and_then(|a| a.address()).is_none() {
@@ -98,21 +98,10 @@ pub fn content(message: &Message<'_>, now: DateTime<Utc>) -> Vec<&'static str> {
     if has_html && !has_plain {
         fired.push("HTML_ONLY");
     }
-    let mut urls = Vec::new();
-    for i in 0..message.html_body.len() {
-        if let Some(html) = message.body_html(i) {
-            urls.extend(links(&html));
-        }
-    }
-    for i in 0..message.text_body.len() {
-        if let Some(text) = message.body_text(i) {
-            urls.extend(links(&text));
-        }
-    }
-    if urls.len() > 15 {
+    if bodies.links.len() > 15 {
         fired.push("MANY_URLS");
     }
-    if urls.iter().any(|(_, ip)| *ip) {
+    if bodies.links.iter().any(|(_, ip)| *ip) {
         fired.push("URL_IP_HOST");
     }
     fired
@@ -157,7 +146,7 @@ mod tests {
 
     fn fired(raw: &str) -> Vec<&'static str> {
         let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
-        content(&message, Utc::now())
+        content(&message, &Bodies::of(&message), Utc::now())
     }
 
     #[test]

@@ -2,10 +2,34 @@
 //! text (HTML reduced to text), sender and mailer headers, link hosts and MIME types, each
 //! hashed with its field as a prefix so "free" in a subject and in a body differ.
 
+use std::borrow::Cow;
+
 use mail_parser::{HeaderValue, Message, MimeHeaders};
 
 /// Words longer than this become a "long word" token of their length class.
 const MAX_WORD: usize = 24;
+
+/// A message's readable text (HTML reduced to text) and the links in its text and HTML
+/// bodies, extracted once for both the rules and the classifier (the HTML conversion is the
+/// costly part of a scan).
+pub struct Bodies<'a> {
+    pub texts: Vec<Cow<'a, str>>,
+    /// `(host, is_ip_literal)` of every http(s) link.
+    pub links: Vec<(String, bool)>,
+}
+
+impl<'a> Bodies<'a> {
+    pub fn of(message: &'a Message<'a>) -> Bodies<'a> {
+        let texts: Vec<Cow<'a, str>> = (0..message.text_body.len()).filter_map(|i| message.body_text(i)).collect();
+        let mut found: Vec<(String, bool)> = texts.iter().flat_map(|t| links(t)).collect();
+        for i in 0..message.html_body.len() {
+            if let Some(html) = message.body_html(i) {
+                found.extend(links(&html));
+            }
+        }
+        Bodies { texts, links: found }
+    }
+}
 
 /// The distinct hashed tokens of one message, sorted.
 #[derive(Debug, Default, Clone)]
@@ -24,8 +48,8 @@ impl Tokens {
         Tokens::finish(out)
     }
 
-    /// Tokens of a parsed message.
-    pub fn from_message(message: &Message<'_>) -> Tokens {
+    /// Tokens of a parsed message whose bodies were extracted with [`Bodies::of`].
+    pub fn from_message(message: &Message<'_>, bodies: &Bodies<'_>) -> Tokens {
         let mut out = Vec::with_capacity(512);
         if let Some(subject) = message.subject() {
             words(b"s:", subject, &mut out);
@@ -62,16 +86,14 @@ impl Tokens {
                 out.push(hash(b"ext:", ext.as_bytes()));
             }
         }
-        for i in 0..message.text_body.len() {
-            if let Some(text) = message.body_text(i) {
-                words(b"", &text, &mut out);
-                link_hosts(&text, &mut out);
-            }
+        for text in &bodies.texts {
+            words(b"", text, &mut out);
         }
-        for i in 0..message.html_body.len() {
-            if let Some(html) = message.body_html(i) {
-                link_hosts(&html, &mut out);
-            }
+        for (host, _) in &bodies.links {
+            let labels: Vec<&str> = host.split('.').collect();
+            let tail = labels[labels.len().saturating_sub(2)..].join(".");
+            out.push(hash(b"url:", host.as_bytes()));
+            out.push(hash(b"urld:", tail.as_bytes()));
         }
         Tokens::finish(out)
     }
@@ -112,16 +134,6 @@ fn words(prefix: &[u8], text: &str, out: &mut Vec<u64>) {
     }
 }
 
-/// Hosts of http(s) links: `url:host` and its registrable tail.
-fn link_hosts(text: &str, out: &mut Vec<u64>) {
-    for (host, _) in links(text) {
-        let labels: Vec<&str> = host.split('.').collect();
-        let tail = labels[labels.len().saturating_sub(2)..].join(".");
-        out.push(hash(b"url:", host.as_bytes()));
-        out.push(hash(b"urld:", tail.as_bytes()));
-    }
-}
-
 /// Every link in a text: `(host, is_ip_literal)`, for the URL rules.
 pub fn links(text: &str) -> Vec<(String, bool)> {
     let mut found = Vec::new();
@@ -155,7 +167,7 @@ mod tests {
     fn fields_are_kept_apart_and_links_found() {
         let raw = b"From: Prize Team <win@lotto.example>\r\nSubject: Free money\r\n\r\nFree money at http://192.0.2.7/claim and https://Shop.Example.com/x\r\n";
         let message = mail_parser::MessageParser::default().parse(raw.as_slice()).unwrap();
-        let tokens = Tokens::from_message(&message);
+        let tokens = Tokens::from_message(&message, &Bodies::of(&message));
         let has = |prefix: &[u8], t: &str| tokens.unique().binary_search(&hash(prefix, t.as_bytes())).is_ok();
         assert!(has(b"s:", "free") && has(b"", "free") && has(b"", "money"));
         assert!(has(b"f:", "win@lotto.example") && has(b"fd:", "lotto.example") && has(b"f:", "prize"));
