@@ -57,12 +57,37 @@ class SmtpSink:
         self.proc.wait()
 
 
+def _many_files():
+    """Lets a child hold tens of thousands of sockets (postscreen keeps one per client)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+
+
+def tree_pss_kib(root_pid):
+    """Proportional set size of a process and all its descendants (shared pages split fairly)."""
+    pids, total = [root_pid], 0
+    while pids:
+        pid = pids.pop()
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    pids += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 class PostfixRelay:
     """A private Postfix instance (own config and queue folders) relaying example.test."""
 
-    def __init__(self, sink_port):
+    def __init__(self, sink_port, settings=None, postscreen=False):
         self.dir = tempfile.mkdtemp(prefix="moat-bench-postfix-")
         self.port = free_port()
+        extra_settings = settings or {}
         etc = f"{self.dir}/etc"
         shutil.copytree("/etc/postfix", etc)
         settings = {
@@ -74,19 +99,27 @@ class PostfixRelay:
             "maillog_file": "/dev/stdout", "alias_maps": "", "alias_database": "",
             "smtp_tls_security_level": "none", "smtpd_tls_security_level": "none",
             "default_process_limit": "200", "compatibility_level": "3.6", "multi_instance_enable": "no",
+            **extra_settings,
         }
         subprocess.run(["postconf", "-c", etc, "-e", *[f"{k}={v}" for k, v in settings.items()]], check=True)
         subprocess.run(["postconf", "-c", etc, "-F", "*/*/chroot = n"], check=True)
         subprocess.run(["postconf", "-c", etc, "-M#", "smtp/inet"], check=True)
-        subprocess.run(["postconf", "-c", etc, "-M", f"127.0.0.1:{self.port}/inet = 127.0.0.1:{self.port} inet n - n - - smtpd"],
-                       check=True)
+        if postscreen:
+            # postscreen answers every connection in one process and hands passed clients to smtpd.
+            services = [f"127.0.0.1:{self.port}/inet = 127.0.0.1:{self.port} inet n - n - 1 postscreen",
+                        "smtpd/pass = smtpd pass - - n - - smtpd", "dnsblog/unix = dnsblog unix - - n - 0 dnsblog",
+                        "tlsproxy/unix = tlsproxy unix - - n - 0 tlsproxy"]
+        else:
+            services = [f"127.0.0.1:{self.port}/inet = 127.0.0.1:{self.port} inet n - n - - smtpd"]
+        for service in services:
+            subprocess.run(["postconf", "-c", etc, "-M", service], check=True)
         os.chmod(self.dir, 0o755)  # the postfix user walks through it
         for sub in ("spool", "data"):
             os.makedirs(f"{self.dir}/{sub}")
         shutil.chown(f"{self.dir}/data", "postfix")
         # In the foreground, logging to a file of its own (no syslog needed).
         self.proc = subprocess.Popen(["postfix", "-c", etc, "start-fg"], stdout=open(f"{self.dir}/maillog", "w"),
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_many_files)
         self.etc = etc
         wait_for(lambda: port_open(self.port), what="postfix up")
 

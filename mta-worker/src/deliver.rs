@@ -2,15 +2,18 @@
 //! send the envelope recipient by recipient, then the message. Each recipient ends
 //! delivered, deferred (4xx, network, TLS) or failed (5xx).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::rr::RData;
 use mail_send::smtp::message::Parameters;
+use mail_send::smtp::tls::build_tls_connector;
 use mail_send::{SmtpClient, SmtpClientBuilder};
 use moat_openapi::TlsMode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 /// The fate of one recipient in one attempt.
@@ -75,6 +78,32 @@ pub async fn mx_hosts(resolver: &TokioResolver, domain: &str, port: u16) -> Resu
     Ok(hosts)
 }
 
+/// The TLS client set-ups, built once: building one reads and parses the system's whole
+/// CA store, which cost more CPU than the rest of a delivery together (found by profiling
+/// the relay benchmark).
+struct Connectors {
+    verified: TlsConnector,
+    any_certificate: TlsConnector,
+}
+
+fn connectors() -> Result<&'static Connectors, String> {
+    static CONNECTORS: OnceLock<Result<Connectors, String>> = OnceLock::new();
+    CONNECTORS
+        .get_or_init(|| {
+            Ok(Connectors { verified: build_tls_connector(false)?, any_certificate: build_tls_connector(true)? })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// `host:port`, with IPv6 literals in brackets.
+fn socket_address(host: &str, port: u16) -> String {
+    match host.parse::<std::net::Ipv6Addr>() {
+        Ok(ip) => format!("[{ip}]:{port}"),
+        Err(_) => format!("{host}:{port}"),
+    }
+}
+
 /// Tries the destination's hosts in order until one takes the conversation to its end.
 pub async fn attempt(
     helo: &str,
@@ -86,27 +115,39 @@ pub async fn attempt(
 ) -> Vec<(String, Outcome)> {
     let mut last = Outcome::Deferred("no destination host".into());
     for (host, port) in &dest.hosts {
-        let builder = match SmtpClientBuilder::new(host.clone(), *port) {
-            Ok(b) => b.implicit_tls(false).helo_host(helo).timeout(timeout),
+        let connectors = match connectors() {
+            Ok(c) => c,
             Err(err) => {
-                last = Outcome::Deferred(format!("bad destination {host}: {err}"));
+                last = Outcome::Deferred(format!("TLS set-up failed: {err}"));
                 continue;
             }
         };
+        let builder = |tls: &TlsConnector| SmtpClientBuilder {
+            addr: socket_address(host, *port),
+            timeout,
+            tls_connector: tls.clone(),
+            tls_hostname: host.clone(),
+            tls_implicit: false,
+            credentials: None,
+            is_lmtp: false,
+            say_ehlo: true,
+            local_host: helo.to_string(),
+            local_ip: None,
+        };
         let result = match dest.tls {
-            TlsMode::None => match builder.connect_plain().await {
+            TlsMode::None => match builder(&connectors.verified).connect_plain().await {
                 Ok(client) => Ok(converse(no_delay_plain(client), sender, rcpts, raw).await),
                 Err(e) => Err(e),
             },
-            TlsMode::Required => match builder.connect().await {
+            TlsMode::Required => match builder(&connectors.verified).connect().await {
                 Ok(client) => Ok(converse(no_delay_tls(client), sender, rcpts, raw).await),
                 Err(e) => Err(e),
             },
             // Opportunistic: encrypt when offered, without insisting on a valid certificate
             // (as MTAs do between each other); fall back to clear text when not offered.
-            TlsMode::Opportunistic => match builder.clone().allow_invalid_certs().connect().await {
+            TlsMode::Opportunistic => match builder(&connectors.any_certificate).connect().await {
                 Ok(client) => Ok(converse(no_delay_tls(client), sender, rcpts, raw).await),
-                Err(mail_send::Error::MissingStartTls) => match builder.connect_plain().await {
+                Err(mail_send::Error::MissingStartTls) => match builder(&connectors.verified).connect_plain().await {
                     Ok(client) => Ok(converse(no_delay_plain(client), sender, rcpts, raw).await),
                     Err(e) => Err(e),
                 },

@@ -22,14 +22,52 @@ pub struct Queue(Arc<QueueInner>);
 
 #[derive(Default)]
 struct QueueInner {
-    /// (due time, spool id)
-    schedule: Mutex<BTreeSet<(DateTime<Utc>, String)>>,
+    schedule: Mutex<Schedule>,
     in_flight: Mutex<HashSet<String>>,
     /// Set on shutdown: no new attempts start, running ones finish and record their outcome.
     draining: std::sync::atomic::AtomicBool,
     wake: Notify,
     /// One semaphore per destination, for the per-destination concurrency limit.
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Spool ids by due time, with each id's due time so rescheduling one is not a scan.
+#[derive(Default)]
+struct Schedule {
+    by_time: BTreeSet<(DateTime<Utc>, String)>,
+    due: HashMap<String, DateTime<Utc>>,
+}
+
+impl Schedule {
+    fn insert(&mut self, at: DateTime<Utc>, id: &str) {
+        if let Some(old) = self.due.insert(id.to_string(), at) {
+            self.by_time.remove(&(old, id.to_string()));
+        }
+        self.by_time.insert((at, id.to_string()));
+    }
+
+    fn pop_due(&mut self, now: DateTime<Utc>) -> Option<String> {
+        let (at, _) = self.by_time.first()?;
+        if *at > now {
+            return None;
+        }
+        let (_, id) = self.by_time.pop_first()?;
+        self.due.remove(&id);
+        Some(id)
+    }
+
+    fn clear(&mut self) {
+        self.by_time.clear();
+        self.due.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.by_time.len()
+    }
+
+    fn next(&self) -> Option<DateTime<Utc>> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
 }
 
 fn next_due(msg: &QueuedMessage) -> Option<DateTime<Utc>> {
@@ -41,8 +79,7 @@ impl Queue {
     pub fn enqueue(&self, msg: &QueuedMessage) {
         if let Some(due) = next_due(msg) {
             if let Ok(mut s) = self.0.schedule.lock() {
-                s.retain(|(_, id)| id != &msg.id);
-                s.insert((due, msg.id.clone()));
+                s.insert(due, &msg.id);
             }
             self.0.wake.notify_one();
         }
@@ -78,16 +115,12 @@ impl Queue {
         let mut schedule = self.0.schedule.lock().expect("queue schedule lock");
         let mut in_flight = self.0.in_flight.lock().expect("queue in-flight lock");
         let mut due = Vec::new();
-        while let Some((at, id)) = schedule.first().cloned() {
-            if at > now {
-                break;
-            }
-            schedule.pop_first();
+        while let Some(id) = schedule.pop_due(now) {
             if in_flight.insert(id.clone()) {
                 due.push(id);
             }
         }
-        (due, schedule.first().map(|(at, _)| *at))
+        (due, schedule.next())
     }
 
     fn finished(&self, id: &str) {
