@@ -169,7 +169,7 @@ pub fn dmarc_action(summary: &AuthSummary, org_action: &str) -> Option<crate::sc
 /// Removes header fields a sender could forge to look judged by us: `Authentication-Results`
 /// bearing our authserv-id (RFC 8601 §5) and any `X-Moat-*`. Only the header section is touched.
 pub fn strip_forged_headers(raw: &[u8], hostname: &str) -> Vec<u8> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 2).unwrap_or(raw.len());
+    let end = memchr::memmem::find(raw, b"\r\n\r\n").map(|i| i + 2).unwrap_or(raw.len());
     let (head, body) = raw.split_at(end);
     let mut out = Vec::with_capacity(raw.len());
     let mut dropping = false;

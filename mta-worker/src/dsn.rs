@@ -53,5 +53,5 @@ pub fn build(
 
 /// The header block of a raw message (up to the first empty line).
 pub fn header_block(raw: &[u8]) -> &[u8] {
-    raw.windows(4).position(|w| w == b"\r\n\r\n").map(|i| &raw[..i + 2]).unwrap_or(raw)
+    memchr::memmem::find(raw, b"\r\n\r\n").map(|i| &raw[..i + 2]).unwrap_or(raw)
 }

@@ -126,6 +126,7 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let spool = spool::Spool::open(config.spool_dir())?;
+    spool.recover()?;
     let outbox = outbox::Outbox::open(config.outbox_dir())?;
     let tls = match tls::acceptor(&config) {
         Ok(acceptor) => Some(acceptor),

@@ -290,7 +290,10 @@ mod tests {
         assert_eq!(finished.len(), 2, "the legacy file and the old segment are done: {finished:?}");
         assert!(position.segment.as_ref().is_some_and(|p| p.ends_with("00000000000000000008.log")));
 
-        // Nothing new: nothing taken again from the position reached.
+        // Shipped: the shipper deletes the finished segments; nothing is taken again.
+        for path in finished {
+            fs::remove_file(path).unwrap();
+        }
         let (again, _, same) = outbox.take(&position);
         assert!(again.is_empty());
         assert_eq!(same.offset, position.offset);

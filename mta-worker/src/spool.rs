@@ -1,7 +1,12 @@
-//! The durable spool: every accepted message is two files, the raw bytes (`msg/ID.eml`)
-//! and its envelope with delivery state (`env/ID.json`). Both are written to a temporary
-//! name, fsynced, renamed and the folder fsynced before the `250` after DATA, so a crash at
-//! any later point cannot lose the message. The queue is rebuilt from `env/` at start-up.
+//! The durable spool: every accepted message is one file, `queue/H/ID.msg` (H: the id's
+//! last character, so concurrent writers do not all contend for one directory), holding a
+//! header line with two lengths, the envelope (JSON) and the raw bytes. It is written to a
+//! temporary name, fsynced, renamed and its folder fsynced before the `250` after DATA, so a
+//! crash at any later point cannot lose the message. Delivery state that changes after an
+//! attempt is written beside it (`env/ID.json`), which then takes precedence. One file per
+//! message (it used to be two, plus an event file) is what file-system churn allows at
+//! Postfix-like rates. The queue is rebuilt from these files at start-up; the older
+//! two-file layout (`msg/ID.eml` + `env/ID.json`) is still read.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -114,30 +119,112 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The first line of a spool file: `MOAT-SPOOL 1 <envelope bytes> <raw bytes>`.
+const MAGIC: &str = "MOAT-SPOOL 1";
+
 #[derive(Clone)]
 pub struct Spool {
     dir: PathBuf,
 }
 
+/// A spool file with its raw message located by the header.
+struct SpoolFile {
+    bytes: Vec<u8>,
+    raw: std::ops::Range<usize>,
+}
+
+impl SpoolFile {
+    fn encode(envelope: &[u8], raw: &[u8]) -> Vec<u8> {
+        let mut out = format!("{MAGIC} {} {}\n", envelope.len(), raw.len()).into_bytes();
+        out.reserve(envelope.len() + raw.len() + 1);
+        out.extend_from_slice(envelope);
+        out.push(b'\n');
+        out.extend_from_slice(raw);
+        out
+    }
+
+    /// Parses a whole file; `None` for a file that is not complete (torn by a crash while it
+    /// was written, before the sender was answered) or not a spool file.
+    fn decode(bytes: Vec<u8>) -> Option<SpoolFile> {
+        let end = bytes.iter().take(64).position(|&b| b == b'\n')?;
+        let header = std::str::from_utf8(&bytes[..end]).ok()?;
+        let mut lengths = header.strip_prefix(MAGIC)?.split_ascii_whitespace().map(|n| n.parse::<usize>().ok());
+        let (env_len, raw_len) = (lengths.next()??, lengths.next()??);
+        let raw_start = end + 1 + env_len + 1;
+        let raw = raw_start..raw_start + raw_len;
+        (raw.end == bytes.len()).then_some(SpoolFile { bytes, raw })
+    }
+}
+
 impl Spool {
-    /// Opens (creating) the spool and removes raw files whose envelope was never written
-    /// (their sender never got a `250`).
+    /// Opens (creating) the spool.
     pub fn open(dir: PathBuf) -> WorkerResult<Spool> {
-        fs::create_dir_all(dir.join("msg"))?;
+        fs::create_dir_all(dir.join("queue"))?;
         fs::create_dir_all(dir.join("env"))?;
-        let spool = Spool { dir };
-        for entry in fs::read_dir(spool.dir.join("msg"))? {
-            let path = entry?.path();
-            let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-            if path.extension().is_some_and(|e| e == "eml") && !spool.env_path(&id).exists() {
-                tracing::warn!(%id, "removing a message that was never acknowledged");
+        Ok(Spool { dir })
+    }
+
+    /// At worker start-up only (nothing else writes then): removes what a crash left half
+    /// written, none of which was ever acknowledged to its sender.
+    pub fn recover(&self) -> WorkerResult<()> {
+        for path in self.message_files()? {
+            if !complete(&path) {
+                tracing::warn!(path = %path.display(), "removing a message that was never acknowledged");
                 let _ = fs::remove_file(&path);
             }
         }
-        Ok(spool)
+        for dir in self.queue_dirs()? {
+            for entry in fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "tmp") {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        // The older layout: a raw file without its envelope was never acknowledged.
+        if let Ok(entries) = fs::read_dir(self.dir.join("msg")) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+                if path.extension().is_some_and(|e| e == "eml") && !self.env_path(&id).exists() {
+                    tracing::warn!(%id, "removing a message that was never acknowledged");
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn msg_path(&self, id: &str) -> PathBuf {
+    fn queue_dirs(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut dirs = Vec::new();
+        for entry in fs::read_dir(self.dir.join("queue"))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            }
+        }
+        Ok(dirs)
+    }
+
+    fn message_files(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for dir in self.queue_dirs()? {
+            for entry in fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "msg") {
+                    files.push(path);
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    fn file_path(&self, id: &str) -> PathBuf {
+        let bucket = id.chars().last().filter(char::is_ascii_alphanumeric).unwrap_or('_');
+        self.dir.join("queue").join(bucket.to_string()).join(format!("{id}.msg"))
+    }
+
+    fn legacy_msg_path(&self, id: &str) -> PathBuf {
         self.dir.join("msg").join(format!("{id}.eml"))
     }
 
@@ -145,16 +232,11 @@ impl Spool {
         self.dir.join("env").join(format!("{id}.json"))
     }
 
-    /// Makes the message durable: raw bytes first, then the envelope that makes it queued.
+    /// Makes the message durable: envelope and raw bytes in one file.
     pub async fn store(&self, msg: &QueuedMessage, raw: Vec<u8>) -> WorkerResult<()> {
-        let (this, env) = (self.clone(), serde_json::to_vec(msg)?);
-        let id = msg.id.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            write_atomically(&this.msg_path(&id), &raw)?;
-            write_atomically(&this.env_path(&id), &env)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        let bytes = SpoolFile::encode(&serde_json::to_vec(msg)?, &raw);
+        let path = self.file_path(&msg.id);
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes)).await.map_err(std::io::Error::other)??;
         Ok(())
     }
 
@@ -164,7 +246,7 @@ impl Spool {
         Ok(())
     }
 
-    /// Rewrites the envelope (delivery state) of a queued message.
+    /// Records the delivery state of a queued message.
     pub async fn update(&self, msg: &QueuedMessage) -> WorkerResult<()> {
         let (path, env) = (self.env_path(&msg.id), serde_json::to_vec(msg)?);
         tokio::task::spawn_blocking(move || write_atomically(&path, &env)).await.map_err(std::io::Error::other)??;
@@ -173,25 +255,72 @@ impl Spool {
 
     /// Removes a message (delivered, bounced or removed by an operator).
     pub fn remove(&self, id: &str) -> std::io::Result<bool> {
-        let existed = fs::remove_file(self.env_path(id)).is_ok();
-        let _ = fs::remove_file(self.msg_path(id));
-        Ok(existed)
+        let existed = fs::remove_file(self.file_path(id)).is_ok();
+        let had_state = fs::remove_file(self.env_path(id)).is_ok();
+        let legacy = fs::remove_file(self.legacy_msg_path(id)).is_ok();
+        Ok(existed || (legacy && had_state))
     }
 
     pub async fn read_raw(&self, id: &str) -> WorkerResult<Vec<u8>> {
-        Ok(tokio::fs::read(self.msg_path(id)).await?)
+        let (path, legacy) = (self.file_path(id), self.legacy_msg_path(id));
+        let raw = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            match fs::read(&path) {
+                Ok(bytes) => SpoolFile::decode(bytes)
+                    .map(|f| f.bytes[f.raw].to_vec())
+                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "incomplete spool file")),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => fs::read(legacy),
+                Err(err) => Err(err),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(raw)
     }
 
+    /// The envelope of one message: its latest recorded state, else the one it was stored with.
     pub fn read(&self, id: &str) -> Option<QueuedMessage> {
-        serde_json::from_slice(&fs::read(self.env_path(id)).ok()?).ok()
+        if let Ok(bytes) = fs::read(self.env_path(id)) {
+            return serde_json::from_slice(&bytes).ok();
+        }
+        Self::stored_envelope(&self.file_path(id))
+    }
+
+    fn stored_envelope(path: &Path) -> Option<QueuedMessage> {
+        // The header and envelope come first: read only as far as needed.
+        let mut file = File::open(path).ok()?;
+        let mut head = vec![0u8; 8192];
+        let n = read_up_to(&mut file, &mut head).ok()?;
+        head.truncate(n);
+        let end = head.iter().take(64).position(|&b| b == b'\n')?;
+        let header = std::str::from_utf8(&head[..end]).ok()?;
+        let env_len: usize = header.strip_prefix(MAGIC)?.split_ascii_whitespace().next()?.parse().ok()?;
+        let start = end + 1;
+        if head.len() < start + env_len {
+            let mut rest = vec![0u8; start + env_len - head.len()];
+            std::io::Read::read_exact(&mut file, &mut rest).ok()?;
+            head.extend_from_slice(&rest);
+        }
+        serde_json::from_slice(&head[start..start + env_len]).ok()
     }
 
     /// Every queued message, oldest first.
     pub fn list(&self) -> WorkerResult<Vec<QueuedMessage>> {
-        let mut out = Vec::new();
+        let mut out: Vec<QueuedMessage> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for path in self.message_files()? {
+            let Some(id) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+            // A file still being written has no complete envelope yet: not queued.
+            if let Some(msg) = self.read(id) {
+                seen.insert(msg.id.clone());
+                out.push(msg);
+            }
+        }
+        // The older layout: every envelope whose message is not in the new layout.
         for entry in fs::read_dir(self.dir.join("env"))? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") {
+            let Some(id) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+            if path.extension().is_some_and(|e| e == "json") && !seen.contains(id) && self.legacy_msg_path(id).exists()
+            {
                 match fs::read(&path)
                     .map_err(crate::error::WorkerError::from)
                     .and_then(|b| Ok(serde_json::from_slice(&b)?))
@@ -203,5 +332,118 @@ impl Spool {
         }
         out.sort_by(|a: &QueuedMessage, b| a.id.cmp(&b.id));
         Ok(out)
+    }
+}
+
+/// Whether a spool file is whole: as long as its header says (checked without reading it all).
+fn complete(path: &Path) -> bool {
+    let Ok(mut file) = File::open(path) else { return false };
+    let mut head = [0u8; 64];
+    let Ok(n) = read_up_to(&mut file, &mut head) else { return false };
+    let Some(end) = head[..n].iter().position(|&b| b == b'\n') else { return false };
+    let Some(lengths) = std::str::from_utf8(&head[..end]).ok().and_then(|h| h.strip_prefix(MAGIC)) else {
+        return false;
+    };
+    let lengths: Vec<u64> = lengths.split_ascii_whitespace().filter_map(|n| n.parse().ok()).collect();
+    let [env_len, raw_len] = lengths[..] else { return false };
+    file.metadata().is_ok_and(|m| m.len() == end as u64 + 1 + env_len + 1 + raw_len)
+}
+
+/// Reads until `buf` is full or the file ends; answers the bytes read.
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match std::io::Read::read(file, &mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str) -> QueuedMessage {
+        QueuedMessage {
+            id: id.to_string(),
+            received_at: Utc::now(),
+            sender: "a@b.test".into(),
+            client_ip: "127.0.0.1".into(),
+            helo: "b.test".into(),
+            direction: "inbound".into(),
+            size: 5,
+            subject: "s".into(),
+            message_id: String::new(),
+            routes: vec![Route {
+                tracking_id: format!("{id}.1"),
+                org_id: None,
+                target: Target::Mx { domain: "c.test".into() },
+                recipients: vec![RouteRcpt { address: "x@c.test".into(), state: RcptState::Pending, response: None }],
+                failures: 0,
+                next_attempt_at: Utc::now(),
+                last_error: None,
+            }],
+        }
+    }
+
+    struct Scratch(PathBuf);
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch() -> Scratch {
+        Scratch(std::env::temp_dir().join(format!("moat-spool-{}", Uuid::new_v4().simple())))
+    }
+
+    #[tokio::test]
+    async fn a_stored_message_reads_back_whole_and_its_later_state_wins() {
+        let dir = scratch();
+        let spool = Spool::open(dir.0.clone()).unwrap();
+        let mut msg = message("20260101000000ABCDEF123456");
+        let raw = b"Subject: s\r\n\r\nbody with\nMOAT-SPOOL 1 9 9\n inside\r\n".to_vec();
+        spool.store(&msg, raw.clone()).await.unwrap();
+        assert_eq!(spool.read(&msg.id), Some(msg.clone()));
+        assert_eq!(spool.read_raw(&msg.id).await.unwrap(), raw);
+        assert_eq!(spool.list().unwrap(), vec![msg.clone()]);
+
+        msg.routes[0].failures = 3;
+        spool.update(&msg).await.unwrap();
+        assert_eq!(spool.read(&msg.id).unwrap().routes[0].failures, 3);
+        assert_eq!(spool.list().unwrap()[0].routes[0].failures, 3);
+        assert_eq!(spool.read_raw(&msg.id).await.unwrap(), raw);
+
+        assert!(spool.remove(&msg.id).unwrap());
+        assert!(spool.list().unwrap().is_empty());
+        assert!(!spool.remove(&msg.id).unwrap());
+    }
+
+    #[tokio::test]
+    async fn recovery_drops_torn_files_and_keeps_whole_ones_in_both_layouts() {
+        let dir = scratch();
+        let spool = Spool::open(dir.0.clone()).unwrap();
+        let kept = message("20260101000000AAAAAAAAAAA1");
+        spool.store(&kept, b"x\r\n".to_vec()).await.unwrap();
+        let torn = spool.file_path("20260101000000AAAAAAAAAAA2");
+        let mut bytes = SpoolFile::encode(&serde_json::to_vec(&message("20260101000000AAAAAAAAAAA2")).unwrap(), b"abc");
+        bytes.pop();
+        write_atomically(&torn, &bytes).unwrap();
+        // Older layout: one whole message, one raw file that never got its envelope.
+        let legacy = message("20260101000000BBBBBBBBBBB1");
+        write_atomically(&spool.legacy_msg_path(&legacy.id), b"old\r\n").unwrap();
+        write_atomically(&spool.env_path(&legacy.id), &serde_json::to_vec(&legacy).unwrap()).unwrap();
+        write_atomically(&spool.legacy_msg_path("20260101000000BBBBBBBBBBB2"), b"orphan").unwrap();
+
+        spool.recover().unwrap();
+        assert!(!torn.exists());
+        assert!(!spool.legacy_msg_path("20260101000000BBBBBBBBBBB2").exists());
+        let ids: Vec<String> = spool.list().unwrap().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, [kept.id.clone(), legacy.id.clone()]);
+        assert_eq!(spool.read_raw(&legacy.id).await.unwrap(), b"old\r\n");
+        assert!(spool.remove(&legacy.id).unwrap());
+        assert_eq!(spool.list().unwrap().len(), 1);
     }
 }

@@ -233,7 +233,7 @@ impl Scanner {
 }
 
 fn has_gtube(raw: &[u8]) -> bool {
-    raw.windows(GTUBE.len()).any(|w| w == GTUBE)
+    memchr::memmem::find(raw, GTUBE).is_some()
 }
 
 #[cfg(test)]
