@@ -22,7 +22,7 @@ pub struct QuarantineItem {
     pub size: i64,
 }
 
-crate::list_type!(QuarantineList, QuarantineItem);
+crate::list_type!(QuarantineList, QuarantineItem, capped);
 
 /// Quarantine search.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]

@@ -214,7 +214,7 @@ pub struct TrackedMessage {
     pub updated_at: DateTime<Utc>,
 }
 
-crate::list_type!(TrackedMessageList, TrackedMessage);
+crate::list_type!(TrackedMessageList, TrackedMessage, capped);
 
 /// One tracked message with its event history.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

@@ -28,8 +28,9 @@ pub async fn list_messages(
     ApiQuery(q): ApiQuery<MessageQuery>,
 ) -> ApiResult<Json<TrackedMessageList>> {
     let paging = Paging::new(q.page, q.per_page);
-    let (items, total) = state.store.list_messages(caller.scope, own_address(&caller), &q, paging).await?;
-    Ok(Json(TrackedMessageList { items, total, page: paging.page, per_page: paging.per_page }))
+    let (items, total, total_capped) =
+        state.store.list_messages(caller.scope, own_address(&caller), &q, paging).await?;
+    Ok(Json(TrackedMessageList { items, total, total_capped, page: paging.page, per_page: paging.per_page }))
 }
 
 /// One tracked message with its events.

@@ -48,6 +48,6 @@ pub async fn list(
     ApiQuery(q): ApiQuery<QuarantineQuery>,
 ) -> ApiResult<Json<QuarantineList>> {
     let paging = Paging::new(q.page, q.per_page);
-    let (items, total) = state.store.list_quarantine(caller.scope, &q, paging).await?;
-    Ok(Json(QuarantineList { items, total, page: paging.page, per_page: paging.per_page }))
+    let (items, total, total_capped) = state.store.list_quarantine(caller.scope, &q, paging).await?;
+    Ok(Json(QuarantineList { items, total, total_capped, page: paging.page, per_page: paging.per_page }))
 }

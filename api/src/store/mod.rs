@@ -14,6 +14,7 @@ mod credentials;
 mod lists;
 mod quarantine;
 mod reputation;
+pub(crate) mod search;
 mod tenancy;
 mod users;
 mod worker;
@@ -68,6 +69,13 @@ pub enum Scope {
         org_id: Uuid,
         user_id: Uuid,
     },
+}
+
+impl Store {
+    /// Whether this store runs on SQLite (for the few queries that differ by backend).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
+    }
 }
 
 impl Scope {

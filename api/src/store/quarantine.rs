@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineUpload};
 use uuid::Uuid;
 
+use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, bind_args, capped_count_sql, reported_total};
 use super::{Paging, Scope, Store, with_pool};
 use crate::error::{ApiError, ApiResult};
 
@@ -40,16 +41,14 @@ impl From<Row> for QuarantineItem {
     }
 }
 
-/// Scope: `$3` limits plain users to their own quarantine and those delegated to them.
-const SCOPE: &str = "($1 IS NULL OR o.msp_id = $1) AND ($2 IS NULL OR q.org_id = $2) \
-     AND ($3 IS NULL OR q.user_id = $3 OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = $3))";
-
-fn like(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
-}
+/// The searchable text of quarantined messages (see migration 0009).
+const QUARANTINE_TEXT: TextIndex = TextIndex {
+    table: "quarantine",
+    alias: "q",
+    fts: "quarantine_fts",
+    trigram_expr: "lower(q.sender || chr(10) || q.recipient || chr(10) || q.subject)",
+    columns: &[("sender", "lower(q.sender)"), ("recipient", "q.recipient"), ("subject", "lower(q.subject)")],
+};
 
 impl Store {
     /// Records a quarantined copy; answers false when it was already there.
@@ -65,39 +64,72 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Quarantine search within `scope`: the page, the total and whether it was capped.
     pub async fn list_quarantine(
         &self,
         scope: Scope,
         q: &QuarantineQuery,
         paging: Paging,
-    ) -> ApiResult<(Vec<QuarantineItem>, i64)> {
-        let filters = "($4 IS NULL OR LOWER(q.sender) LIKE $4 ESCAPE '\\' OR q.recipient LIKE $4 ESCAPE '\\' \
-             OR LOWER(q.subject) LIKE $4 ESCAPE '\\') AND ($5 IS NULL OR q.user_id = $5) AND ($6 IS NULL OR q.org_id = $6) \
-             AND ($7 IS NULL OR q.reviewed = $7) AND ($8 IS NULL OR q.received_at >= $8) AND ($9 IS NULL OR q.received_at < $9)";
-        let from = format!("FROM quarantine q JOIN orgs o ON o.id = q.org_id WHERE {SCOPE} AND {filters}");
-        let list = format!(
-            "SELECT q.id, q.org_id, q.user_id, q.recipient, q.sender, q.subject, q.score, q.reasons, q.size, q.received_at, \
-             q.reviewed {from} ORDER BY q.received_at DESC, q.id LIMIT $10 OFFSET $11"
-        );
-        let count = format!("SELECT COUNT(*) {from}");
-        macro_rules! bind_all {
-            ($query:expr) => {
-                $query
-                    .bind(scope.msp_filter())
-                    .bind(scope.org_filter())
-                    .bind(scope.user_filter())
-                    .bind(like(&q.q))
-                    .bind(q.user_id)
-                    .bind(q.org_id)
-                    .bind(q.reviewed)
-                    .bind(q.from)
-                    .bind(q.to)
-            };
+    ) -> ApiResult<(Vec<QuarantineItem>, i64, bool)> {
+        let sqlite = self.is_sqlite();
+        let mut base = Conditions::default();
+        match scope {
+            Scope::Platform => {}
+            Scope::Msp(msp) => {
+                let p = base.arg(Arg::Uuid(msp));
+                base.add(format!("q.org_id IN (SELECT id FROM orgs WHERE msp_id = {p})"));
+            }
+            Scope::Org(org) => {
+                let p = base.arg(Arg::Uuid(org));
+                base.add(format!("q.org_id = {p}"));
+            }
+            // A plain user: its own quarantine and those delegated to it.
+            Scope::User { org_id, user_id } => {
+                let (o, u) = (base.arg(Arg::Uuid(org_id)), base.arg(Arg::Uuid(user_id)));
+                base.add(format!(
+                    "q.org_id = {o} AND (q.user_id = {u} OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = {u}))"
+                ));
+            }
         }
-        with_pool!(self, pool => {
-            let rows: Vec<Row> = bind_all!(sqlx::query_as(&list)).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
-            let total: i64 = bind_all!(sqlx::query_scalar(&count)).fetch_one(pool).await?;
-            Ok((rows.into_iter().map(QuarantineItem::from).collect(), total))
-        })
+        if let Some(user) = q.user_id {
+            let p = base.arg(Arg::Uuid(user));
+            base.add(format!("q.user_id = {p}"));
+        }
+        if let Some(org) = q.org_id {
+            let p = base.arg(Arg::Uuid(org));
+            base.add(format!("q.org_id = {p}"));
+        }
+        if let Some(reviewed) = q.reviewed {
+            let p = base.arg(Arg::Bool(reviewed));
+            base.add(format!("q.reviewed = {p}"));
+        }
+        if let Some(from) = q.from {
+            let p = base.arg(Arg::Time(from));
+            base.add(format!("q.received_at >= {p}"));
+        }
+        if let Some(to) = q.to {
+            let p = base.arg(Arg::Time(to));
+            base.add(format!("q.received_at < {p}"));
+        }
+        let texts: Vec<TextFilter> = TextFilter::new(None, q.q.as_deref()).into_iter().collect();
+        let broad = matches!(scope, Scope::Platform | Scope::Msp(_)) && q.org_id.is_none() && q.user_id.is_none();
+        let plan = SearchPlan::new(&QUARANTINE_TEXT, sqlite, broad, base, &texts);
+        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => {
+            let (from, conditions) = plan.counting();
+            let count = capped_count_sql(&from, conditions);
+            let counted: i64 = bind_args!(sqlx::query_scalar(&count), conditions.args).fetch_one(pool).await?;
+            let (from, conditions) = plan.listing(counted);
+            let mut conditions = conditions.clone();
+            let (limit, offset) = (conditions.arg(Arg::Int(paging.limit())), conditions.arg(Arg::Int(paging.offset())));
+            let list = format!(
+                "SELECT q.id, q.org_id, q.user_id, q.recipient, q.sender, q.subject, q.score, q.reasons, q.size, q.received_at, \
+                 q.reviewed FROM {from} WHERE {} ORDER BY q.received_at DESC, q.id LIMIT {limit} OFFSET {offset}",
+                conditions.sql()
+            );
+            let rows: Vec<Row> = bind_args!(sqlx::query_as(&list), conditions.args).fetch_all(pool).await?;
+            (rows, counted)
+        });
+        let (total, capped) = reported_total(total);
+        Ok((rows.into_iter().map(QuarantineItem::from).collect(), total, capped))
     }
 }

@@ -9,6 +9,7 @@ use moat_openapi::{
 use uuid::Uuid;
 
 use super::tenancy::{DOMAIN_COLUMNS, DomainRow};
+use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, bind_args, capped_count_sql, reported_total};
 use super::{Paging, Scope, Store, now, with_pool};
 use crate::error::{ApiError, ApiResult};
 
@@ -68,6 +69,15 @@ const TRACKED_COLUMNS: &str = "m.id, m.org_id, m.direction, m.sender, m.recipien
 const TRACKED_SCOPE: &str =
     "($1 IS NULL OR o.msp_id = $1) AND ($2 IS NULL OR m.org_id = $2) AND ($3 IS NULL OR m.recipients LIKE $3)";
 
+/// The searchable text of tracked messages (see migration 0009).
+const TRACKED_TEXT: TextIndex = TextIndex {
+    table: "tracked_messages",
+    alias: "m",
+    fts: "tracked_messages_fts",
+    trigram_expr: "lower(m.sender || chr(10) || m.recipients || chr(10) || m.subject)",
+    columns: &[("sender", "lower(m.sender)"), ("recipients", "m.recipients"), ("subject", "lower(m.subject)")],
+};
+
 /// Recipients are stored as `,a@x,b@y,` so one address matches with `LIKE '%,a@x,%'`.
 fn join_recipients(list: &[String]) -> String {
     let mut s = String::from(",");
@@ -76,13 +86,6 @@ fn join_recipients(list: &[String]) -> String {
         s.push(',');
     }
     s
-}
-
-fn like(value: &Option<String>) -> Option<String> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| {
-        let escaped = v.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
-    })
 }
 
 impl Store {
@@ -228,51 +231,82 @@ impl Store {
     }
 
     /// Message tracking search within `scope`; `user_email` limits to mail addressed to it.
+    /// Answers the page, the total and whether the total was capped.
     pub async fn list_messages(
         &self,
         scope: Scope,
         user_email: Option<&str>,
         q: &MessageQuery,
         paging: Paging,
-    ) -> ApiResult<(Vec<TrackedMessage>, i64)> {
-        let mine = user_email.map(|e| format!("%,{},%", e.to_lowercase()));
-        let filters = "($4 IS NULL OR LOWER(m.sender) LIKE $4 ESCAPE '\\' OR m.recipients LIKE $4 ESCAPE '\\' OR LOWER(m.subject) LIKE $4 ESCAPE '\\') \
-             AND ($5 IS NULL OR LOWER(m.sender) LIKE $5 ESCAPE '\\') AND ($6 IS NULL OR m.recipients LIKE $6 ESCAPE '\\') \
-             AND ($7 IS NULL OR LOWER(m.subject) LIKE $7 ESCAPE '\\') AND ($8 IS NULL OR m.message_id = $8) \
-             AND ($9 IS NULL OR m.status = $9) AND ($10 IS NULL OR m.org_id = $10) \
-             AND ($11 IS NULL OR m.received_at >= $11) AND ($12 IS NULL OR m.received_at < $12)";
-        let from =
-            format!("FROM tracked_messages m LEFT JOIN orgs o ON o.id = m.org_id WHERE {TRACKED_SCOPE} AND {filters}");
-        let list = format!("SELECT {TRACKED_COLUMNS} {from} ORDER BY m.received_at DESC, m.id LIMIT $13 OFFSET $14");
-        let count = format!("SELECT COUNT(*) {from}");
+    ) -> ApiResult<(Vec<TrackedMessage>, i64, bool)> {
+        let sqlite = self.is_sqlite();
+        let mut base = Conditions::default();
+        match scope {
+            Scope::Platform => {}
+            Scope::Msp(msp) => {
+                let p = base.arg(Arg::Uuid(msp));
+                base.add(format!("m.org_id IN (SELECT id FROM orgs WHERE msp_id = {p})"));
+            }
+            Scope::Org(org) | Scope::User { org_id: org, .. } => {
+                let p = base.arg(Arg::Uuid(org));
+                base.add(format!("m.org_id = {p}"));
+            }
+        }
+        if let Some(email) = user_email {
+            let pattern = format!("%,{},%", email.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let p = base.arg(Arg::Text(pattern));
+            base.add(format!("m.recipients LIKE {p}{}", if sqlite { " ESCAPE '\\'" } else { "" }));
+        }
         let message_id = q
             .message_id
             .as_deref()
             .map(|m| m.trim().trim_matches(|c| c == '<' || c == '>').to_string())
             .filter(|m| !m.is_empty());
-        let status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        macro_rules! bind_all {
-            ($query:expr) => {
-                $query
-                    .bind(scope.msp_filter())
-                    .bind(scope.org_filter())
-                    .bind(&mine)
-                    .bind(like(&q.q))
-                    .bind(like(&q.sender))
-                    .bind(like(&q.recipient))
-                    .bind(like(&q.subject))
-                    .bind(&message_id)
-                    .bind(&status)
-                    .bind(q.org_id)
-                    .bind(q.from)
-                    .bind(q.to)
-            };
+        if let Some(message_id) = message_id {
+            let p = base.arg(Arg::Text(message_id));
+            base.add(format!("m.message_id = {p}"));
         }
-        with_pool!(self, pool => {
-            let rows: Vec<TrackedRow> = bind_all!(sqlx::query_as(&list)).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
-            let total: i64 = bind_all!(sqlx::query_scalar(&count)).fetch_one(pool).await?;
-            Ok((rows.into_iter().map(TrackedMessage::from).collect(), total))
-        })
+        if let Some(status) = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let p = base.arg(Arg::Text(status.to_string()));
+            base.add(format!("m.status = {p}"));
+        }
+        if let Some(org) = q.org_id {
+            let p = base.arg(Arg::Uuid(org));
+            base.add(format!("m.org_id = {p}"));
+        }
+        if let Some(from) = q.from {
+            let p = base.arg(Arg::Time(from));
+            base.add(format!("m.received_at >= {p}"));
+        }
+        if let Some(to) = q.to {
+            let p = base.arg(Arg::Time(to));
+            base.add(format!("m.received_at < {p}"));
+        }
+        let texts: Vec<TextFilter> = [
+            TextFilter::new(None, q.q.as_deref()),
+            TextFilter::new(Some("sender"), q.sender.as_deref()),
+            TextFilter::new(Some("recipients"), q.recipient.as_deref()),
+            TextFilter::new(Some("subject"), q.subject.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let broad = matches!(scope, Scope::Platform | Scope::Msp(_)) && q.org_id.is_none();
+        let plan = SearchPlan::new(&TRACKED_TEXT, sqlite, broad, base, &texts);
+        let columns = TRACKED_COLUMNS;
+        let (rows, total): (Vec<TrackedRow>, i64) = with_pool!(self, pool => {
+            let (from, conditions) = plan.counting();
+            let count = capped_count_sql(&from, conditions);
+            let counted: i64 = bind_args!(sqlx::query_scalar(&count), conditions.args).fetch_one(pool).await?;
+            let (from, conditions) = plan.listing(counted);
+            let mut conditions = conditions.clone();
+            let (limit, offset) = (conditions.arg(Arg::Int(paging.limit())), conditions.arg(Arg::Int(paging.offset())));
+            let list = format!("SELECT {columns} FROM {from} WHERE {} ORDER BY m.received_at DESC, m.id LIMIT {limit} OFFSET {offset}", conditions.sql());
+            let rows: Vec<TrackedRow> = bind_args!(sqlx::query_as(&list), conditions.args).fetch_all(pool).await?;
+            (rows, counted)
+        });
+        let (total, capped) = reported_total(total);
+        Ok((rows.into_iter().map(TrackedMessage::from).collect(), total, capped))
     }
 
     /// One tracked message within `scope`, with its events in order.

@@ -301,3 +301,56 @@ async fn a_domain_policy_overrides_its_orgs_and_reaches_the_workers() {
     let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
     assert_eq!(snap["domains"][0]["policy"], Value::Null);
 }
+
+#[tokio::test]
+async fn text_search_finds_substrings_across_tenants_within_reach() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "find-a").await;
+    let b = tenant(&app, &admin, "find-b").await;
+    let node = node_token(&app).await;
+    let received = |sender: &str, to: &str, subject: &str| {
+        json!({"direction": "inbound", "sender": sender, "recipients": [to], "subject": subject})
+    };
+    let batch = json!({"events": [
+        event("s1", "received", &a.org_id, received("Offer42@Promo.test", "user@find-a.test", "Save 50% now")),
+        event("s2", "received", &b.org_id, received("news@ext.test", "user@find-b.test", "Quarterly \"numbers\" inside")),
+        event("s3", "received", &a.org_id, received("x@ext.test", "admin@find-a.test", "first subject")),
+        // The same message told again (a retried hand-over): its searchable text changes.
+        event("s3", "received", &a.org_id, received("x@ext.test", "admin@find-a.test", "changed subject")),
+    ]});
+    let (status, ack) = app.post("/api/v1/worker/events", &node, batch).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+
+    let ids = |list: &Value| -> Vec<String> {
+        let mut ids: Vec<String> =
+            list["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    for (query, expected) in [
+        ("q=OFFER42", vec!["s1"]),
+        ("sender=promo", vec!["s1"]),
+        ("sender=quarterly", vec![]),
+        ("subject=quarterly", vec!["s2"]),
+        ("recipient=find-b", vec!["s2"]),
+        ("q=50%25", vec!["s1"]),
+        ("q=%25", vec!["s1"]),
+        ("q=%22numbers%22", vec!["s2"]),
+        ("q=ext.test", vec!["s2", "s3"]),
+        ("q=changed", vec!["s3"]),
+        ("q=first", vec![]),
+        ("q=ext.test&subject=changed", vec!["s3"]),
+    ] {
+        let (status, list) = app.get(&format!("/api/v1/messages?{query}"), &admin).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {list}");
+        assert_eq!(ids(&list), expected, "{query}");
+        assert_eq!(list["total"], expected.len(), "{query}");
+        assert_eq!(list["total_capped"], false, "{query}");
+    }
+    // Within an MSP's or an org's reach only.
+    let (_, list) = app.get("/api/v1/messages?q=ext.test", &a.msp_admin).await;
+    assert_eq!(ids(&list), ["s3"]);
+    let (_, list) = app.get("/api/v1/messages?q=ext.test", &b.org_admin).await;
+    assert_eq!(ids(&list), ["s2"]);
+}

@@ -53,10 +53,10 @@ pub async fn bdat_chunk_done(session: &mut Session, last: bool) {
 
 /// Whether `raw` has a LF not preceded by CR, or a CR not followed by LF.
 fn has_bare_newline(raw: &[u8]) -> bool {
-    raw.iter().enumerate().any(|(i, &b)| match b {
+    // Visits only the line ends (memchr), not every byte: this runs on every message.
+    memchr::memchr2_iter(b'\r', b'\n', raw).any(|i| match raw[i] {
         b'\n' => i == 0 || raw[i - 1] != b'\r',
-        b'\r' => raw.get(i + 1) != Some(&b'\n'),
-        _ => false,
+        _ => raw.get(i + 1) != Some(&b'\n'),
     })
 }
 
