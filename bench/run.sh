@@ -23,9 +23,6 @@ section() { echo; echo "## $1"; echo; echo "Command: \`$2\`"; echo; }
   python3 bench/accuracy.py "$bin"
 
   section "Tarpit capacity" "python3 bench/tarpit.py $bin"
-  echo "10,000 connections from untrusted loopback addresses connect and stay silent while a trusted"
-  echo "sender sends 300 messages over one connection. (Postfix/postscreen beside it: not measured yet.)"
-  echo
   python3 bench/tarpit.py "$bin"
 
   section "Policy propagation" "python3 bench/propagation.py $bin"

@@ -65,7 +65,7 @@ pub fn NotFound() -> impl IntoView {
 
 /// Previous/next paging over a list with a total.
 #[component]
-pub fn Pager(page: RwSignal<u32>, per_page: u32, total: Signal<i64>) -> impl IntoView {
+pub fn Pager(page: RwSignal<u32>, per_page: u32, total: Signal<i64>, capped: Signal<bool>) -> impl IntoView {
     let pages = move || ((total.get().max(0) as u32).div_ceil(per_page)).max(1);
     view! {
         <nav class="pager" aria-label="Pages">
@@ -77,7 +77,11 @@ pub fn Pager(page: RwSignal<u32>, per_page: u32, total: Signal<i64>) -> impl Int
                 "← Previous"
             </button>
             <span class="pager-info">
-                {move || format!("Page {} of {} · {} total", page.get(), pages(), total.get())}
+                {move || {
+                    // A capped search total means "at least": say so.
+                    let more = if capped.get() { "+" } else { "" };
+                    format!("Page {} of {} · {}{more} total", page.get(), pages(), total.get())
+                }}
             </span>
             <button
                 class="btn btn-ghost"
@@ -183,6 +187,10 @@ async fn api_get<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, ApiErr
 /// A list response with a total (for paging).
 pub trait Paged {
     fn total(&self) -> i64;
+    /// The total stopped counting (searches count exactly up to a limit).
+    fn capped(&self) -> bool {
+        false
+    }
     fn is_empty(&self) -> bool;
 }
 
@@ -198,13 +206,19 @@ macro_rules! paged {
         })*
     };
 }
-paged!(
-    moat_openapi::MspList,
-    moat_openapi::OrgList,
-    moat_openapi::DomainList,
-    moat_openapi::UserList,
-    moat_openapi::QuarantineList
-);
+paged!(moat_openapi::MspList, moat_openapi::OrgList, moat_openapi::DomainList, moat_openapi::UserList);
+
+impl Paged for moat_openapi::QuarantineList {
+    fn total(&self) -> i64 {
+        self.total
+    }
+    fn capped(&self) -> bool {
+        self.total_capped
+    }
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
 
 /// One paged list screen's state: the page, the loaded page, and where it comes from.
 pub struct PagedList<T: Send + Sync + 'static> {
@@ -252,6 +266,10 @@ where
         Signal::derive(move || self.data.with(|l| if let Load::Ready(l) = l { l.total() } else { 0 }))
     }
 
+    pub fn capped(self) -> Signal<bool> {
+        Signal::derive(move || self.data.with(|l| matches!(l, Load::Ready(l) if l.capped())))
+    }
+
     /// The loading, error, empty or loaded state, with the pager under it.
     pub fn view(self, empty: &'static str, render: impl Fn(T) -> AnyView + Send + Sync + 'static) -> impl IntoView {
         let body = move || match self.data.get() {
@@ -262,7 +280,7 @@ where
         };
         view! {
             {body}
-            <Pager page=self.page per_page=Self::PER_PAGE total=self.total()/>
+            <Pager page=self.page per_page=Self::PER_PAGE total=self.total() capped=self.capped()/>
         }
     }
 }

@@ -63,12 +63,12 @@ macro_rules! list_type {
     // A search whose total is exact up to a limit: past it `total` is that limit and
     // `total_capped` is true ("at least").
     ($name:ident, $item:ty, capped) => {
-        #[doc = concat!("A page of `", stringify!($item), "` with the total count (exact up to 10,000).")]
+        #[doc = concat!("A page of `", stringify!($item), "` with the total count (exact up to 1,000).")]
         #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq)]
         pub struct $name {
             pub items: Vec<$item>,
             pub total: i64,
-            /// True when there are more matches than `total` (counting stopped at 10,000).
+            /// True when there are more matches than `total` (counting stopped at 1,000).
             #[serde(default)]
             pub total_capped: bool,
             pub page: u32,

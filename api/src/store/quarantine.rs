@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineUpload};
 use uuid::Uuid;
 
-use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, bind_args, capped_count_sql, reported_total};
+use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, reported_total, run_search};
 use super::{Paging, Scope, Store, with_pool};
 use crate::error::{ApiError, ApiResult};
 
@@ -40,6 +40,8 @@ impl From<Row> for QuarantineItem {
         }
     }
 }
+
+const QUARANTINE_COLUMNS: &str = "q.id, q.org_id, q.user_id, q.recipient, q.sender, q.subject, q.score, q.reasons, q.size, q.received_at, q.reviewed";
 
 /// The searchable text of quarantined messages (see migration 0009).
 const QUARANTINE_TEXT: TextIndex = TextIndex {
@@ -114,21 +116,7 @@ impl Store {
         let texts: Vec<TextFilter> = TextFilter::new(None, q.q.as_deref()).into_iter().collect();
         let broad = matches!(scope, Scope::Platform | Scope::Msp(_)) && q.org_id.is_none() && q.user_id.is_none();
         let plan = SearchPlan::new(&QUARANTINE_TEXT, sqlite, broad, base, &texts);
-        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => {
-            let (from, conditions) = plan.counting();
-            let count = capped_count_sql(&from, conditions);
-            let counted: i64 = bind_args!(sqlx::query_scalar(&count), conditions.args).fetch_one(pool).await?;
-            let (from, conditions) = plan.listing(counted);
-            let mut conditions = conditions.clone();
-            let (limit, offset) = (conditions.arg(Arg::Int(paging.limit())), conditions.arg(Arg::Int(paging.offset())));
-            let list = format!(
-                "SELECT q.id, q.org_id, q.user_id, q.recipient, q.sender, q.subject, q.score, q.reasons, q.size, q.received_at, \
-                 q.reviewed FROM {from} WHERE {} ORDER BY q.received_at DESC, q.id LIMIT {limit} OFFSET {offset}",
-                conditions.sql()
-            );
-            let rows: Vec<Row> = bind_args!(sqlx::query_as(&list), conditions.args).fetch_all(pool).await?;
-            (rows, counted)
-        });
+        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => run_search!(pool, plan, Row, QUARANTINE_COLUMNS, "q.received_at DESC, q.id", paging));
         let (total, capped) = reported_total(total);
         Ok((rows.into_iter().map(QuarantineItem::from).collect(), total, capped))
     }

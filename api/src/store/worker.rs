@@ -8,8 +8,8 @@ use moat_openapi::{
 };
 use uuid::Uuid;
 
+use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, reported_total, run_search};
 use super::tenancy::{DOMAIN_COLUMNS, DomainRow};
-use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, bind_args, capped_count_sql, reported_total};
 use super::{Paging, Scope, Store, now, with_pool};
 use crate::error::{ApiError, ApiResult};
 
@@ -253,7 +253,8 @@ impl Store {
             }
         }
         if let Some(email) = user_email {
-            let pattern = format!("%,{},%", email.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let pattern =
+                format!("%,{},%", email.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
             let p = base.arg(Arg::Text(pattern));
             base.add(format!("m.recipients LIKE {p}{}", if sqlite { " ESCAPE '\\'" } else { "" }));
         }
@@ -294,17 +295,8 @@ impl Store {
         let broad = matches!(scope, Scope::Platform | Scope::Msp(_)) && q.org_id.is_none();
         let plan = SearchPlan::new(&TRACKED_TEXT, sqlite, broad, base, &texts);
         let columns = TRACKED_COLUMNS;
-        let (rows, total): (Vec<TrackedRow>, i64) = with_pool!(self, pool => {
-            let (from, conditions) = plan.counting();
-            let count = capped_count_sql(&from, conditions);
-            let counted: i64 = bind_args!(sqlx::query_scalar(&count), conditions.args).fetch_one(pool).await?;
-            let (from, conditions) = plan.listing(counted);
-            let mut conditions = conditions.clone();
-            let (limit, offset) = (conditions.arg(Arg::Int(paging.limit())), conditions.arg(Arg::Int(paging.offset())));
-            let list = format!("SELECT {columns} FROM {from} WHERE {} ORDER BY m.received_at DESC, m.id LIMIT {limit} OFFSET {offset}", conditions.sql());
-            let rows: Vec<TrackedRow> = bind_args!(sqlx::query_as(&list), conditions.args).fetch_all(pool).await?;
-            (rows, counted)
-        });
+        let (rows, total): (Vec<TrackedRow>, i64) =
+            with_pool!(self, pool => run_search!(pool, plan, TrackedRow, columns, "m.received_at DESC, m.id", paging));
         let (total, capped) = reported_total(total);
         Ok((rows.into_iter().map(TrackedMessage::from).collect(), total, capped))
     }

@@ -309,9 +309,7 @@ async fn text_search_finds_substrings_across_tenants_within_reach() {
     let a = tenant(&app, &admin, "find-a").await;
     let b = tenant(&app, &admin, "find-b").await;
     let node = node_token(&app).await;
-    let received = |sender: &str, to: &str, subject: &str| {
-        json!({"direction": "inbound", "sender": sender, "recipients": [to], "subject": subject})
-    };
+    let received = |sender: &str, to: &str, subject: &str| json!({"direction": "inbound", "sender": sender, "recipients": [to], "subject": subject});
     let batch = json!({"events": [
         event("s1", "received", &a.org_id, received("Offer42@Promo.test", "user@find-a.test", "Save 50% now")),
         event("s2", "received", &b.org_id, received("news@ext.test", "user@find-b.test", "Quarterly \"numbers\" inside")),
