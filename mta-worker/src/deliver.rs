@@ -113,15 +113,15 @@ pub async fn attempt(
     rcpts: &[String],
     raw: &[u8],
 ) -> Vec<(String, Outcome)> {
+    let connectors = match connectors() {
+        Ok(c) => c,
+        Err(err) => {
+            let outcome = Outcome::Deferred(format!("TLS set-up failed: {err}"));
+            return rcpts.iter().map(|r| (r.clone(), outcome.clone())).collect();
+        }
+    };
     let mut last = Outcome::Deferred("no destination host".into());
     for (host, port) in &dest.hosts {
-        let connectors = match connectors() {
-            Ok(c) => c,
-            Err(err) => {
-                last = Outcome::Deferred(format!("TLS set-up failed: {err}"));
-                continue;
-            }
-        };
         let builder = |tls: &TlsConnector| SmtpClientBuilder {
             addr: socket_address(host, *port),
             timeout,

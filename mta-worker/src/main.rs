@@ -21,6 +21,8 @@ mod queue;
 mod reputation;
 mod rspamd;
 mod scan;
+#[cfg(test)]
+mod scratch;
 mod spool;
 mod state;
 mod tls;

@@ -96,7 +96,7 @@ impl Writer {
         while let Ok(first) = appends.recv() {
             let mut batch = vec![first];
             batch.extend(appends.try_iter());
-            let lines: Vec<u8> = batch.iter().flat_map(|a| a.line.iter().copied()).collect();
+            let lines = batch.iter().map(|a| a.line.as_slice()).collect::<Vec<_>>().concat();
             if let Err(err) = self.append(&lines) {
                 tracing::error!(%err, "cannot write events to the outbox");
             }
@@ -239,27 +239,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A scratch folder, removed when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            let dir = std::env::temp_dir().join(format!("moat-outbox-{}", Uuid::new_v4().simple()));
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::scratch::ScratchDir;
 
     fn one(tracking_id: &str) -> Vec<MessageEvent> {
         vec![event(tracking_id, EventKind::Received, None, EventDetail::default())]
@@ -271,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn recorded_events_are_taken_once_in_order_and_finished_segments_are_handed_back() {
-        let dir = TempDir::new();
+        let dir = ScratchDir::new();
         // A segment from an earlier run that ends in a torn line, and a legacy batch file.
         fs::write(dir.path().join("00000000000000000007.log"), {
             let mut b = serde_json::to_vec(&one("old")).unwrap();
@@ -305,7 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_restart_starts_a_new_segment_and_ships_the_old_one_whole() {
-        let dir = TempDir::new();
+        let dir = ScratchDir::new();
         {
             let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
             outbox.record(one("before")).await;

@@ -209,8 +209,8 @@ async fn destination(worker: &Worker, target: &Target) -> Result<Destination, Ou
 
 /// One pass over a message: deliver its due routes and record what happened.
 async fn process(worker: &Worker, id: &str) {
-    let Some(mut msg) = worker.spool.read(id) else { return };
-    let raw = match worker.spool.read_raw(id).await {
+    let Some((mut msg, raw)) = worker.spool.load(id).await else { return };
+    let raw = match raw {
         Ok(raw) => raw,
         Err(err) => {
             tracing::error!(%id, %err, "spooled message unreadable; retrying later");

@@ -127,33 +127,38 @@ pub struct Spool {
     dir: PathBuf,
 }
 
-/// A spool file with its raw message located by the header.
-struct SpoolFile {
-    bytes: Vec<u8>,
+/// Where a spool file's envelope and raw message lie, from its first line.
+struct Layout {
+    envelope: std::ops::Range<usize>,
     raw: std::ops::Range<usize>,
 }
 
-impl SpoolFile {
-    fn encode(envelope: &[u8], raw: &[u8]) -> Vec<u8> {
-        let mut out = format!("{MAGIC} {} {}\n", envelope.len(), raw.len()).into_bytes();
-        out.reserve(envelope.len() + raw.len() + 1);
-        out.extend_from_slice(envelope);
-        out.push(b'\n');
-        out.extend_from_slice(raw);
-        out
-    }
-
-    /// Parses a whole file; `None` for a file that is not complete (torn by a crash while it
-    /// was written, before the sender was answered) or not a spool file.
-    fn decode(bytes: Vec<u8>) -> Option<SpoolFile> {
-        let end = bytes.iter().take(64).position(|&b| b == b'\n')?;
-        let header = std::str::from_utf8(&bytes[..end]).ok()?;
+impl Layout {
+    /// `head`: at least the file's first line (which is at most 64 bytes).
+    fn of(head: &[u8]) -> Option<Layout> {
+        let end = head.iter().take(64).position(|&b| b == b'\n')?;
+        let header = std::str::from_utf8(&head[..end]).ok()?;
         let mut lengths = header.strip_prefix(MAGIC)?.split_ascii_whitespace().map(|n| n.parse::<usize>().ok());
         let (env_len, raw_len) = (lengths.next()??, lengths.next()??);
-        let raw_start = end + 1 + env_len + 1;
-        let raw = raw_start..raw_start + raw_len;
-        (raw.end == bytes.len()).then_some(SpoolFile { bytes, raw })
+        let envelope = end + 1..end + 1 + env_len;
+        let raw = envelope.end + 1..envelope.end + 1 + raw_len;
+        Some(Layout { envelope, raw })
     }
+
+    /// A file of `len` bytes is whole (not torn by a crash while it was written, before the
+    /// sender was answered).
+    fn whole(&self, len: u64) -> bool {
+        self.raw.end as u64 == len
+    }
+}
+
+fn encode(envelope: &[u8], raw: &[u8]) -> Vec<u8> {
+    let mut out = format!("{MAGIC} {} {}\n", envelope.len(), raw.len()).into_bytes();
+    out.reserve(envelope.len() + raw.len() + 1);
+    out.extend_from_slice(envelope);
+    out.push(b'\n');
+    out.extend_from_slice(raw);
+    out
 }
 
 impl Spool {
@@ -234,7 +239,7 @@ impl Spool {
 
     /// Makes the message durable: envelope and raw bytes in one file.
     pub async fn store(&self, msg: &QueuedMessage, raw: Vec<u8>) -> WorkerResult<()> {
-        let bytes = SpoolFile::encode(&serde_json::to_vec(msg)?, &raw);
+        let bytes = encode(&serde_json::to_vec(msg)?, &raw);
         let path = self.file_path(&msg.id);
         tokio::task::spawn_blocking(move || write_atomically(&path, &bytes)).await.map_err(std::io::Error::other)??;
         Ok(())
@@ -261,20 +266,38 @@ impl Spool {
         Ok(existed || (legacy && had_state))
     }
 
-    pub async fn read_raw(&self, id: &str) -> WorkerResult<Vec<u8>> {
-        let (path, legacy) = (self.file_path(id), self.legacy_msg_path(id));
-        let raw = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            match fs::read(&path) {
-                Ok(bytes) => SpoolFile::decode(bytes)
-                    .map(|f| f.bytes[f.raw].to_vec())
-                    .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "incomplete spool file")),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => fs::read(legacy),
-                Err(err) => Err(err),
+    /// A message's envelope (its latest recorded state) and raw bytes, from one read of its
+    /// file; `None` when it is not queued. The raw bytes may still fail to read (an older
+    /// layout's raw file gone missing).
+    pub async fn load(&self, id: &str) -> Option<(QueuedMessage, std::io::Result<Vec<u8>>)> {
+        let this = self.clone();
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || this.load_blocking(&id)).await.ok().flatten()
+    }
+
+    fn load_blocking(&self, id: &str) -> Option<(QueuedMessage, std::io::Result<Vec<u8>>)> {
+        let later_state = fs::read(self.env_path(id)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        match fs::read(self.file_path(id)) {
+            Ok(bytes) => {
+                let layout = Layout::of(&bytes).filter(|l| l.whole(bytes.len() as u64))?;
+                let msg = later_state.or_else(|| serde_json::from_slice(&bytes[layout.envelope]).ok())?;
+                Some((msg, Ok(bytes[layout.raw].to_vec())))
             }
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok(raw)
+            // The older layout: envelope and raw bytes in two files.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Some((later_state?, fs::read(self.legacy_msg_path(id))))
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// The raw bytes alone (tests).
+    #[cfg(test)]
+    pub async fn read_raw(&self, id: &str) -> WorkerResult<Vec<u8>> {
+        match self.load(id).await {
+            Some((_, raw)) => Ok(raw?),
+            None => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such queued message").into()),
+        }
     }
 
     /// The envelope of one message: its latest recorded state, else the one it was stored with.
@@ -291,16 +314,13 @@ impl Spool {
         let mut head = vec![0u8; 8192];
         let n = read_up_to(&mut file, &mut head).ok()?;
         head.truncate(n);
-        let end = head.iter().take(64).position(|&b| b == b'\n')?;
-        let header = std::str::from_utf8(&head[..end]).ok()?;
-        let env_len: usize = header.strip_prefix(MAGIC)?.split_ascii_whitespace().next()?.parse().ok()?;
-        let start = end + 1;
-        if head.len() < start + env_len {
-            let mut rest = vec![0u8; start + env_len - head.len()];
+        let layout = Layout::of(&head)?;
+        if head.len() < layout.envelope.end {
+            let mut rest = vec![0u8; layout.envelope.end - head.len()];
             std::io::Read::read_exact(&mut file, &mut rest).ok()?;
             head.extend_from_slice(&rest);
         }
-        serde_json::from_slice(&head[start..start + env_len]).ok()
+        serde_json::from_slice(&head[layout.envelope]).ok()
     }
 
     /// Every queued message, oldest first.
@@ -340,13 +360,7 @@ fn complete(path: &Path) -> bool {
     let Ok(mut file) = File::open(path) else { return false };
     let mut head = [0u8; 64];
     let Ok(n) = read_up_to(&mut file, &mut head) else { return false };
-    let Some(end) = head[..n].iter().position(|&b| b == b'\n') else { return false };
-    let Some(lengths) = std::str::from_utf8(&head[..end]).ok().and_then(|h| h.strip_prefix(MAGIC)) else {
-        return false;
-    };
-    let lengths: Vec<u64> = lengths.split_ascii_whitespace().filter_map(|n| n.parse().ok()).collect();
-    let [env_len, raw_len] = lengths[..] else { return false };
-    file.metadata().is_ok_and(|m| m.len() == end as u64 + 1 + env_len + 1 + raw_len)
+    Layout::of(&head[..n]).is_some_and(|l| file.metadata().is_ok_and(|m| l.whole(m.len())))
 }
 
 /// Reads until `buf` is full or the file ends; answers the bytes read.
@@ -364,6 +378,7 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::ScratchDir;
 
     fn message(id: &str) -> QueuedMessage {
         QueuedMessage {
@@ -388,21 +403,10 @@ mod tests {
         }
     }
 
-    struct Scratch(PathBuf);
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn scratch() -> Scratch {
-        Scratch(std::env::temp_dir().join(format!("moat-spool-{}", Uuid::new_v4().simple())))
-    }
-
     #[tokio::test]
     async fn a_stored_message_reads_back_whole_and_its_later_state_wins() {
-        let dir = scratch();
-        let spool = Spool::open(dir.0.clone()).unwrap();
+        let dir = ScratchDir::new();
+        let spool = Spool::open(dir.path().to_path_buf()).unwrap();
         let mut msg = message("20260101000000ABCDEF123456");
         let raw = b"Subject: s\r\n\r\nbody with\nMOAT-SPOOL 1 9 9\n inside\r\n".to_vec();
         spool.store(&msg, raw.clone()).await.unwrap();
@@ -423,12 +427,12 @@ mod tests {
 
     #[tokio::test]
     async fn recovery_drops_torn_files_and_keeps_whole_ones_in_both_layouts() {
-        let dir = scratch();
-        let spool = Spool::open(dir.0.clone()).unwrap();
+        let dir = ScratchDir::new();
+        let spool = Spool::open(dir.path().to_path_buf()).unwrap();
         let kept = message("20260101000000AAAAAAAAAAA1");
         spool.store(&kept, b"x\r\n".to_vec()).await.unwrap();
         let torn = spool.file_path("20260101000000AAAAAAAAAAA2");
-        let mut bytes = SpoolFile::encode(&serde_json::to_vec(&message("20260101000000AAAAAAAAAAA2")).unwrap(), b"abc");
+        let mut bytes = encode(&serde_json::to_vec(&message("20260101000000AAAAAAAAAAA2")).unwrap(), b"abc");
         bytes.pop();
         write_atomically(&torn, &bytes).unwrap();
         // Older layout: one whole message, one raw file that never got its envelope.

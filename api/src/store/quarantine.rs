@@ -75,44 +75,24 @@ impl Store {
     ) -> ApiResult<(Vec<QuarantineItem>, i64, bool)> {
         let sqlite = self.is_sqlite();
         let mut base = Conditions::default();
-        match scope {
-            Scope::Platform => {}
-            Scope::Msp(msp) => {
-                let p = base.arg(Arg::Uuid(msp));
-                base.add(format!("q.org_id IN (SELECT id FROM orgs WHERE msp_id = {p})"));
-            }
-            Scope::Org(org) => {
-                let p = base.arg(Arg::Uuid(org));
-                base.add(format!("q.org_id = {p}"));
-            }
-            // A plain user: its own quarantine and those delegated to it.
-            Scope::User { org_id, user_id } => {
-                let (o, u) = (base.arg(Arg::Uuid(org_id)), base.arg(Arg::Uuid(user_id)));
-                base.add(format!(
-                    "q.org_id = {o} AND (q.user_id = {u} OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = {u}))"
-                ));
-            }
+        base.org_scope("q", scope);
+        // A plain user: its own quarantine and those delegated to it.
+        if let Scope::User { user_id, .. } = scope {
+            let u = base.arg(Arg::Uuid(user_id));
+            base.add(format!(
+                "(q.user_id = {u} OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = {u}))"
+            ));
         }
         if let Some(user) = q.user_id {
-            let p = base.arg(Arg::Uuid(user));
-            base.add(format!("q.user_id = {p}"));
+            base.equals("q.user_id", Arg::Uuid(user));
         }
         if let Some(org) = q.org_id {
-            let p = base.arg(Arg::Uuid(org));
-            base.add(format!("q.org_id = {p}"));
+            base.equals("q.org_id", Arg::Uuid(org));
         }
         if let Some(reviewed) = q.reviewed {
-            let p = base.arg(Arg::Bool(reviewed));
-            base.add(format!("q.reviewed = {p}"));
+            base.equals("q.reviewed", Arg::Bool(reviewed));
         }
-        if let Some(from) = q.from {
-            let p = base.arg(Arg::Time(from));
-            base.add(format!("q.received_at >= {p}"));
-        }
-        if let Some(to) = q.to {
-            let p = base.arg(Arg::Time(to));
-            base.add(format!("q.received_at < {p}"));
-        }
+        base.time_range("q.received_at", q.from, q.to);
         let texts: Vec<TextFilter> = TextFilter::new(None, q.q.as_deref()).into_iter().collect();
         let broad = matches!(scope, Scope::Platform | Scope::Msp(_)) && q.org_id.is_none() && q.user_id.is_none();
         let plan = SearchPlan::new(&QUARANTINE_TEXT, sqlite, broad, base, &texts);

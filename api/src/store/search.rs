@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Paging;
+use super::{Paging, Scope};
 
 /// Matches counted exactly; a search with more answers this many and `total_capped`.
 pub const MAX_EXACT_TOTAL: i64 = 1_000;
@@ -43,6 +43,38 @@ impl Conditions {
 
     pub fn add(&mut self, clause: String) {
         self.clauses.push(clause);
+    }
+
+    /// The organisations `scope` reaches (a plain user's: its organisation), on `alias.org_id`.
+    pub fn org_scope(&mut self, alias: &str, scope: Scope) {
+        match scope {
+            Scope::Platform => {}
+            Scope::Msp(msp) => {
+                let p = self.arg(Arg::Uuid(msp));
+                self.add(format!("{alias}.org_id IN (SELECT id FROM orgs WHERE msp_id = {p})"));
+            }
+            Scope::Org(org) | Scope::User { org_id: org, .. } => {
+                self.equals(&format!("{alias}.org_id"), Arg::Uuid(org))
+            }
+        }
+    }
+
+    /// `column = value`.
+    pub fn equals(&mut self, column: &str, value: Arg) {
+        let p = self.arg(value);
+        self.add(format!("{column} = {p}"));
+    }
+
+    /// `from <= column < to`, each bound when given.
+    pub fn time_range(&mut self, column: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) {
+        if let Some(from) = from {
+            let p = self.arg(Arg::Time(from));
+            self.add(format!("{column} >= {p}"));
+        }
+        if let Some(to) = to {
+            let p = self.arg(Arg::Time(to));
+            self.add(format!("{column} < {p}"));
+        }
     }
 
     pub fn sql(&self) -> String {
@@ -199,20 +231,20 @@ impl SearchPlan {
     }
 
     /// Counting goes through the text index when there is one to use.
-    pub fn counting(&self) -> (String, &Conditions) {
+    pub fn counting(&self) -> (&str, &Conditions) {
         match &self.fts {
-            Some((from, conditions)) => (from.clone(), conditions),
-            None => (self.plain_from.clone(), &self.plain),
+            Some((from, conditions)) => (from, conditions),
+            None => (&self.plain_from, &self.plain),
         }
     }
 
     /// Listing newest first: up to the exact-count limit the matches are fetched from the
     /// text index and sorted; more matches than that are found sooner by walking the time
     /// index and testing rows (a common word matches every few rows).
-    pub fn listing(&self, counted: i64) -> (String, &Conditions) {
+    pub fn listing(&self, counted: i64) -> (&str, &Conditions) {
         match &self.fts {
-            Some((from, conditions)) if counted <= FTS_SORT_LIMIT => (from.clone(), conditions),
-            _ => (self.plain_from.clone(), &self.plain),
+            Some((from, conditions)) if counted <= FTS_SORT_LIMIT => (from, conditions),
+            _ => (&self.plain_from, &self.plain),
         }
     }
 }
@@ -222,7 +254,7 @@ impl SearchPlan {
     pub fn count_sql(&self) -> (String, Vec<Arg>) {
         let (from, conditions) = self.counting();
         let limit = if self.fts.is_some() { FTS_SORT_LIMIT } else { MAX_EXACT_TOTAL };
-        (capped_count_sql(&from, conditions, limit), conditions.args.clone())
+        (capped_count_sql(from, conditions, limit), conditions.args.clone())
     }
 
     /// The page query (`SELECT columns ... ORDER BY order LIMIT OFFSET`) and its arguments.

@@ -241,17 +241,7 @@ impl Store {
     ) -> ApiResult<(Vec<TrackedMessage>, i64, bool)> {
         let sqlite = self.is_sqlite();
         let mut base = Conditions::default();
-        match scope {
-            Scope::Platform => {}
-            Scope::Msp(msp) => {
-                let p = base.arg(Arg::Uuid(msp));
-                base.add(format!("m.org_id IN (SELECT id FROM orgs WHERE msp_id = {p})"));
-            }
-            Scope::Org(org) | Scope::User { org_id: org, .. } => {
-                let p = base.arg(Arg::Uuid(org));
-                base.add(format!("m.org_id = {p}"));
-            }
-        }
+        base.org_scope("m", scope);
         if let Some(email) = user_email {
             let pattern =
                 format!("%,{},%", email.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -264,25 +254,15 @@ impl Store {
             .map(|m| m.trim().trim_matches(|c| c == '<' || c == '>').to_string())
             .filter(|m| !m.is_empty());
         if let Some(message_id) = message_id {
-            let p = base.arg(Arg::Text(message_id));
-            base.add(format!("m.message_id = {p}"));
+            base.equals("m.message_id", Arg::Text(message_id));
         }
         if let Some(status) = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let p = base.arg(Arg::Text(status.to_string()));
-            base.add(format!("m.status = {p}"));
+            base.equals("m.status", Arg::Text(status.to_string()));
         }
         if let Some(org) = q.org_id {
-            let p = base.arg(Arg::Uuid(org));
-            base.add(format!("m.org_id = {p}"));
+            base.equals("m.org_id", Arg::Uuid(org));
         }
-        if let Some(from) = q.from {
-            let p = base.arg(Arg::Time(from));
-            base.add(format!("m.received_at >= {p}"));
-        }
-        if let Some(to) = q.to {
-            let p = base.arg(Arg::Time(to));
-            base.add(format!("m.received_at < {p}"));
-        }
+        base.time_range("m.received_at", q.from, q.to);
         let texts: Vec<TextFilter> = [
             TextFilter::new(None, q.q.as_deref()),
             TextFilter::new(Some("sender"), q.sender.as_deref()),
