@@ -133,7 +133,9 @@ class System:
         self.dir = tempfile.mkdtemp(prefix="moat-mta-e2e-")
         self.api_port, self.smtp_port, self.metrics_port = free_port(), free_port(), free_port()
         self.api_env = dict(os.environ, MOAT_DEMO_SEED="true", MOAT_HTTP_LISTEN=f"127.0.0.1:{self.api_port}",
-                            MOAT_DATA_DIR=f"{self.dir}/api", MOAT_DATABASE_URL=f"sqlite:{self.dir}/api/moat.db", MOAT_LOG="warn")
+                            MOAT_DATA_DIR=f"{self.dir}/api", MOAT_DATABASE_URL=f"sqlite:{self.dir}/api/moat.db", MOAT_LOG="warn",
+                            # Every test server lives on loopback.
+                            MOAT_ALLOW_INTERNAL_DESTINATIONS="true")
         self.api = self.worker = None
         self.extra_env = {}
         self.sink = Sink()

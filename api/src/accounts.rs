@@ -71,6 +71,21 @@ pub async fn build_new_user(state: &AppState, input: &CreateUser, home: Home) ->
     Ok(NewUser { record, activation })
 }
 
+/// An organisation user's address must be on one of the organisation's own `domains`:
+/// otherwise it could claim (and have its organisation receive) another tenant's mail. The
+/// answer names no other tenant.
+pub fn check_own_domain(field: &str, email: &str, domains: &std::collections::HashSet<String>) -> ApiResult<()> {
+    let email = validate::email(field, email)?;
+    let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    if domains.contains(domain) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        field,
+        format!("`{email}` is not on a domain of this organisation; add the domain {domain} to it first"),
+    ))
+}
+
 /// A fresh activation token for `user` and the welcome mail that carries it.
 pub fn activation_for(state: &AppState, user: &UserRecord) -> ((NewToken, SystemMail), String) {
     let secret = random_secret();

@@ -64,6 +64,14 @@ pub struct Config {
     pub login_attempts_per_account: u32,
     /// Login attempts allowed per client IP per minute.
     pub login_attempts_per_ip: u32,
+    /// The largest message (bytes, as a worker stamps it) the API takes from workers; workers
+    /// learn it from the policy snapshot and never accept larger mail over SMTP.
+    pub max_message_size: usize,
+    /// Largest CSV body (`/orgs/{id}/users/import`, `users_csv` of provisioning), bytes.
+    pub max_csv_bytes: usize,
+    /// Let organisation and MSP admins point a domain at loopback, link-local or cloud
+    /// metadata addresses (development and tests only; the platform admin always may).
+    pub allow_internal_destinations: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -98,11 +106,31 @@ impl Default for Config {
             reverse_whitelist_days: 120,
             login_attempts_per_account: 10,
             login_attempts_per_ip: 30,
+            max_message_size: 25 * 1024 * 1024,
+            max_csv_bytes: 16 * 1024 * 1024,
+            allow_internal_destinations: false,
         }
     }
 }
 
+/// Room for the metadata beside a base64 message in a quarantine upload.
+const UPLOAD_METADATA_BYTES: usize = 1024 * 1024;
+/// Largest body of every other request.
+pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
+/// Largest event batch a worker sends (workers cut their batches to it).
+pub const MAX_EVENT_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
 impl Config {
+    /// What workers may send: the snapshot tells them, the routes enforce it.
+    pub fn channel_limits(&self) -> moat_openapi::ChannelLimits {
+        let base64 = self.max_message_size.div_ceil(3) * 4;
+        moat_openapi::ChannelLimits {
+            max_message_bytes: self.max_message_size as u64,
+            max_upload_bytes: (base64 + UPLOAD_METADATA_BYTES) as u64,
+            max_event_batch_bytes: MAX_EVENT_BATCH_BYTES as u64,
+        }
+    }
+
     /// The base URL for links, without a trailing slash.
     pub fn public_url(&self) -> String {
         match &self.public_url {

@@ -30,6 +30,9 @@ pub enum ApiError {
     RateLimited,
     #[error("unsupported media type")]
     UnsupportedMediaType(&'static str),
+    /// The body is over the route's stated limit: 413.
+    #[error("request body too large")]
+    PayloadTooLarge(usize),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -93,6 +96,13 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 format!("expected Content-Type: {want}"),
+                None,
+                None,
+            ),
+            ApiError::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body is over the {limit} bytes this endpoint accepts"),
                 None,
                 None,
             ),

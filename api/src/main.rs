@@ -55,6 +55,12 @@ enum NodeAction {
         #[arg(long)]
         name: String,
     },
+    /// Revoke a node's token at once: the worker using it is refused from then on (create a
+    /// new node to replace it).
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -86,6 +92,13 @@ async fn main() -> anyhow::Result<()> {
                 .context("cannot create node")?;
             println!("created node {name} ({id}); its token (shown once):");
             println!("{token}");
+            Ok(())
+        }
+        Command::Node { action: NodeAction::Revoke { name } } => {
+            let store = Store::connect(config.database_url.expose()).await?;
+            let revoked = store.revoke_node(name.trim()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(revoked, "no node named {name} with a live token");
+            println!("revoked node {name}");
             Ok(())
         }
         Command::Openapi => {

@@ -88,6 +88,48 @@ pub fn host(field: &str, value: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::invalid(field, format!("`{trimmed}` is not a host name or IP address")))
 }
 
+/// Whether an address is this machine, a link-local one, or a cloud metadata service: a
+/// destination there would make Moat deliver customer mail into its own infrastructure.
+fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_unspecified()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.octets() == [100, 100, 100, 200]
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let metadata: std::net::Ipv6Addr = "fd00:ec2::254".parse().expect("valid address");
+            v6.is_loopback() || v6.is_unspecified() || v6.is_unicast_link_local() || v6 == metadata
+        }
+    }
+}
+
+/// A customer's mail server: [`host`], and not an internal address or name unless
+/// `internal_ok` (the platform admin, or a deployment that allows it for development).
+pub fn destination(field: &str, value: &str, internal_ok: bool) -> ApiResult<String> {
+    let host = host(field, value)?;
+    if internal_ok {
+        return Ok(host);
+    }
+    let internal_name = host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "metadata.google.internal"
+        || host.ends_with(".internal");
+    if internal_name || host.parse::<IpAddr>().is_ok_and(is_internal) {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{host}` is a loopback, link-local or metadata address; name the customer's own mail server"),
+        ));
+    }
+    Ok(host)
+}
+
 pub fn port(field: &str, value: u16) -> ApiResult<u16> {
     if value == 0 {
         return Err(ApiError::invalid(field, "port must be between 1 and 65535"));
@@ -113,6 +155,32 @@ pub fn cidr(field: &str, value: &str) -> ApiResult<String> {
         .parse::<IpNet>()
         .map(|net| net.trunc().to_string())
         .map_err(|_| ApiError::invalid(field, format!("`{value}` is not an IP address or CIDR network")))
+}
+
+/// Narrowest prefixes an organisation may name as relay servers: a range names a customer's
+/// servers, not a network (a wider range would make strangers relay clients).
+pub const MIN_RELAY_PREFIX_V4: u8 = 24;
+pub const MIN_RELAY_PREFIX_V6: u8 = 48;
+
+/// A relay server address or network ([`cidr`]), at most /24 (IPv4) or /48 (IPv6) wide unless
+/// `any_width` (the platform admin).
+pub fn relay_cidr(field: &str, value: &str, any_width: bool) -> ApiResult<String> {
+    let normalised = cidr(field, value)?;
+    let net: IpNet = normalised.parse().map_err(|_| ApiError::invalid(field, "not a network"))?;
+    let (prefix, min) = match net {
+        IpNet::V4(n) => (n.prefix_len(), MIN_RELAY_PREFIX_V4),
+        IpNet::V6(n) => (n.prefix_len(), MIN_RELAY_PREFIX_V6),
+    };
+    if !any_width && prefix < min {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "`{normalised}` is too wide: name your mail servers, at most /{MIN_RELAY_PREFIX_V4} for IPv4 \
+                 or /{MIN_RELAY_PREFIX_V6} for IPv6 (the platform operator can set wider ranges)"
+            ),
+        ));
+    }
+    Ok(normalised)
 }
 
 /// A list pattern: `user@domain`, `@domain`, `@.domain` or an IP/CIDR, normalised.
@@ -213,6 +281,28 @@ mod tests {
         assert_eq!(cidr("ip", "192.0.2.7").unwrap(), "192.0.2.7/32");
         assert_eq!(cidr("ip", "192.0.2.7/24").unwrap(), "192.0.2.0/24");
         assert!(cidr("ip", "300.1.1.1").is_err());
+    }
+
+    #[test]
+    fn relay_ranges_name_servers_not_networks() {
+        assert_eq!(relay_cidr("ip", "192.0.2.9", false).unwrap(), "192.0.2.9/32");
+        assert_eq!(relay_cidr("ip", "192.0.2.0/24", false).unwrap(), "192.0.2.0/24");
+        assert_eq!(relay_cidr("ip", "2001:db8:1::/48", false).unwrap(), "2001:db8:1::/48");
+        for wide in ["0.0.0.0/0", "192.0.0.0/16", "10.0.0.0/23", "::/0", "2001:db8::/32"] {
+            assert!(relay_cidr("ip", wide, false).is_err(), "{wide} accepted");
+            assert!(relay_cidr("ip", wide, true).is_ok(), "{wide} refused to the platform admin");
+        }
+    }
+
+    #[test]
+    fn destinations_are_not_internal_unless_allowed() {
+        for bad in ["127.0.0.1", "::1", "169.254.169.254", "localhost", "x.localhost", "0.0.0.0", "[::ffff:127.0.0.1]"]
+        {
+            assert!(destination("h", bad, false).is_err(), "{bad} accepted");
+            assert!(destination("h", bad, true).is_ok(), "{bad} refused when allowed");
+        }
+        assert_eq!(destination("h", "mx.example.test", false).unwrap(), "mx.example.test");
+        assert_eq!(destination("h", "192.0.2.25", false).unwrap(), "192.0.2.25");
     }
 
     #[test]

@@ -206,7 +206,13 @@ macro_rules! paged {
         })*
     };
 }
-paged!(moat_openapi::MspList, moat_openapi::OrgList, moat_openapi::DomainList, moat_openapi::UserList);
+paged!(
+    moat_openapi::MspList,
+    moat_openapi::OrgList,
+    moat_openapi::DomainList,
+    moat_openapi::UserList,
+    moat_openapi::AllowedIpList
+);
 
 impl Paged for moat_openapi::QuarantineList {
     fn total(&self) -> i64 {

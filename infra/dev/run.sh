@@ -21,7 +21,9 @@ trap cleanup EXIT INT TERM
 if python3 -c "import aiosmtpd" 2>/dev/null; then
   python3 infra/dev/demo-mailserver.py 2526 "$DATA/demo-inbox" & pids+=($!)
 fi
-MOAT_DEMO_SEED=${MOAT_DEMO_SEED:-true} MOAT_DATA_DIR="$DATA" MOAT_HTTP_LISTEN="$API_LISTEN" "$BIN/moat-api" serve & pids+=($!)
+# The demo customer's mail server runs on this machine, so loopback destinations are allowed.
+MOAT_ALLOW_INTERNAL_DESTINATIONS=${MOAT_ALLOW_INTERNAL_DESTINATIONS:-true} \
+  MOAT_DEMO_SEED=${MOAT_DEMO_SEED:-true} MOAT_DATA_DIR="$DATA" MOAT_HTTP_LISTEN="$API_LISTEN" "$BIN/moat-api" serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fsS "http://$API_LISTEN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 MOAT_API_URL="http://$API_LISTEN" MOAT_NODE_TOKEN="$(cat "$DATA/node.token")" MOAT_DATA_DIR="$DATA/mta" \
   MOAT_SMTP_LISTEN="$SMTP_LISTEN" "$BIN/moat-mta" run & pids+=($!)

@@ -17,7 +17,7 @@ pub struct ApiClient {
 }
 
 fn api_err(e: impl std::fmt::Display) -> WorkerError {
-    WorkerError::Api(e.to_string())
+    WorkerError::Api { status: None, message: e.to_string() }
 }
 
 impl ApiClient {
@@ -44,7 +44,7 @@ impl ApiClient {
             return Ok(res);
         }
         let body = res.text().await.unwrap_or_default();
-        Err(WorkerError::Api(format!("{status}: {body}")))
+        Err(WorkerError::Api { status: Some(status.as_u16()), message: body })
     }
 
     pub async fn register(&self, hostname: &str) -> WorkerResult<NodeInfo> {
@@ -85,22 +85,10 @@ impl ApiClient {
         res.json().await.map_err(api_err)
     }
 
-    /// Hands a quarantined copy to the API; `Ok(false)` when the API refused it for good.
-    pub async fn post_quarantine(&self, upload: &QuarantineUpload) -> WorkerResult<bool> {
-        let res = self.post("/worker/quarantine").json(upload).send().await.map_err(api_err)?;
-        let status = res.status();
-        if status.is_success() {
-            return Ok(true);
-        }
-        let body = res.text().await.unwrap_or_default();
-        if status.is_client_error()
-            && status != reqwest::StatusCode::UNAUTHORIZED
-            && status != reqwest::StatusCode::TOO_MANY_REQUESTS
-        {
-            tracing::error!(%status, %body, id = %upload.id, "the API refused a quarantined message");
-            return Ok(false);
-        }
-        Err(WorkerError::Api(format!("{status}: {body}")))
+    /// Hands a quarantined copy to the API (see [`WorkerError::is_refusal`] for a refusal).
+    pub async fn post_quarantine(&self, upload: &QuarantineUpload) -> WorkerResult<()> {
+        Self::checked(self.post("/worker/quarantine").json(upload).send().await.map_err(api_err)?).await?;
+        Ok(())
     }
 
     pub async fn post_correspondents(&self, batch: &CorrespondentBatch) -> WorkerResult<()> {

@@ -27,6 +27,10 @@ pub struct AuthSummary {
     pub dmarc_policy: String,
     /// The RFC5322.From domain DMARC judged.
     pub from_domain: String,
+    /// The sender is who it says it is: DMARC passed, or (the From domain publishing no
+    /// DMARC record) SPF or DKIM passed for a domain aligned with the From domain. Only
+    /// then do sender allow entries and the reverse whitelist apply.
+    pub authenticated: bool,
     /// The complete `Authentication-Results: …\r\n` header to prepend.
     pub header: String,
 }
@@ -113,6 +117,18 @@ async fn check(
         DmarcResult::PermError(_) => "permerror",
         DmarcResult::None => "none",
     };
+    let authenticated = match dmarc.result() {
+        DmarcResult::Pass => true,
+        DmarcResult::None if dmarc.dmarc_record().is_none() => {
+            let from = dmarc.domain();
+            let spf_aligned = matches!(spf.result(), SpfResult::Pass) && aligned(mail_from_domain, from);
+            let dkim_aligned = dkim.iter().any(|d| {
+                matches!(d.result(), DkimResult::Pass) && d.signature().is_some_and(|sig| aligned(&sig.d, from))
+            });
+            !from.is_empty() && (spf_aligned || dkim_aligned)
+        }
+        _ => false,
+    };
     let policy = match dmarc.policy() {
         DmarcPolicy::Reject => "reject",
         DmarcPolicy::Quarantine => "quarantine",
@@ -125,8 +141,16 @@ async fn check(
         dmarc: dmarc_word.into(),
         dmarc_policy: policy.into(),
         from_domain: dmarc.domain().to_string(),
+        authenticated,
         header,
     }
+}
+
+/// Relaxed alignment without a public-suffix list: the same domain, or one a subdomain of
+/// the other (`mail.bank.test` and `bank.test`).
+fn aligned(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_end_matches('.').to_ascii_lowercase(), b.trim_end_matches('.').to_ascii_lowercase());
+    !a.is_empty() && (a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}")))
 }
 
 fn spf_word(result: SpfResult) -> &'static str {
@@ -167,25 +191,34 @@ pub fn dmarc_action(summary: &AuthSummary, org_action: &str) -> Option<crate::sc
 }
 
 /// Removes header fields a sender could forge to look judged by us: `Authentication-Results`
-/// bearing our authserv-id (RFC 8601 §5) and any `X-Moat-*`. Only the header section is touched.
+/// bearing our authserv-id (RFC 8601 §5) and any `X-Moat-*`. Only the header section is
+/// touched; a field is judged whole, so folding (`Authentication-Results:\r\n  moat.test; …`)
+/// cannot hide the authserv-id on a continuation line.
 pub fn strip_forged_headers(raw: &[u8], hostname: &str) -> Vec<u8> {
     let end = memchr::memmem::find(raw, b"\r\n\r\n").map(|i| i + 2).unwrap_or(raw.len());
     let (head, body) = raw.split_at(end);
+    let ours = hostname.to_ascii_lowercase();
+    let forged = |field: &[u8]| {
+        let text = String::from_utf8_lossy(field).to_ascii_lowercase();
+        text.starts_with("x-moat-")
+            || text.strip_prefix("authentication-results:").is_some_and(|v| {
+                v.trim_start().split(|c: char| c == ';' || c.is_whitespace()).next() == Some(ours.as_str())
+            })
+    };
     let mut out = Vec::with_capacity(raw.len());
-    let mut dropping = false;
+    let mut field: Vec<u8> = Vec::new();
     for line in head.split_inclusive(|&b| b == b'\n') {
         let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
-        if !continuation {
-            let text = String::from_utf8_lossy(line).to_ascii_lowercase();
-            dropping = text.starts_with("x-moat-")
-                || text.strip_prefix("authentication-results:").is_some_and(|v| {
-                    v.trim_start().split(|c: char| c == ';' || c.is_whitespace()).next()
-                        == Some(hostname.to_ascii_lowercase().as_str())
-                });
+        if !continuation && !field.is_empty() {
+            if !forged(&field) {
+                out.extend_from_slice(&field);
+            }
+            field.clear();
         }
-        if !dropping {
-            out.extend_from_slice(line);
-        }
+        field.extend_from_slice(line);
+    }
+    if !forged(&field) {
+        out.extend_from_slice(&field);
     }
     out.extend_from_slice(body);
     out
@@ -205,6 +238,23 @@ mod tests {
             out,
             "Authentication-Results: other.example; dkim=pass\r\nSubject: hi\r\n\r\nX-Moat-Score: in the body stays\r\n"
         );
+    }
+
+    #[test]
+    fn folded_results_with_our_id_on_the_next_line_are_removed() {
+        let raw = b"Authentication-Results:\r\n moat.test;\r\n\tdkim=pass\r\nAuthentication-Results:\r\n \
+                    other.example; spf=pass\r\nSubject: hi\r\n\r\nbody\r\n";
+        let out = String::from_utf8(strip_forged_headers(raw, "moat.test")).unwrap();
+        assert_eq!(out, "Authentication-Results:\r\n other.example; spf=pass\r\nSubject: hi\r\n\r\nbody\r\n");
+    }
+
+    #[test]
+    fn alignment_is_relaxed_to_subdomains() {
+        assert!(aligned("bank.test", "bank.test"));
+        assert!(aligned("mail.bank.test", "bank.test"));
+        assert!(aligned("bank.test", "news.bank.test"));
+        assert!(!aligned("evilbank.test", "bank.test"));
+        assert!(!aligned("", "bank.test"));
     }
 
     #[test]

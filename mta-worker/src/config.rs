@@ -67,6 +67,11 @@ pub struct WorkerConfig {
     pub idle_timeout_secs: u64,
     /// Seconds to wait for the rest of DATA.
     pub data_timeout_secs: u64,
+    /// Seconds a client may take for the TLS handshake after STARTTLS.
+    pub tls_handshake_timeout_secs: u64,
+    /// Bearer token of the local queue endpoints (`/queue…` on `metrics_listen`); generated
+    /// into `<data dir>/admin.token` (mode 0600) when not set. `/healthz` and `/metrics` stay open.
+    pub admin_token: Option<Secret>,
     pub bare_newlines: BareNewlines,
     /// Delays before each retry, in seconds (the last repeats).
     pub retry_schedule_secs: Vec<u64>,
@@ -152,6 +157,8 @@ impl Default for WorkerConfig {
             max_commands: 1000,
             idle_timeout_secs: 300,
             data_timeout_secs: 600,
+            tls_handshake_timeout_secs: 30,
+            admin_token: None,
             bare_newlines: BareNewlines::Reject,
             retry_schedule_secs: vec![120, 300, 600, 900, 1800, 3600, 7200],
             queue_expiry_secs: 5 * 24 * 3600,
@@ -223,6 +230,26 @@ impl WorkerConfig {
         let schedule = &self.retry_schedule_secs;
         let secs = schedule.get(failures.saturating_sub(1) as usize).or(schedule.last()).copied().unwrap_or(300);
         Duration::from_secs(secs)
+    }
+
+    /// The admin port's token: the configured one, else the one kept in the data folder
+    /// (created on first use, owner-readable only).
+    pub fn admin_token(&self) -> std::io::Result<String> {
+        if let Some(token) = &self.admin_token {
+            return Ok(token.expose().to_string());
+        }
+        let path = self.data_dir.join("admin.token");
+        if let Ok(existing) = std::fs::read_to_string(&path)
+            && existing.trim().len() >= 32
+        {
+            return Ok(existing.trim().to_string());
+        }
+        let token: String = rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)
+            .take(40)
+            .map(char::from)
+            .collect();
+        crate::spool::write_secret_atomically(&path, token.as_bytes())?;
+        Ok(token)
     }
 
     pub fn spool_dir(&self) -> PathBuf {

@@ -166,7 +166,7 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
                     .take(32)
                     .map(char::from)
                     .collect();
-                spool::write_atomically(&path, format!("0:{secret}").as_bytes())?;
+                spool::write_secret_atomically(&path, format!("0:{secret}").as_bytes())?;
             }
             batv::Batv::parse(std::fs::read_to_string(&path)?.trim()).map_err(anyhow::Error::msg)?
         }
@@ -211,15 +211,15 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         }
     });
     tokio::spawn(policy::sync(worker.policy.clone(), api.clone(), config.snapshot_path()));
-    tokio::spawn(outbox.ship(api.clone()));
-    let (uploads, uploader) = (worker.uploads.clone(), api.clone());
-    tokio::spawn(async move { uploads.ship(uploader).await });
+    tokio::spawn(outbox.clone().ship(api.clone(), worker.metrics.clone()));
+    let (uploads, uploader, metrics) = (worker.uploads.clone(), api.clone(), worker.metrics.clone());
+    tokio::spawn(async move { uploads.ship(uploader, outbox, metrics).await });
     let reputation = worker.reputation.clone();
     let every = std::time::Duration::from_secs(config.reputation_sync_secs.max(1));
     tokio::spawn(async move { reputation.sync(api, every).await });
     worker.queue.load(&worker.spool);
     tokio::spawn(queue::run(worker.clone()));
-    let admin_router = metrics::router(worker.clone());
+    let admin_router = metrics::router(worker.clone(), config.admin_token()?);
     tokio::spawn(async move {
         if let Err(err) = axum::serve(admin, admin_router).await {
             tracing::error!(%err, "metrics server stopped");
@@ -260,12 +260,14 @@ async fn shutdown_signal() {
 
 fn queue_command(config: WorkerConfig, action: QueueAction) -> anyhow::Result<()> {
     let spool = spool::Spool::open(config.spool_dir())?;
+    let token = config.admin_token()?;
     let poke = |path: &str, method: reqwest::Method| {
         let url = format!("http://{}{path}", config.metrics_listen);
+        let token = token.clone();
         // Best effort: tell a running worker; the files are the truth either way.
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async { reqwest::Client::new().request(method, url).send().await.ok() })
+            rt.block_on(async { reqwest::Client::new().request(method, url).bearer_auth(token).send().await.ok() })
         })
         .join()
         .ok()
@@ -305,6 +307,7 @@ fn queue_command(config: WorkerConfig, action: QueueAction) -> anyhow::Result<()
             );
         }
         QueueAction::Remove { id } => {
+            anyhow::ensure!(spool::is_valid_id(&id), "`{id}` is not a queue id");
             if spool.remove(&id)? {
                 poke(&format!("/queue/{id}"), reqwest::Method::DELETE);
                 println!("removed {id}");

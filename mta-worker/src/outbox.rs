@@ -24,6 +24,8 @@ use crate::error::WorkerResult;
 
 /// Events per POST.
 const BATCH: usize = 500;
+/// Encoded bytes per POST (the API takes twice this; see `ChannelLimits`).
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// A segment this large is closed and a new one started.
 const SEGMENT_BYTES: u64 = 1 << 20;
 
@@ -40,7 +42,9 @@ pub struct Outbox {
     wake: std::sync::Arc<Notify>,
 }
 
+/// A new event; its text fields are bounded here, where every event is built.
 pub fn event(tracking_id: &str, kind: EventKind, org_id: Option<Uuid>, detail: EventDetail) -> MessageEvent {
+    let detail = detail.bounded();
     MessageEvent { id: Uuid::new_v4(), tracking_id: tracking_id.to_string(), kind, at: Utc::now(), org_id, detail }
 }
 
@@ -153,8 +157,9 @@ impl Outbox {
         let files = segments(&self.dir);
         let mut events = Vec::new();
         let mut finished = Vec::new();
+        let mut taken_bytes = 0;
         for (i, path) in files.iter().enumerate() {
-            if events.len() >= BATCH {
+            if events.len() >= BATCH || taken_bytes >= BATCH_BYTES {
                 return (events, finished, position.clone());
             }
             let start = if position.segment.as_ref() == Some(path) { position.offset } else { 0 };
@@ -178,13 +183,17 @@ impl Outbox {
             let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
             let mut used = 0;
             for line in bytes[..complete].split_inclusive(|&b| b == b'\n') {
+                if used > 0 && taken_bytes + line.len() > BATCH_BYTES {
+                    break;
+                }
                 used += line.len();
+                taken_bytes += line.len();
                 match serde_json::from_slice::<Vec<MessageEvent>>(line) {
                     Ok(mut batch) => events.append(&mut batch),
                     Err(_) if line.trim_ascii().is_empty() => {}
                     Err(_) => tracing::error!(path = %path.display(), "skipping an unreadable outbox entry"),
                 }
-                if events.len() >= BATCH {
+                if events.len() >= BATCH || taken_bytes >= BATCH_BYTES {
                     break;
                 }
             }
@@ -198,8 +207,10 @@ impl Outbox {
         (events, finished, ShipPosition::default())
     }
 
-    /// Ships events to the API forever.
-    pub async fn ship(self, api: ApiClient) {
+    /// Ships events to the API forever. A batch the API refuses for good is sent again one
+    /// event at a time, and each event it still refuses is set aside (see [`Outbox::set_aside`]),
+    /// so one poisoned event never holds up the ones after it.
+    pub async fn ship(self, api: ApiClient, metrics: std::sync::Arc<crate::metrics::Metrics>) {
         let mut backoff = Duration::from_millis(200);
         let mut position = ShipPosition::default();
         loop {
@@ -217,9 +228,22 @@ impl Outbox {
                 let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
                 continue;
             }
-            match api.post_events(&EventBatch { events }).await {
+            let shipped = match api.post_events(&EventBatch { events }).await {
                 Ok(ack) => {
                     tracing::debug!(accepted = ack.accepted, duplicates = ack.duplicates, "events shipped");
+                    Ok(())
+                }
+                Err(err) if err.is_refusal() => {
+                    tracing::warn!(%err, "the API refused a batch of events; sending them one by one");
+                    let outbox = self.clone();
+                    let from = position.clone();
+                    let events = tokio::task::spawn_blocking(move || outbox.take(&from).0).await.unwrap_or_default();
+                    self.ship_one_by_one(&api, events, &metrics).await
+                }
+                Err(err) => Err(err),
+            };
+            match shipped {
+                Ok(()) => {
                     for path in finished {
                         let _ = fs::remove_file(path);
                     }
@@ -233,6 +257,39 @@ impl Outbox {
                 }
             }
         }
+    }
+
+    /// Ships `events` singly; those the API refuses for good are set aside. Fails on the
+    /// first error that is not a refusal (the whole batch is retried later: ids make that safe).
+    async fn ship_one_by_one(
+        &self,
+        api: &ApiClient,
+        events: Vec<MessageEvent>,
+        metrics: &crate::metrics::Metrics,
+    ) -> WorkerResult<()> {
+        for event in events {
+            match api.post_events(&EventBatch { events: vec![event.clone()] }).await {
+                Ok(_) => {}
+                Err(err) if err.is_refusal() => {
+                    self.set_aside(&event, &err.to_string())?;
+                    metrics.events_dead.inc();
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps an event the API refused in `dead/EVENT-ID.json` for an operator, with a log
+    /// line naming it; shipping goes on without it.
+    pub fn set_aside(&self, event: &MessageEvent, why: &str) -> WorkerResult<()> {
+        let dead = self.dir.join("dead");
+        fs::create_dir_all(&dead)?;
+        let path = dead.join(format!("{}.json", event.id));
+        crate::spool::write_atomically(&path, &serde_json::to_vec(event)?)?;
+        tracing::error!(event_id = %event.id, tracking_id = %event.tracking_id, %why, path = %path.display(),
+            "the API refused an event for good; set aside");
+        Ok(())
     }
 }
 

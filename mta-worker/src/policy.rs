@@ -17,6 +17,40 @@ use crate::spool::write_atomically;
 /// One list entry as the worker matches it.
 type ListPattern = (ListKind, String);
 
+/// A list decision: the kind of the deciding entry and its level.
+pub type ListHit = (ListKind, ListLevel);
+
+/// What the lists say of one recipient, both ways: sender entries (addresses, domains) are
+/// only believed for an authenticated sender, which is known after DATA, so RCPT records
+/// both decisions and DATA picks one.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ListOutcome {
+    /// Counting every entry: the decision for an authenticated sender.
+    pub authenticated: Option<ListHit>,
+    /// Counting block entries and IP/CIDR allow entries only.
+    pub unauthenticated: Option<ListHit>,
+}
+
+/// Why a relay client may not send a message as this sender.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SenderRefusal {
+    /// The sender's domain is not one of the relaying organisation's.
+    NotOurDomain,
+    /// The domain is the organisation's, but its outbound switch is off.
+    OutboundOff(String),
+}
+
+impl std::fmt::Display for SenderRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SenderRefusal::NotOurDomain => {
+                f.write_str("your server may send only as addresses of its organisation's own domains")
+            }
+            SenderRefusal::OutboundOff(domain) => write!(f, "outbound mail is switched off for {domain}"),
+        }
+    }
+}
+
 /// Lookups over one snapshot.
 #[derive(Debug, Default)]
 pub struct PolicyIndex {
@@ -30,6 +64,8 @@ pub struct PolicyIndex {
     lists: HashMap<(ListLevel, Option<Uuid>), Vec<ListPattern>>,
     /// Reverse whitelist: (user, external address) pairs.
     correspondents: std::collections::HashSet<(Uuid, String)>,
+    /// What the API accepts from workers (none from an older API).
+    pub limits: Option<moat_openapi::ChannelLimits>,
     /// False until a snapshot was loaded (from the API or disk).
     pub loaded: bool,
 }
@@ -52,6 +88,7 @@ impl PolicyIndex {
                 map.entry((e.scope.level, e.scope.id)).or_insert_with(Vec::new).push((e.kind, e.pattern.clone()));
                 map
             }),
+            limits: snapshot.limits,
             loaded: true,
         }
     }
@@ -82,6 +119,8 @@ impl PolicyIndex {
 
     /// The list decision for mail from `sender` at `ip` to a recipient (user, domain, org):
     /// the most specific level with a matching entry decides; within a level, block wins.
+    /// Without `sender_allows`, address and domain allow entries are left out (the sender
+    /// is not known to be genuine).
     pub fn list_verdict(
         &self,
         user: Option<Uuid>,
@@ -89,7 +128,8 @@ impl PolicyIndex {
         org: Option<Uuid>,
         sender: &str,
         ip: IpAddr,
-    ) -> Option<(ListKind, ListLevel)> {
+        sender_allows: bool,
+    ) -> Option<ListHit> {
         let msp = org.and_then(|o| self.org_msp.get(&o).copied());
         let levels = [
             (ListLevel::User, user),
@@ -103,8 +143,15 @@ impl PolicyIndex {
                 continue;
             }
             let Some(entries) = self.lists.get(&(level, id)) else { continue };
-            let hits: Vec<ListKind> =
-                entries.iter().filter(|(_, p)| pattern_matches(p, sender, ip)).map(|(k, _)| *k).collect();
+            let counted = |(kind, pattern): &&ListPattern| {
+                *kind == ListKind::Block || sender_allows || !is_sender_pattern(pattern)
+            };
+            let hits: Vec<ListKind> = entries
+                .iter()
+                .filter(counted)
+                .filter(|(_, p)| pattern_matches(p, sender, ip))
+                .map(|(k, _)| *k)
+                .collect();
             if hits.contains(&ListKind::Block) {
                 return Some((ListKind::Block, level));
             }
@@ -115,15 +162,64 @@ impl PolicyIndex {
         None
     }
 
+    /// Both list decisions for a recipient (see [`ListOutcome`]).
+    pub fn list_outcome(
+        &self,
+        user: Option<Uuid>,
+        domain: Option<Uuid>,
+        org: Option<Uuid>,
+        sender: &str,
+        ip: IpAddr,
+    ) -> ListOutcome {
+        ListOutcome {
+            authenticated: self.list_verdict(user, domain, org, sender, ip, true),
+            unauthenticated: self.list_verdict(user, domain, org, sender, ip, false),
+        }
+    }
+
     /// Whether `user` wrote to `address` recently (reverse whitelist).
     pub fn is_correspondent(&self, user: Uuid, address: &str) -> bool {
         self.correspondents.contains(&(user, address.to_lowercase()))
     }
 
-    /// The organisation whose outbound servers include `ip`, if any.
-    pub fn relay_org(&self, ip: IpAddr) -> Option<Uuid> {
-        self.relay_networks.iter().find(|(net, _)| net.contains(&ip)).map(|(_, org)| *org)
+    /// The organisation a relay client sends for, bound by the sender: `Ok(None)` when `ip`
+    /// is no organisation's relay server; `Ok(Some(org))` when `sender` is on a domain of an
+    /// organisation listing `ip` whose outbound switch is on (a null sender, a bounce from the
+    /// customer's server, counts for the first organisation listing `ip`). Matching is per
+    /// organisation: two tenants may list the same shared server, each sends only as itself.
+    pub fn sending_org(&self, ip: IpAddr, sender: &str) -> Result<Option<Uuid>, SenderRefusal> {
+        let mut orgs = self.relay_networks.iter().filter(|(net, _)| net.contains(&ip)).map(|(_, org)| *org).peekable();
+        let Some(first) = orgs.peek().copied() else { return Ok(None) };
+        if sender.is_empty() {
+            return Ok(Some(first));
+        }
+        self.outbound_domain(sender, &orgs.collect::<Vec<_>>()).map(Some)
     }
+
+    /// The organisation among `orgs` owning the domain of `address`, with outbound on.
+    pub fn outbound_domain(&self, address: &str, orgs: &[Uuid]) -> Result<Uuid, SenderRefusal> {
+        let domain = address.rsplit_once('@').map(|(_, d)| d.trim_end_matches('.').to_lowercase()).unwrap_or_default();
+        match self.domain(&domain) {
+            Some(d) if orgs.contains(&d.org_id) && d.outbound_enabled => Ok(d.org_id),
+            Some(d) if orgs.contains(&d.org_id) => Err(SenderRefusal::OutboundOff(d.name.clone())),
+            _ => Err(SenderRefusal::NotOurDomain),
+        }
+    }
+
+    /// The largest message this worker may accept: its own limit, or less when the API
+    /// takes less (room is kept for the headers the worker adds).
+    pub fn max_message_size(&self, own: usize) -> usize {
+        const STAMP_ROOM: u64 = 64 * 1024;
+        match self.limits {
+            Some(l) => own.min(l.max_message_bytes.saturating_sub(STAMP_ROOM) as usize),
+            None => own,
+        }
+    }
+}
+
+/// Whether a list pattern names senders (addresses, domains) rather than networks.
+pub fn is_sender_pattern(pattern: &str) -> bool {
+    pattern.contains('@')
 }
 
 /// Whether a list pattern (`user@domain`, `@domain`, `@.domain`, IP/CIDR) matches.
@@ -247,12 +343,74 @@ mod tests {
             orgs: vec![],
             lists: vec![],
             correspondents: vec![],
+            limits: None,
         };
         let index = PolicyIndex::new(&snapshot);
         assert!(index.domain("example.test").is_some());
         assert!(index.domain("other.test").is_none());
         assert!(index.recipient("ann@example.test").is_some());
-        assert_eq!(index.relay_org("192.0.2.77".parse().unwrap()), Some(org));
-        assert_eq!(index.relay_org("198.51.100.1".parse().unwrap()), None);
+        let relay: IpAddr = "192.0.2.77".parse().unwrap();
+        assert_eq!(index.sending_org(relay, "ann@example.test"), Ok(Some(org)));
+        assert_eq!(index.sending_org(relay, "ann@Example.TEST"), Ok(Some(org)));
+        assert_eq!(index.sending_org(relay, ""), Ok(Some(org)));
+        assert_eq!(index.sending_org(relay, "ceo@bank.test"), Err(SenderRefusal::NotOurDomain));
+        assert_eq!(index.sending_org("198.51.100.1".parse().unwrap(), "ann@example.test"), Ok(None));
+    }
+
+    #[test]
+    fn relay_clients_send_only_as_their_own_organisation() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let domain = |org: Uuid, name: &str, outbound: bool| WorkerDomain {
+            id: Uuid::new_v4(),
+            org_id: org,
+            name: name.into(),
+            destination_host: "192.0.2.1".into(),
+            destination_port: 25,
+            tls_mode: TlsMode::None,
+            inbound_enabled: true,
+            outbound_enabled: outbound,
+            policy: None,
+        };
+        let snapshot = PolicySnapshot {
+            domains: vec![domain(a, "a.test", true), domain(a, "quiet.a.test", false), domain(b, "b.test", true)],
+            // A shared server listed by both tenants.
+            relay_networks: vec![
+                RelayNetwork { org_id: a, cidr: "192.0.2.0/24".into() },
+                RelayNetwork { org_id: b, cidr: "192.0.2.5/32".into() },
+            ],
+            ..Default::default()
+        };
+        let index = PolicyIndex::new(&snapshot);
+        let shared: IpAddr = "192.0.2.5".parse().unwrap();
+        let only_a: IpAddr = "192.0.2.6".parse().unwrap();
+        assert_eq!(index.sending_org(shared, "x@a.test"), Ok(Some(a)));
+        assert_eq!(index.sending_org(shared, "x@b.test"), Ok(Some(b)));
+        assert_eq!(index.sending_org(only_a, "x@b.test"), Err(SenderRefusal::NotOurDomain));
+        assert_eq!(index.sending_org(only_a, "x@quiet.a.test"), Err(SenderRefusal::OutboundOff("quiet.a.test".into())));
+        assert_eq!(index.sending_org("198.51.100.1".parse().unwrap(), "x@a.test"), Ok(None));
+    }
+
+    #[test]
+    fn sender_allow_entries_count_only_when_asked() {
+        use moat_openapi::{ListEntry, ListScope};
+        let org = Uuid::new_v4();
+        let entry = |kind, pattern: &str| ListEntry {
+            id: Uuid::new_v4(),
+            scope: ListScope { level: ListLevel::Org, id: Some(org) },
+            kind,
+            pattern: pattern.into(),
+            created_at: chrono::Utc::now(),
+        };
+        let snapshot = PolicySnapshot {
+            lists: vec![entry(ListKind::Allow, "@bank.test"), entry(ListKind::Allow, "192.0.2.0/24")],
+            ..Default::default()
+        };
+        let index = PolicyIndex::new(&snapshot);
+        let (outside, inside): (IpAddr, IpAddr) = ("198.51.100.1".parse().unwrap(), "192.0.2.9".parse().unwrap());
+        let outcome = index.list_outcome(None, None, Some(org), "x@bank.test", outside);
+        assert_eq!(outcome.authenticated, Some((ListKind::Allow, ListLevel::Org)));
+        assert_eq!(outcome.unauthenticated, None);
+        let outcome = index.list_outcome(None, None, Some(org), "x@elsewhere.test", inside);
+        assert_eq!(outcome.unauthenticated, Some((ListKind::Allow, ListLevel::Org)));
     }
 }

@@ -36,11 +36,20 @@ pub struct Reputation {
     cursor: AtomicI64,
 }
 
-/// The keys an IP counts under: itself and its network.
+/// Most entries one push carries: after an API outage the dirty set can be large, and one
+/// request must stay well inside the API's body limit.
+const PUSH_CHUNK: usize = 1000;
+
+/// The keys a client counts under: itself (for IPv6 its /64, which one host is usually
+/// given whole) and its network (/24, /48).
 fn keys(ip: IpAddr) -> [String; 2] {
-    let prefix = if ip.is_ipv4() { 24 } else { 64 };
+    let prefix = if ip.is_ipv4() { 24 } else { 48 };
     let net = IpNet::new(ip, prefix).map(|n| n.trunc().to_string()).unwrap_or_default();
-    [ip.to_string(), net]
+    let me = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(_) => IpNet::new(ip, 64).map(|n| n.trunc().to_string()).unwrap_or_default(),
+    };
+    [me, net]
 }
 
 impl Reputation {
@@ -136,9 +145,13 @@ impl Reputation {
                     let local = self.local.lock().expect("reputation lock");
                     dirty.iter().filter_map(|k| local.get(k).cloned()).collect()
                 };
-                if let Err(err) = api.push_reputation(&entries).await {
-                    tracing::debug!(%err, "cannot push reputation; will retry");
-                    self.dirty.lock().expect("reputation lock").extend(dirty);
+                for (n, chunk) in entries.chunks(PUSH_CHUNK).enumerate() {
+                    if let Err(err) = api.push_reputation(chunk).await {
+                        tracing::debug!(%err, "cannot push reputation; will retry");
+                        let unsent = entries[n * PUSH_CHUNK..].iter().map(|e| e.ip.clone());
+                        self.dirty.lock().expect("reputation lock").extend(unsent);
+                        break;
+                    }
                 }
             }
             match api.pull_reputation(self.cursor.load(Ordering::Relaxed)).await {
@@ -179,5 +192,19 @@ mod tests {
         assert_eq!(rep.standing(ip, &config), Standing::Bad(1));
         assert!(Reputation::delay(Standing::Bad(2), &config) > Reputation::delay(Standing::Bad(1), &config));
         assert!(Reputation::delay(Standing::Bad(50), &config) <= Duration::from_millis(config.tarpit_max_delay_ms));
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let config = WorkerConfig::default();
+        let rep = Reputation::default();
+        rep.early_talker("2001:db8:1:2::1".parse().unwrap(), &config);
+        // Another address of the same /64 is the same client; another /64 is not.
+        assert_eq!(rep.standing("2001:db8:1:2:ffff::9".parse().unwrap(), &config), Standing::Bad(1));
+        assert_eq!(rep.standing("2001:db8:1:3::1".parse().unwrap(), &config), Standing::Unknown);
+        assert_eq!(
+            keys("2001:db8:1:2::1".parse().unwrap()),
+            ["2001:db8:1:2::/64".to_string(), "2001:db8:1::/48".into()]
+        );
     }
 }

@@ -104,14 +104,34 @@ pub fn new_id() -> String {
     format!("{}{}", Utc::now().format("%Y%m%d%H%M%S"), &Uuid::new_v4().simple().to_string()[..12]).to_uppercase()
 }
 
+/// Whether `id` has the shape [`new_id`] gives (so it can name a file and nothing else).
+pub fn is_valid_id(id: &str) -> bool {
+    id.len() == 26 && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
 /// Writes `bytes` to `path` so that a reader sees the old file or the whole new one, and the
 /// new one survives a crash once this returns.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file_atomically(path, bytes, 0o644)
+}
+
+/// [`write_atomically`] for keys and tokens: readable by the owner only, from creation.
+pub fn write_secret_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_file_atomically(path, bytes, 0o600)
+}
+
+fn write_file_atomically(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp", Uuid::new_v4().simple()));
     {
-        let mut f = File::create(&tmp)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -260,6 +280,9 @@ impl Spool {
 
     /// Removes a message (delivered, bounced or removed by an operator).
     pub fn remove(&self, id: &str) -> std::io::Result<bool> {
+        if !is_valid_id(id) {
+            return Ok(false);
+        }
         let existed = fs::remove_file(self.file_path(id)).is_ok();
         let had_state = fs::remove_file(self.env_path(id)).is_ok();
         let legacy = fs::remove_file(self.legacy_msg_path(id)).is_ok();

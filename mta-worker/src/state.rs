@@ -15,7 +15,19 @@ use crate::spool::Spool;
 #[derive(Clone)]
 pub struct Worker(Arc<WorkerInner>);
 
-/// Per-IP rate limits.
+/// The address a client is limited under: IPv4 addresses as they are, IPv6 by their /64
+/// (a host usually has a whole /64, and could otherwise rotate through it).
+pub fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => {
+            let masked = u128::from(v6) & !((1u128 << 64) - 1);
+            std::net::IpAddr::V6(std::net::Ipv6Addr::from(masked))
+        }
+        v4 => v4,
+    }
+}
+
+/// Per-client rate limits, keyed by [`client_key`].
 pub struct Limits {
     pub connections: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
     pub messages: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,

@@ -47,6 +47,6 @@ fn generate(hostname: &str, cert: &Path, key: &Path) -> WorkerResult<()> {
     tracing::info!(%hostname, "generating a self-signed TLS certificate");
     let certified = rcgen::generate_simple_self_signed(vec![hostname.to_string()]).map_err(tls_err)?;
     crate::spool::write_atomically(cert, certified.cert.pem().as_bytes())?;
-    crate::spool::write_atomically(key, certified.signing_key.serialize_pem().as_bytes())?;
+    crate::spool::write_secret_atomically(key, certified.signing_key.serialize_pem().as_bytes())?;
     Ok(())
 }

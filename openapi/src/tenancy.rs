@@ -202,3 +202,24 @@ pub struct OrgListParams {
     /// Only organisations of this MSP.
     pub msp_id: Option<Uuid>,
 }
+
+/// A customer server (address or small network) allowed to relay outbound mail through
+/// Moat for its organisation's own domains.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AllowedIp {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    /// Normalised CIDR form (`192.0.2.10/32`, `2001:db8:1::/64`).
+    pub cidr: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Add a relay server. Organisation and MSP admins and API keys may name one address or a
+/// network of at most 256 IPv4 addresses (/24) or an IPv6 /48; the platform admin may name any.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAllowedIp {
+    pub cidr: String,
+}
+
+crate::list_type!(AllowedIpList, AllowedIp);

@@ -42,6 +42,76 @@ pub struct PolicySnapshot {
     /// Reverse whitelist: external addresses users wrote to recently.
     #[serde(default)]
     pub correspondents: Vec<Correspondent>,
+    /// What the API accepts on the worker channel, so a worker never takes in (and answers
+    /// `250` for) a message it could not hand over.
+    #[serde(default)]
+    pub limits: Option<ChannelLimits>,
+}
+
+/// Sizes the API accepts from workers.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ChannelLimits {
+    /// The largest raw message (as stamped by the worker) `POST /worker/quarantine` takes.
+    pub max_message_bytes: u64,
+    /// The largest request body of `POST /worker/quarantine` (base64 of the message plus metadata).
+    pub max_upload_bytes: u64,
+    /// The largest request body of `POST /worker/events`.
+    pub max_event_batch_bytes: u64,
+}
+
+/// Bounds of sender-controlled text carried in events and uploads (characters).
+pub const MAX_SUBJECT_CHARS: usize = 998;
+/// Longest address kept in an event (RFC 5321 path limit, with room).
+pub const MAX_ADDRESS_CHARS: usize = 320;
+/// Most recipients listed in one event.
+pub const MAX_EVENT_RECIPIENTS: usize = 1000;
+/// Longest Message-ID kept.
+pub const MAX_MESSAGE_ID_CHARS: usize = 998;
+
+/// Longest remote answer or reason kept.
+pub const MAX_RESPONSE_CHARS: usize = 2000;
+/// Most reasons kept per event.
+pub const MAX_REASONS: usize = 50;
+
+impl EventDetail {
+    /// The detail with sender- and peer-controlled text cut to the limits above, so one
+    /// hostile message cannot make an event that the API refuses or that grows a row without
+    /// limit. Workers apply it when they build events, the API again when it stores them.
+    pub fn bounded(mut self) -> EventDetail {
+        let cut = |v: &mut Option<String>, max: usize| {
+            if let Some(text) = v.as_mut() {
+                *text = bounded(text, max);
+            }
+        };
+        cut(&mut self.direction, 32);
+        cut(&mut self.sender, MAX_ADDRESS_CHARS);
+        cut(&mut self.subject, MAX_SUBJECT_CHARS);
+        cut(&mut self.message_id, MAX_MESSAGE_ID_CHARS);
+        cut(&mut self.client_ip, 64);
+        cut(&mut self.verdict, 32);
+        cut(&mut self.response, MAX_RESPONSE_CHARS);
+        cut(&mut self.destination, MAX_RESPONSE_CHARS);
+        self.recipients.truncate(MAX_EVENT_RECIPIENTS);
+        for r in &mut self.recipients {
+            *r = bounded(r, MAX_ADDRESS_CHARS);
+        }
+        self.reasons.truncate(MAX_REASONS);
+        for r in &mut self.reasons {
+            *r = bounded(r, MAX_RESPONSE_CHARS);
+        }
+        self
+    }
+}
+
+/// `text` cut to at most `max` characters (on a character boundary), with `…` when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => {
+            let keep = text[..end].char_indices().last().map(|(i, _)| i).unwrap_or(0);
+            format!("{}…", &text[..keep])
+        }
+    }
 }
 
 /// A user wrote to `address`: mail from it to that user is trusted.
@@ -127,11 +197,14 @@ pub enum EventKind {
     Removed,
     /// The connection was refused before any message (early talker, DNSBL, rate limit).
     Refused,
+    /// The API refused the quarantined copy: it is kept aside on the worker for an operator.
+    Failed,
 }
 
 impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            EventKind::Failed => "failed",
             EventKind::Received => "received",
             EventKind::Verdict => "verdict",
             EventKind::Deferred => "deferred",
@@ -204,7 +277,8 @@ pub struct TrackedMessage {
     pub message_id: String,
     pub size: i64,
     pub client_ip: String,
-    /// `received`, `queued`, `deferred`, `delivered`, `bounced`, `quarantined`, `rejected`, `removed`.
+    /// `received`, `queued`, `deferred`, `delivered`, `bounced`, `quarantined`, `rejected`, `removed`,
+    /// `failed` (the API refused the quarantined copy; the worker keeps it aside).
     pub status: String,
     pub verdict: Option<String>,
     pub reasons: Vec<String>,

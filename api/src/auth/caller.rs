@@ -44,13 +44,16 @@ impl FromRequestParts<AppState> for Caller {
             };
             return Ok(Caller { role, scope, user: None, api_key_id: Some(key.id) });
         }
-        let user_id = state.jwt.verify(token).ok_or(ApiError::Unauthorized("invalid or expired token"))?;
+        let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized("invalid or expired token"))?;
         let user = state
             .store
-            .user_by_id(user_id)
+            .user_by_id(claims.sub)
             .await?
             .filter(|u| u.active)
             .ok_or(ApiError::Unauthorized("account no longer exists or is disabled"))?;
+        if claims.pwd != super::tokens::password_fingerprint(user.password_hash.as_deref()) {
+            return Err(ApiError::Unauthorized("the password changed since this token was issued; log in again"));
+        }
         Caller::for_user(user)
     }
 }
@@ -76,6 +79,17 @@ impl Caller {
     /// 403 unless the caller's role is at least `min`.
     pub fn require(&self, min: Role) -> ApiResult<()> {
         if self.role >= min { Ok(()) } else { Err(ApiError::forbidden()) }
+    }
+
+    /// Whether the caller may point domains at internal addresses: the platform admin, or
+    /// anyone on a deployment configured for it (development, tests).
+    pub fn may_use_internal_destinations(&self, state: &AppState) -> bool {
+        self.role == Role::PlatformAdmin || state.config.allow_internal_destinations
+    }
+
+    /// Whether the caller may name relay ranges of any width (the platform admin only).
+    pub fn may_set_wide_relay_ranges(&self) -> bool {
+        self.role == Role::PlatformAdmin
     }
 
     /// Whether the caller may hand out `role` (never above its own).

@@ -24,6 +24,14 @@ pub struct Claims {
     pub sub: Uuid,
     pub iat: i64,
     pub exp: i64,
+    /// Fingerprint of the password hash the token was issued under: a password change or
+    /// reset makes every earlier token invalid.
+    pub pwd: String,
+}
+
+/// A short fingerprint of a user's password hash (not the hash: tokens are not secret-proof).
+pub fn password_fingerprint(password_hash: Option<&str>) -> String {
+    sha256_hex(password_hash.unwrap_or_default())[..16].to_string()
 }
 
 pub struct JwtKeys {
@@ -49,17 +57,18 @@ impl JwtKeys {
         Ok(JwtKeys::from_secret(secret.as_bytes(), config.jwt_ttl_secs))
     }
 
-    pub fn issue(&self, user_id: Uuid) -> anyhow::Result<String> {
+    pub fn issue(&self, user: &crate::store::UserRecord) -> anyhow::Result<String> {
         let iat = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user_id, iat, exp: iat + self.ttl_secs };
+        let pwd = password_fingerprint(user.password_hash.as_deref());
+        let claims = Claims { sub: user.id, iat, exp: iat + self.ttl_secs, pwd };
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    /// The user id of a valid, unexpired token.
-    pub fn verify(&self, token: &str) -> Option<Uuid> {
+    /// The claims of a valid, unexpired token (the caller still checks `pwd`).
+    pub fn verify(&self, token: &str) -> Option<Claims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok().map(|data| data.claims.sub)
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok().map(|data| data.claims)
     }
 }
 
@@ -74,13 +83,22 @@ fn read_or_create_key(path: &Path) -> anyhow::Result<String> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let key = random_secret();
-    std::fs::write(path, &key).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_private(path, key.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(key)
+}
+
+/// Writes a secret file readable by its owner only (0600 from creation, no window).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// 256 random bits, URL-safe.

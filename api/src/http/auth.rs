@@ -44,7 +44,7 @@ pub async fn login(
         }
     };
     state.metrics.login("ok");
-    let access_token = state.jwt.issue(user.id)?;
+    let access_token = state.jwt.issue(&user)?;
     Ok(Json(LoginResponse {
         access_token,
         token_type: "Bearer".into(),
@@ -69,9 +69,13 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
 
 /// Set the first password with the token from the welcome email.
 #[utoipa::path(post, path = "/auth/activate", tag = "auth", request_body = ActivateRequest,
-    responses((status = 204), (status = 422, body = ErrorBody)))]
-pub async fn activate(State(state): State<AppState>, ApiJson(req): ApiJson<ActivateRequest>) -> ApiResult<StatusCode> {
-    set_password_with_token(&state, ACTIVATION, &req.token, &req.password).await
+    responses((status = 204), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn activate(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<ActivateRequest>,
+) -> ApiResult<StatusCode> {
+    set_password_with_token(&state, ip, ACTIVATION, &req.token, &req.password).await
 }
 
 /// Ask for a password-reset email. Answers 202 whether or not the account exists.
@@ -95,40 +99,47 @@ pub async fn password_reset(
 
 /// Choose a new password with the token from the reset email.
 #[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirm,
-    responses((status = 204), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn password_reset_confirm(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
-    set_password_with_token(&state, PASSWORD_RESET, &req.token, &req.password).await
+    set_password_with_token(&state, ip, PASSWORD_RESET, &req.token, &req.password).await
 }
 
+/// Rate limited per client like login; the token is checked before the (deliberately slow)
+/// password hash is computed, so guessing tokens costs the server nothing much.
 async fn set_password_with_token(
     state: &AppState,
+    ip: std::net::IpAddr,
     purpose: &str,
     token: &str,
     password: &str,
 ) -> ApiResult<StatusCode> {
+    if state.login_by_ip.check_key(&ip).is_err() {
+        return Err(ApiError::RateLimited);
+    }
+    let invalid = || ApiError::invalid("token", "this link is invalid, used or expired");
+    let token_hash = sha256_hex(token.trim());
+    state.store.token_user(purpose, &token_hash).await?.ok_or_else(invalid)?;
     passwords::validate("password", password)?;
     let hash = passwords::hash(password).await?;
-    let user_id = state
-        .store
-        .consume_token(purpose, &sha256_hex(token.trim()))
-        .await?
-        .ok_or_else(|| ApiError::invalid("token", "this link is invalid, used or expired"))?;
+    let user_id = state.store.consume_token(purpose, &token_hash).await?.ok_or_else(invalid)?;
     state.store.set_password(user_id, &hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Change the caller's own password.
+/// Change the caller's own password. Every access token issued before stops working; the
+/// answer carries a fresh one for this session.
 #[utoipa::path(post, path = "/auth/change-password", tag = "auth", request_body = ChangePassword,
     security(("bearer_jwt" = [])),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<ChangePassword>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<LoginResponse>> {
     let user =
         caller.user.as_ref().ok_or_else(|| ApiError::invalid("current_password", "API keys have no password"))?;
     if !passwords::verify(&req.current_password, user.password_hash.as_deref()).await {
@@ -137,5 +148,12 @@ pub async fn change_password(
     passwords::validate("new_password", &req.new_password)?;
     let hash = passwords::hash(&req.new_password).await?;
     state.store.set_password(user.id, &hash).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut user = user.clone();
+    user.password_hash = Some(hash);
+    Ok(Json(LoginResponse {
+        access_token: state.jwt.issue(&user)?,
+        token_type: "Bearer".into(),
+        expires_in: state.jwt.ttl_secs,
+        user: user.to_wire(),
+    }))
 }

@@ -14,11 +14,12 @@ use crate::store::{NewDomain, Paging};
 use crate::validate;
 
 /// Validates a domain's fields into a [`NewDomain`].
-pub fn new_domain(field: &str, req: &CreateDomain) -> ApiResult<NewDomain> {
+/// `internal_ok`: the destination may be an internal address (see [`validate::destination`]).
+pub fn new_domain(field: &str, req: &CreateDomain, internal_ok: bool) -> ApiResult<NewDomain> {
     let f = |name: &str| if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
     Ok(NewDomain {
         name: validate::domain_name(&f("name"), &req.name)?,
-        destination_host: validate::host(&f("destination_host"), &req.destination_host)?,
+        destination_host: validate::destination(&f("destination_host"), &req.destination_host, internal_ok)?,
         destination_port: validate::port(&f("destination_port"), req.destination_port)?,
         tls_mode: req.tls_mode.unwrap_or_default(),
         inbound_enabled: req.inbound_enabled.unwrap_or(true),
@@ -58,7 +59,8 @@ pub async fn create_domain(
     ApiJson(req): ApiJson<CreateDomain>,
 ) -> ApiResult<(StatusCode, Json<Domain>)> {
     caller.manage_org(&state, id).await?;
-    let domain = state.store.create_domain(id, new_domain("", &req)?).await?;
+    let domain =
+        state.store.create_domain(id, new_domain("", &req, caller.may_use_internal_destinations(&state))?).await?;
     tracing::info!(domain_id = %domain.id, org_id = %id, "domain created");
     Ok((StatusCode::CREATED, Json(domain)))
 }
@@ -86,7 +88,8 @@ pub async fn update_domain(
 ) -> ApiResult<Json<Domain>> {
     let mut domain = caller.manage_domain(&state, id).await?;
     if let Some(host) = &req.destination_host {
-        domain.destination_host = validate::host("destination_host", host)?;
+        let internal_ok = caller.may_use_internal_destinations(&state);
+        domain.destination_host = validate::destination("destination_host", host, internal_ok)?;
     }
     if let Some(port) = req.destination_port {
         domain.destination_port = validate::port("destination_port", port)?;

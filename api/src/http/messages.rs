@@ -18,6 +18,12 @@ fn own_address(caller: &Caller) -> Option<&str> {
     (caller.role == Role::User).then(|| caller.user.as_ref().map(|u| u.email.as_str())).flatten()
 }
 
+/// A plain user sees itself among a message's recipients, never the others (Bcc, and
+/// colleagues it was not told about).
+fn only_own(recipients: &mut Vec<String>, own: &str) {
+    recipients.retain(|r| r.eq_ignore_ascii_case(own));
+}
+
 /// Search tracked messages (newest first).
 #[utoipa::path(get, path = "/messages", tag = "tracking", params(MessageQuery),
     security(("bearer_jwt" = []), ("api_key" = [])),
@@ -28,8 +34,11 @@ pub async fn list_messages(
     ApiQuery(q): ApiQuery<MessageQuery>,
 ) -> ApiResult<Json<TrackedMessageList>> {
     let paging = Paging::new(q.page, q.per_page);
-    let (items, total, total_capped) =
+    let (mut items, total, total_capped) =
         state.store.list_messages(caller.scope, own_address(&caller), &q, paging).await?;
+    if let Some(own) = own_address(&caller) {
+        items.iter_mut().for_each(|m| only_own(&mut m.recipients, own));
+    }
     Ok(Json(TrackedMessageList { items, total, total_capped, page: paging.page, per_page: paging.per_page }))
 }
 
@@ -42,12 +51,17 @@ pub async fn get_message(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TrackedMessageDetail>> {
-    let (message, events) =
+    let (mut message, mut events) =
         state.store.get_message(caller.scope, own_address(&caller), &id).await?.ok_or_else(ApiError::not_found)?;
+    if let Some(own) = own_address(&caller) {
+        only_own(&mut message.recipients, own);
+        events.iter_mut().for_each(|e| only_own(&mut e.detail.recipients, own));
+    }
     Ok(Json(TrackedMessageDetail { message, events }))
 }
 
 /// IP reputation as the workers share it (admins): one address/network, or the latest seen.
+/// Organisation and MSP admins see only addresses that sent mail to their own organisations.
 #[utoipa::path(get, path = "/reputation", tag = "tracking", params(ReputationQuery),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = IpReputationList), (status = 403, body = ErrorBody)))]
@@ -59,6 +73,6 @@ pub async fn list_reputation(
     caller.require(Role::OrgAdmin)?;
     let paging = Paging::new(q.page, q.per_page);
     let ip = q.ip.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let (items, total) = state.store.list_reputation(ip, paging).await?;
+    let (items, total) = state.store.list_reputation(caller.scope, ip, paging).await?;
     Ok(Json(IpReputationList { items, total, page: paging.page, per_page: paging.per_page }))
 }

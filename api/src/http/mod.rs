@@ -11,6 +11,7 @@ mod msps;
 mod orgs;
 mod provision;
 mod quarantine;
+mod relay;
 mod users;
 mod worker;
 
@@ -19,7 +20,6 @@ use std::sync::LazyLock;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -28,11 +28,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::{Config, MAX_EVENT_BATCH_BYTES, SMALL_BODY_BYTES};
 use crate::error::ApiError;
+use crate::extract::BodyLimit;
 use crate::state::AppState;
-
-/// Request bodies above this are refused (CSV imports are the largest legitimate ones).
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -71,8 +70,19 @@ impl Modify for SecuritySchemes {
     }
 }
 
-fn api_routes() -> OpenApiRouter<AppState> {
-    let v1 = OpenApiRouter::new()
+/// `router` with a body limit of `bytes` on each of its routes (stated to the extractors,
+/// so a 413 names it).
+fn limited(router: OpenApiRouter<AppState>, bytes: usize) -> OpenApiRouter<AppState> {
+    router.layer(axum::extract::DefaultBodyLimit::max(bytes)).layer(axum::Extension(BodyLimit(bytes)))
+}
+
+/// Every route, with the body limit it states: worker uploads take the largest message a
+/// worker may accept, CSV paths their documented maximum, the rest a small limit.
+fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new().routes(routes!(quarantine::upload));
+    let events = OpenApiRouter::new().routes(routes!(worker::events));
+    let csv = OpenApiRouter::new().routes(routes!(provision::import_users)).routes(routes!(provision::provision));
+    let small = OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
         .routes(routes!(auth::activate))
@@ -93,8 +103,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::resend_welcome))
         .routes(routes!(users::reset_password))
         .routes(routes!(users::reset_settings))
-        .routes(routes!(provision::import_users))
-        .routes(routes!(provision::provision))
+        .routes(routes!(relay::list_allowed_ips, relay::add_allowed_ip))
+        .routes(routes!(relay::remove_allowed_ip))
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::delete_api_key))
         .routes(routes!(meta::openapi_json))
@@ -104,14 +114,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(worker::register))
         .routes(routes!(worker::policy))
         .routes(routes!(worker::policy_changes))
-        .routes(routes!(worker::events))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))
         .routes(routes!(messages::list_reputation))
-        .routes(routes!(quarantine::upload))
         .routes(routes!(quarantine::list))
         .routes(routes!(lists::create, lists::list))
         .routes(routes!(lists::delete));
+    let v1 = limited(small, SMALL_BODY_BYTES)
+        .merge(limited(csv, config.max_csv_bytes))
+        .merge(limited(events, MAX_EVENT_BATCH_BYTES))
+        .merge(limited(uploads, config.channel_limits().max_upload_bytes as usize));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(meta::healthz))
@@ -121,7 +133,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    api_routes(&Config::default()).split_for_parts().1
 }
 
 /// The document as served and committed (pretty JSON, trailing newline).
@@ -148,12 +160,11 @@ fn spa_service(dist: &std::path::Path) -> Router<AppState> {
 
 /// The whole application: API, health, metrics and the SPA.
 pub fn router(state: AppState) -> Router {
-    let (api, _) = api_routes().split_for_parts();
+    let (api, _) = api_routes(&state.config).split_for_parts();
     let spa = spa_service(&state.config.frontend_dir);
     api.route("/api/{*rest}", axum::routing::any(|| async { ApiError::not_found().into_response() }))
         .merge(spa)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -4,7 +4,6 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,7 +14,7 @@ use super::domains::new_domain;
 use crate::accounts::{self, Home};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiBody, ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::{NewUser, Provisioning, Scope};
 use crate::validate;
@@ -94,11 +93,13 @@ fn line_of(text: &str, pos: &csv::Position) -> u32 {
     u32::try_from(newlines + 1).unwrap_or(u32::MAX)
 }
 
+/// Builds the users of CSV rows for `org`, whose domains are `domains`.
 async fn build_users(
     state: &AppState,
     caller: &Caller,
     rows: &[(u32, CreateUser)],
     org: Uuid,
+    domains: &HashSet<String>,
 ) -> ApiResult<Vec<(u32, NewUser)>> {
     let mut users = Vec::with_capacity(rows.len());
     for (line, row) in rows {
@@ -107,6 +108,7 @@ async fn build_users(
                 ApiError::invalid("role", format!("you cannot grant the role {}", row.role.as_str())).at_line(*line)
             );
         }
+        accounts::check_own_domain("email", &row.email, domains).map_err(|e| e.at_line(*line))?;
         let new = accounts::build_new_user(state, row, Home::Org(org)).await.map_err(|e| e.at_line(*line))?;
         users.push((*line, new));
     }
@@ -123,7 +125,7 @@ pub async fn import_users(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     caller.manage_org(&state, id).await?;
     let is_csv = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/csv"));
@@ -133,7 +135,8 @@ pub async fn import_users(
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
     let rows = parse_users_csv("csv", text)?;
-    let users = build_users(&state, &caller, &rows, id).await?;
+    let domains = state.store.org_domain_names(id).await?;
+    let users = build_users(&state, &caller, &rows, id, &domains).await?;
     state.store.import_users(&users).await?;
     tracing::info!(org_id = %id, count = users.len(), "users imported");
     Ok((StatusCode::CREATED, Json(ImportResult { created: users.iter().map(|(_, u)| u.record.to_wire()).collect() })))
@@ -186,7 +189,7 @@ pub async fn provision(
             outbound_enabled: None,
             maintenance_banner: None,
         };
-        let domain = new_domain(&field, &create)?.into_domain(id);
+        let domain = new_domain(&field, &create, caller.may_use_internal_destinations(&state))?.into_domain(id);
         if !names.insert(domain.name.clone()) {
             return Err(ApiError::invalid(&format!("{field}.name"), format!("{} is listed twice", domain.name)));
         }
@@ -194,17 +197,37 @@ pub async fn provision(
     }
     let mut allowed_ips = Vec::new();
     for (i, ip) in req.allowed_ips.iter().enumerate() {
-        let cidr = validate::cidr(&format!("allowed_ips[{i}]"), ip)?;
+        let cidr = validate::relay_cidr(&format!("allowed_ips[{i}]"), ip, caller.may_set_wide_relay_ranges())?;
         if !allowed_ips.contains(&cidr) {
             allowed_ips.push(cidr);
         }
+    }
+    if create_org.is_none() {
+        let have: HashSet<String> = state.store.allowed_ips(id).await?.into_iter().collect();
+        let adding = allowed_ips.iter().filter(|c| !have.contains(*c)).count();
+        super::relay::check_room(&state, id, adding).await.map_err(|_| {
+            ApiError::invalid(
+                "allowed_ips",
+                format!("an organisation lists at most {} relay servers", super::relay::MAX_RELAY_SERVERS),
+            )
+        })?;
+        // Re-provisioning with a server already listed keeps it, rather than failing.
+        allowed_ips.retain(|c| !have.contains(c));
+    } else if allowed_ips.len() > super::relay::MAX_RELAY_SERVERS {
+        return Err(ApiError::invalid(
+            "allowed_ips",
+            format!("an organisation lists at most {} relay servers", super::relay::MAX_RELAY_SERVERS),
+        ));
     }
     let policy = req.policy.as_ref().map(|p| validate::policy("policy", p)).transpose()?;
     let rows = match &req.users_csv {
         Some(csv) => parse_users_csv("users_csv", csv)?,
         None => Vec::new(),
     };
-    let users = build_users(&state, &caller, &rows, id).await?;
+    // Users may be on the organisation's domains, those it has and those this call adds.
+    let mut own_domains = if create_org.is_some() { HashSet::new() } else { state.store.org_domain_names(id).await? };
+    own_domains.extend(domains.iter().map(|d| d.name.clone()));
+    let users = build_users(&state, &caller, &rows, id, &own_domains).await?;
     let created = create_org.is_some();
     let plan = Provisioning { org_id: id, create_org, domains, allowed_ips, policy, users };
     state.store.provision(&plan).await?;

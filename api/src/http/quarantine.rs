@@ -6,7 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use moat_openapi::{ErrorBody, QuarantineList, QuarantineQuery, QuarantineUpload};
+use moat_openapi::{
+    ErrorBody, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, QuarantineList, QuarantineQuery,
+    QuarantineUpload, bounded,
+};
 
 use crate::auth::Caller;
 use crate::auth::node::WorkerNode;
@@ -18,12 +21,16 @@ use crate::store::{Paging, Scope};
 /// A worker hands over one quarantined copy (idempotent by id).
 #[utoipa::path(post, path = "/worker/quarantine", tag = "worker", request_body = QuarantineUpload,
     security(("node_token" = [])),
-    responses((status = 201), (status = 200), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201), (status = 200), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
     _node: WorkerNode,
-    ApiJson(q): ApiJson<QuarantineUpload>,
+    ApiJson(mut q): ApiJson<QuarantineUpload>,
 ) -> ApiResult<StatusCode> {
+    q.subject = bounded(&q.subject, MAX_SUBJECT_CHARS);
+    q.sender = bounded(&q.sender, MAX_ADDRESS_CHARS);
+    q.message_id = bounded(&q.message_id, MAX_MESSAGE_ID_CHARS);
     if q.id.is_empty() || q.id.len() > 200 || !q.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
     {
         return Err(ApiError::invalid("id", "id must be 1 to 200 letters, digits, dots or dashes"));

@@ -40,6 +40,7 @@ pub async fn create_org_user(
     ApiJson(req): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     caller.manage_org(&state, id).await?;
+    accounts::check_own_domain("email", &req.email, &state.store.org_domain_names(id).await?)?;
     let new = accounts::build_new_user(&state, &req, Home::Org(id)).await?;
     if !caller.may_grant(req.role) {
         return Err(ApiError::forbidden());

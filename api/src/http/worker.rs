@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use moat_openapi::{
-    ChangesParams, CorrespondentBatch, ErrorBody, EventAck, EventBatch, NodeInfo, PolicySnapshot, RegisterNode,
-    ReputationChanges, ReputationParams, ReputationPush,
+    ChangesParams, CorrespondentBatch, ErrorBody, EventAck, EventBatch, MessageEvent, NodeInfo, PolicySnapshot,
+    RegisterNode, ReputationChanges, ReputationParams, ReputationPush,
 };
 
 use crate::auth::node::WorkerNode;
@@ -37,7 +37,14 @@ pub async fn register(node: WorkerNode, ApiJson(req): ApiJson<RegisterNode>) -> 
     security(("node_token" = [])),
     responses((status = 200, body = PolicySnapshot), (status = 401, body = ErrorBody)))]
 pub async fn policy(State(state): State<AppState>, _node: WorkerNode) -> ApiResult<Json<PolicySnapshot>> {
-    Ok(Json(state.store.policy_snapshot(state.config.reverse_whitelist_days).await?))
+    Ok(Json(snapshot(&state).await?))
+}
+
+/// The snapshot with the channel limits of this API.
+async fn snapshot(state: &AppState) -> ApiResult<PolicySnapshot> {
+    let mut snapshot = state.store.policy_snapshot(state.config.reverse_whitelist_days).await?;
+    snapshot.limits = Some(state.config.channel_limits());
+    Ok(snapshot)
 }
 
 /// Long-poll: answers a new snapshot as soon as the version passes `since`, or 204 when
@@ -53,7 +60,7 @@ pub async fn policy_changes(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(p.wait.unwrap_or(25).min(60));
     loop {
         if state.store.policy_version().await? > p.since {
-            return Ok(Json(state.store.policy_snapshot(state.config.reverse_whitelist_days).await?).into_response());
+            return Ok(Json(snapshot(&state).await?).into_response());
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok(StatusCode::NO_CONTENT.into_response());
@@ -80,8 +87,16 @@ pub async fn events(
             "tracking_id must have 1 to 200 characters",
         ));
     }
-    let (accepted, duplicates) = state.store.ingest_events(node.id, &batch.events).await?;
+    // Workers bound sender-controlled text when they build events; an older or faulty one
+    // must not be able to grow a tracked row without limit either.
+    let events: Vec<MessageEvent> = batch.events.into_iter().map(bound_event).collect();
+    let (accepted, duplicates) = state.store.ingest_events(node.id, &events).await?;
     Ok(Json(EventAck { accepted, duplicates }))
+}
+
+fn bound_event(mut e: MessageEvent) -> MessageEvent {
+    e.detail = e.detail.bounded();
+    e
 }
 
 /// A node reports its own counters per IP/network (absolute values: idempotent).

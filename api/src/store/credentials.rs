@@ -129,4 +129,12 @@ impl Store {
         .on_unique("name", "a node with this name already exists")?;
         Ok(id)
     }
+
+    /// Revokes a node's token (its history stays); false when no node has this name.
+    pub async fn revoke_node(&self, name: &str) -> ApiResult<bool> {
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE nodes SET token_hash = $1 WHERE name = $2 AND token_hash NOT LIKE 'revoked:%'")
+            .bind(format!("revoked:{}", Uuid::new_v4())).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
 }

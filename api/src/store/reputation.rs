@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use moat_openapi::IpReputation;
 use uuid::Uuid;
 
-use super::{Paging, Store, now, with_pool};
+use super::{Paging, Scope, Store, now, with_pool};
 use crate::error::ApiResult;
 
 #[derive(sqlx::FromRow)]
@@ -81,15 +81,32 @@ impl Store {
         })
     }
 
-    /// Reputation for admins: one IP/network, or the most recently seen.
-    pub async fn list_reputation(&self, ip: Option<&str>, paging: Paging) -> ApiResult<(Vec<IpReputation>, i64)> {
+    /// Reputation for admins: one IP/network, or the most recently seen. Below the platform,
+    /// only addresses that sent mail to the caller's own organisations are shown.
+    pub async fn list_reputation(
+        &self,
+        scope: Scope,
+        ip: Option<&str>,
+        paging: Paging,
+    ) -> ApiResult<(Vec<IpReputation>, i64)> {
+        // `$m` is the MSP filter, `$o` the organisation filter (NULL: no limit).
+        let reach = |m: u8, o: u8| {
+            format!(
+                " AND (${m} IS NULL OR ip IN (SELECT t.client_ip FROM tracked_messages t JOIN orgs g ON g.id = t.org_id \
+                 WHERE g.msp_id = ${m})) AND (${o} IS NULL OR ip IN (SELECT client_ip FROM tracked_messages WHERE org_id = ${o}))"
+            )
+        };
         let list = format!(
-            "{AGGREGATE} WHERE ($1 IS NULL OR ip = $1) GROUP BY ip ORDER BY MAX(last_seen) DESC, ip LIMIT $2 OFFSET $3"
+            "{AGGREGATE} WHERE ($1 IS NULL OR ip = $1){} GROUP BY ip ORDER BY MAX(last_seen) DESC, ip LIMIT $2 OFFSET $3",
+            reach(4, 5)
         );
+        let count =
+            format!("SELECT COUNT(DISTINCT ip) FROM ip_reputation WHERE ($1 IS NULL OR ip = $1){}", reach(2, 3));
+        let (msp, org) = (scope.msp_filter(), scope.org_filter());
         with_pool!(self, pool => {
-            let rows: Vec<Row> = sqlx::query_as(&list).bind(ip).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT ip) FROM ip_reputation WHERE ($1 IS NULL OR ip = $1)")
-                .bind(ip).fetch_one(pool).await?;
+            let rows: Vec<Row> = sqlx::query_as(&list).bind(ip).bind(paging.limit()).bind(paging.offset())
+                .bind(msp).bind(org).fetch_all(pool).await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(ip).bind(msp).bind(org).fetch_one(pool).await?;
             Ok((rows.into_iter().map(IpReputation::from).collect(), total))
         })
     }

@@ -1,7 +1,7 @@
 //! MSPs, organisations, domains, allowed outbound IPs and organisation policy.
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{Domain, Msp, Org, Policy, TlsMode};
+use moat_openapi::{AllowedIp, Domain, Msp, Org, Policy, TlsMode};
 use uuid::Uuid;
 
 use super::{Paging, Scope, Store, now, with_pool};
@@ -283,9 +283,38 @@ impl Store {
     // --- Allowed IPs and policy ----------------------------------------------------------
 
     pub async fn allowed_ips(&self, org_id: Uuid) -> ApiResult<Vec<String>> {
-        let ips = with_pool!(self, pool => sqlx::query_scalar("SELECT cidr FROM allowed_ips WHERE org_id = $1 ORDER BY cidr")
+        Ok(self.allowed_ip_rows(org_id).await?.into_iter().map(|ip| ip.cidr).collect())
+    }
+
+    /// An organisation's relay servers, by address.
+    pub async fn allowed_ip_rows(&self, org_id: Uuid) -> ApiResult<Vec<AllowedIp>> {
+        let rows: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, org_id, cidr, created_at FROM allowed_ips WHERE org_id = $1 ORDER BY cidr")
             .bind(org_id).fetch_all(pool).await)?;
-        Ok(ips)
+        Ok(rows.into_iter().map(|(id, org_id, cidr, created_at)| AllowedIp { id, org_id, cidr, created_at }).collect())
+    }
+
+    /// Adds a relay server; 409 when the organisation lists it already.
+    pub async fn add_allowed_ip(&self, org_id: Uuid, cidr: &str) -> ApiResult<AllowedIp> {
+        let ip = AllowedIp { id: Uuid::new_v4(), org_id, cidr: cidr.to_string(), created_at: now() };
+        with_pool!(self, pool => sqlx::query(INSERT_ALLOWED_IP).bind(ip.id).bind(org_id).bind(&ip.cidr).bind(ip.created_at)
+            .execute(pool).await.map(|r| r.rows_affected()))
+            .on_unique("cidr", "this address is already a relay server of the organisation")?;
+        Ok(ip)
+    }
+
+    /// Removes one of the organisation's relay servers; false when it has no such entry.
+    pub async fn remove_allowed_ip(&self, org_id: Uuid, id: Uuid) -> ApiResult<bool> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM allowed_ips WHERE id = $1 AND org_id = $2")
+            .bind(id).bind(org_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// The names of an organisation's domains (lower case).
+    pub async fn org_domain_names(&self, org_id: Uuid) -> ApiResult<std::collections::HashSet<String>> {
+        let names: Vec<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT name FROM domains WHERE org_id = $1")
+            .bind(org_id).fetch_all(pool).await)?;
+        Ok(names.into_iter().collect())
     }
 
     /// The organisation's policy, or the defaults when none was saved.

@@ -267,11 +267,28 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a new password hash and marks the user active.
+    /// Sets a new password hash and marks the user active. Every link still outstanding for
+    /// the user (activation, reset) is voided with it; access tokens issued before stop
+    /// working because they carry a fingerprint of the old hash (see `auth::tokens`).
     pub async fn set_password(&self, user_id: Uuid, hash: &str) -> ApiResult<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE users SET password_hash = $1, active = $2 WHERE id = $3")
-            .bind(hash).bind(true).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(())
+        let at = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET password_hash = $1, active = $2 WHERE id = $3")
+                .bind(hash).bind(true).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+                .bind(at).bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The user of an unexpired, unused token of `purpose`, without using it up.
+    pub async fn token_user(&self, purpose: &str, token_hash: &str) -> ApiResult<Option<Uuid>> {
+        let user = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT user_id FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
+            .bind(token_hash).bind(purpose).bind(now()).fetch_optional(pool).await)?;
+        Ok(user)
     }
 
     pub async fn delete_user(&self, id: Uuid) -> ApiResult<()> {
@@ -290,10 +307,13 @@ impl Store {
         Ok(n)
     }
 
-    /// Stores a token and the mail that carries it, together.
+    /// Stores a token and the mail that carries it, together; earlier unused tokens of the
+    /// same purpose for the user are voided (only the newest link works).
     pub async fn issue_token(&self, token: &NewToken, mail: &SystemMail) -> ApiResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+                .bind(now()).bind(token.user_id).bind(token.purpose).execute(&mut *tx).await?;
             insert_token!(tx, token);
             insert_mail!(tx, mail);
             tx.commit().await?;

@@ -88,6 +88,23 @@ fn join_recipients(list: &[String]) -> String {
     s
 }
 
+/// The mailboxes Moat accepts mail for: organisation users whose address is on a domain of
+/// their own organisation. A user whose domain now belongs to another tenant (or to none)
+/// receives nothing through the gateway, so no tenant can claim another's addresses.
+fn own_domain_recipients(
+    domains: &std::collections::HashMap<String, Uuid>,
+    users: Vec<RecipientRow>,
+) -> Vec<WorkerRecipient> {
+    users
+        .into_iter()
+        .filter(|u| {
+            let domain = u.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+            domains.get(domain) == Some(&u.org_id)
+        })
+        .map(|r| WorkerRecipient { user_id: r.id, org_id: r.org_id, email: r.email })
+        .collect()
+}
+
 impl Store {
     pub async fn policy_version(&self) -> ApiResult<i64> {
         let v = with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(pool).await)?;
@@ -117,10 +134,13 @@ impl Store {
                 sqlx::query_as::<_, (Uuid, String)>("SELECT domain_id, policy FROM domain_policies").fetch_all(&mut *tx).await?
                     .into_iter().collect();
             tx.commit().await?;
+            let domains: Vec<moat_openapi::Domain> = domains.into_iter().map(moat_openapi::Domain::from).collect();
+            let domains_by_name: std::collections::HashMap<String, Uuid> =
+                domains.iter().map(|d| (d.name.clone(), d.org_id)).collect();
             Ok(PolicySnapshot {
                 version,
-                domains: domains.into_iter().map(|row| {
-                    let d = moat_openapi::Domain::from(row);
+                limits: None,
+                domains: domains.into_iter().map(|d| {
                     WorkerDomain {
                         id: d.id,
                         org_id: d.org_id,
@@ -133,7 +153,7 @@ impl Store {
                         policy: domain_policies.get(&d.id).and_then(|text| serde_json::from_str::<Policy>(text).ok()),
                     }
                 }).collect(),
-                recipients: recipients.into_iter().map(|r| WorkerRecipient { user_id: r.id, org_id: r.org_id, email: r.email }).collect(),
+                recipients: own_domain_recipients(&domains_by_name, recipients),
                 relay_networks: networks.into_iter().map(|(org_id, cidr)| RelayNetwork { org_id, cidr }).collect(),
                 policies: policies.into_iter().map(|(org_id, text)| OrgPolicy {
                     org_id,
@@ -219,6 +239,9 @@ impl Store {
                         .bind(e.at).bind(id).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
                     EventKind::Removed => sqlx::query("UPDATE tracked_messages SET updated_at = $1, status = 'removed' WHERE id = $2")
                         .bind(e.at).bind(id).execute(&mut *tx).await?.rows_affected(),
+                    EventKind::Failed => sqlx::query(
+                        "UPDATE tracked_messages SET updated_at = $1, status = 'failed', last_error = $3 WHERE id = $2")
+                        .bind(e.at).bind(id).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
                     EventKind::Refused => sqlx::query(
                         "UPDATE tracked_messages SET updated_at = $1, status = 'rejected', verdict = 'reject', reasons = $3, last_error = $4 WHERE id = $2")
                         .bind(e.at).bind(id).bind(reasons).bind(&d.response).execute(&mut *tx).await?.rows_affected(),

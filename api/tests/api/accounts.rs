@@ -129,14 +129,19 @@ async fn password_reset_and_change() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res["error"]["field"], "current_password");
-    let (status, _) = app
+    let (status, res) = app
         .post(
             "/api/v1/auth/change-password",
             &user,
             json!({"current_password": "another password", "new_password": "third password"}),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::OK, "{res}");
+    // The token from before the change is dead; the one answered works.
+    let (status, _) = app.get("/api/v1/auth/me", &user).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let fresh = res["access_token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/api/v1/auth/me", &fresh).await.0, StatusCode::OK);
     app.login("user@reset.test", "third password").await;
 }
 

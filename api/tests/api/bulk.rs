@@ -96,7 +96,7 @@ async fn provisioning_can_create_the_org() {
     let admin = app.admin_token().await;
     let t = tenant(&app, &admin, "newprov").await;
     let id = Uuid::new_v4();
-    let body = json!({"name": "Brand new", "domains": [{"name": "brandnew.test", "destination_host": "127.0.0.1", "destination_port": 25}]});
+    let body = json!({"name": "Brand new", "domains": [{"name": "brandnew.test", "destination_host": "mx.brandnew.test", "destination_port": 25}]});
     // An org user cannot create orgs this way.
     let (status, _) = app.post(&format!("/api/v1/orgs/{id}/provision"), &t.org_admin, body.clone()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

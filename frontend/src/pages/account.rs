@@ -96,8 +96,10 @@ pub fn AccountPage() -> impl IntoView {
         }
         let body = ChangePassword { current_password: current.get(), new_password: next.get() };
         spawn_local(async move {
-            match api::post::<_, serde_json::Value>("/auth/change-password", &body).await {
-                Ok(_) => {
+            // The old token stops working with the old password: carry on with the new one.
+            match api::post::<_, moat_openapi::LoginResponse>("/auth/change-password", &body).await {
+                Ok(login) => {
+                    api::set_token(Some(login.access_token));
                     pw_failure.set(None);
                     pw_saved.set(true);
                     current.set(String::new());

@@ -6,8 +6,8 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use moat_openapi::{
-    CreateDomain, CreateOrg, CreateUser, Domain, DomainList, MspList, Org, OrgList as OrgPage_, Role, TlsMode, User,
-    UserList,
+    AllowedIp, AllowedIpList, CreateAllowedIp, CreateDomain, CreateOrg, CreateUser, Domain, DomainList, MspList, Org,
+    OrgList as OrgPage_, Role, TlsMode, User, UserList,
 };
 use uuid::Uuid;
 
@@ -115,9 +115,13 @@ pub fn OrgPage() -> impl IntoView {
     let id = params.read_untracked().get("id").unwrap_or_default();
     detail(format!("/orgs/{id}"), |org: Org, loaded| {
         let id = org.id;
+        let session = use_session();
         view! {
             <OrgHeader org loaded/>
             <Domains org_id=id/>
+            <Show when=move || session.at_least(Role::OrgAdmin)>
+                <RelayServers org_id=id/>
+            </Show>
             <Users org_id=id/>
         }
     })
@@ -218,6 +222,75 @@ fn Domains(org_id: Uuid) -> impl IntoView {
                 <Field id="domain-port" label="Port" value=port kind="number"
                     error=Signal::derive(move || errs[2].get().or_else(|| field_error(&failure.get(), "destination_port")))/>
                 <button class="btn btn-primary" type="submit">"Add domain"</button>
+            </form>
+        </section>
+    }
+}
+
+/// The organisation's own mail servers, which may relay outbound mail through Moat as the
+/// organisation's domains.
+#[component]
+fn RelayServers(org_id: Uuid) -> impl IntoView {
+    let list = PagedList::<AllowedIpList>::new(&format!("/orgs/{org_id}/allowed-ips"));
+    let cidr = RwSignal::new(String::new());
+    let cidr_err = RwSignal::new(None::<String>);
+    let failure = RwSignal::new(None::<api::ApiError>);
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let value = cidr.get().trim().to_string();
+        cidr_err.set(value.is_empty().then(|| "Enter the address of your mail server".to_string()));
+        if cidr_err.get().is_some() {
+            return;
+        }
+        spawn_local(async move {
+            match api::post::<_, AllowedIp>(&format!("/orgs/{org_id}/allowed-ips"), &CreateAllowedIp { cidr: value })
+                .await
+            {
+                Ok(_) => {
+                    failure.set(None);
+                    cidr.set(String::new());
+                    list.reload();
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    let remove = move |id: Uuid| {
+        Callback::new(move |_| {
+            spawn_local(async move {
+                match api::delete(&format!("/orgs/{org_id}/allowed-ips/{id}")).await {
+                    Ok(()) => list.reload(),
+                    Err(e) => failure.set(Some(e)),
+                }
+            });
+        })
+    };
+    view! {
+        <section class="panel">
+            <h2>"Relay servers"</h2>
+            <p class="hint">
+                "Your own mail servers may send outbound mail through Moat, as addresses of this \
+                 organisation's domains only. Name each server (or a network of at most 256 addresses)."
+            </p>
+            {list.view("No relay servers: outbound mail through Moat is off.", move |l| view! {
+                    <table class="table" id="relay-table">
+                        <thead><tr><th scope="col">"Address"</th><th scope="col">"Added"</th><th scope="col"></th></tr></thead>
+                        <tbody>
+                            {l.items.into_iter().map(|ip| view! {
+                                <tr>
+                                    <td>{ip.cidr.clone()}</td>
+                                    <td>{ip.created_at.format("%Y-%m-%d").to_string()}</td>
+                                    <td><DeleteButton label="Remove" on_confirm=remove(ip.id)/></td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())}
+            <form class="inline-form" on:submit=add novalidate>
+                {move || general_error(&failure.get(), &["cidr"]).map(|e| view! { <ErrorNote error=e/> })}
+                <Field id="relay-cidr" label="Server address" value=cidr hint="An IP address, or a network such as 192.0.2.0/28"
+                    error=Signal::derive(move || cidr_err.get().or_else(|| field_error(&failure.get(), "cidr")))/>
+                <button class="btn btn-primary" type="submit">"Add relay server"</button>
             </form>
         </section>
     }

@@ -44,7 +44,7 @@ pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, stre
         stream.write_all(format!("220 {host} ESMTP Moat\r\n").as_bytes()).await?;
         return Ok(true);
     }
-    if worker.limits.connections.check_key(&ip).is_err() {
+    if worker.limits.connections.check_key(&crate::state::client_key(ip)).is_err() {
         refuse(
             session,
             stream,

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use moat_openapi::{EventDetail, EventKind};
 
+use super::rcpt::{IGNORED_ALLOW, ListTrust, blocked_mail_is_dropped};
 use super::{Next, Session};
 use crate::authn::AuthSummary;
 use crate::config::BareNewlines;
@@ -35,7 +36,7 @@ pub fn start_bdat(session: &mut Session, chunk_size: usize) -> Result<(), &'stat
         session.bdat_failed = true;
         return Err("554 5.5.1 No valid recipients");
     }
-    if session.data.len().saturating_add(chunk_size) > session.worker.config.max_message_size {
+    if session.data.len().saturating_add(chunk_size) > session.size_limit {
         session.bdat_failed = true;
         return Err("552 5.3.4 Message too big");
     }
@@ -86,9 +87,14 @@ struct Judged {
 }
 
 impl Judged {
-    /// What a route's policy makes of the score and DMARC: `None` is deliver.
-    fn verdict_for(&self, policy: &moat_openapi::Policy) -> Option<(Verdict, Vec<String>)> {
-        let by_score = self.scored.verdict(policy.quarantine_threshold, policy.reject_threshold);
+    /// What a route's policy makes of the score and DMARC: `None` is deliver. With
+    /// `score_exempt` (a sender allow entry that was believed) only DMARC can hold it.
+    fn verdict_for(&self, policy: &moat_openapi::Policy, score_exempt: bool) -> Option<(Verdict, Vec<String>)> {
+        let by_score = if score_exempt {
+            Verdict::Deliver
+        } else {
+            self.scored.verdict(policy.quarantine_threshold, policy.reject_threshold)
+        };
         let by_dmarc = self.auth.as_ref().and_then(|a| crate::authn::dmarc_action(a, &policy.dmarc_action));
         match (by_score, by_dmarc) {
             (Verdict::Reject, _) => Some((Verdict::Reject, self.scored.reasons())),
@@ -172,6 +178,32 @@ fn backscatter(session: &Session, raw: &[u8]) -> Option<String> {
     Some("Bounce for a message we never sent (back-scatter) refused".into())
 }
 
+/// Outbound mail must also show one of the relaying organisation's own domains (with its
+/// outbound switch on) in `From:`, so a customer server cannot send as another tenant or as
+/// a bank whose SPF happens to include Moat. Bounces (null sender) are exempt: a customer's
+/// server writes them as itself. Answers the refusal, if any.
+fn foreign_from(session: &Session, parsed: Option<&mail_parser::Message<'_>>) -> Option<String> {
+    let org = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id)?;
+    if session.mail_from.as_deref().unwrap_or_default().is_empty() {
+        return None;
+    }
+    let policy = session.worker.policy.get();
+    let addresses: Vec<String> = parsed
+        .and_then(|m| m.from())
+        .map(|from| from.iter().filter_map(|a| a.address()).map(str::to_string).collect())
+        .unwrap_or_default();
+    if addresses.is_empty() {
+        return Some("Outbound mail needs a From: header with an address of your organisation".into());
+    }
+    addresses.iter().find_map(|address| match policy.outbound_domain(address, &[org]) {
+        Ok(_) => None,
+        Err(why) => {
+            tracing::info!(from = %address, %why, "outbound From: refused");
+            Some(format!("From: <{address}>: {why}"))
+        }
+    })
+}
+
 /// Auto-replies and mailing-list traffic create no reverse-whitelist entries.
 fn is_automatic(m: &mail_parser::Message<'_>) -> bool {
     let header = |name: &str| m.header(name).and_then(|v| v.as_text()).map(|t| t.trim().to_lowercase());
@@ -186,7 +218,13 @@ fn learn_correspondents(session: &Session, sender: &str) {
     if sender.is_empty() {
         return;
     }
-    let Some(user) = session.worker.policy.get().recipient(&sender.to_lowercase()).map(|r| r.user_id) else { return };
+    // Only mail that passed the sender binding teaches, and only for the relaying organisation.
+    let relaying = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id);
+    let policy = session.worker.policy.get();
+    let Some(user) = policy.recipient(&sender.to_lowercase()).filter(|r| Some(r.org_id) == relaying).map(|r| r.user_id)
+    else {
+        return;
+    };
     let pairs: Vec<moat_openapi::Correspondent> = session
         .rcpts
         .iter()
@@ -267,6 +305,32 @@ fn received_header(session: &Session, id: &str) -> String {
     )
 }
 
+/// One route per destination, and within it per list treatment (recipients that trust the
+/// sender and recipients that do not get separate copies, so each can be judged).
+fn build_routes(session: &Session, id: &str, now: chrono::DateTime<Utc>, authenticated: bool) -> Vec<Route> {
+    let mut routes: Vec<(Route, ListTrust)> = Vec::new();
+    for rcpt in &session.rcpts {
+        let trust = rcpt.trust(authenticated);
+        let entry = RouteRcpt { address: rcpt.address.clone(), state: RcptState::Pending, response: None };
+        match routes.iter_mut().find(|(r, t)| r.target == rcpt.target && *t == trust) {
+            Some((route, _)) => route.recipients.push(entry),
+            None => {
+                let route = Route {
+                    tracking_id: format!("{id}.{}", routes.len() + 1),
+                    org_id: rcpt.org_id,
+                    target: rcpt.target.clone(),
+                    recipients: vec![entry],
+                    failures: 0,
+                    next_attempt_at: now,
+                    last_error: None,
+                };
+                routes.push((route, trust));
+            }
+        }
+    }
+    routes.into_iter().map(|(route, _)| route).collect()
+}
+
 /// Spools (or quarantines) the message; `Ok(Err(reason))` refuses it with a 550 instead.
 async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerResult<Result<String, String>> {
     let id = new_id();
@@ -280,9 +344,15 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         mail_parser::MessageParser::new().parse_headers(&body)
     };
     let (subject, message_id) = match &parsed {
-        Some(m) => (m.subject().unwrap_or_default().to_string(), m.message_id().unwrap_or_default().to_string()),
+        Some(m) => (
+            moat_openapi::bounded(m.subject().unwrap_or_default(), moat_openapi::MAX_SUBJECT_CHARS),
+            moat_openapi::bounded(m.message_id().unwrap_or_default(), moat_openapi::MAX_MESSAGE_ID_CHARS),
+        ),
         None => (String::new(), String::new()),
     };
+    if let Some(reason) = foreign_from(session, parsed.as_ref()) {
+        return Ok(Err(reason));
+    }
     let automatic = parsed.as_ref().is_some_and(is_automatic);
     let sender = session.mail_from.clone().unwrap_or_default();
     let judged = if inbound { Some(judge(session, &id, &body, parsed.as_ref()).await) } else { None };
@@ -292,22 +362,8 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         stamp.push_str(&auth.header);
     }
     let now = Utc::now();
-    let mut routes: Vec<Route> = Vec::new();
-    for rcpt in &session.rcpts {
-        let rcpt_entry = RouteRcpt { address: rcpt.address.clone(), state: RcptState::Pending, response: None };
-        match routes.iter_mut().find(|r| r.target == rcpt.target) {
-            Some(route) => route.recipients.push(rcpt_entry),
-            None => routes.push(Route {
-                tracking_id: format!("{id}.{}", routes.len() + 1),
-                org_id: rcpt.org_id,
-                target: rcpt.target.clone(),
-                recipients: vec![rcpt_entry],
-                failures: 0,
-                next_attempt_at: now,
-                last_error: None,
-            }),
-        }
-    }
+    let authenticated = judged.as_ref().and_then(|j| j.auth.as_ref()).is_some_and(|a| a.authenticated);
+    let routes = build_routes(session, &id, now, authenticated);
     let mut msg = QueuedMessage {
         id: id.clone(),
         received_at: now,
@@ -322,18 +378,16 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     };
     // Split the routes: block-listed drops are never delivered; a blocked attachment is
     // quarantined or rejected per the recipient organisation's policy (allow lists do not
-    // exempt from it); spam goes to the users' quarantines unless every recipient of the
-    // route allow-listed the sender.
-    let flags = |route: &Route, pick: fn(&super::AcceptedRcpt) -> bool| {
-        route.recipients.iter().all(|r| session.rcpts.iter().any(|a| a.address == r.address && pick(a)))
-    };
+    // exempt from it); spam goes to the users' quarantines unless the route's recipients
+    // allow-listed the sender (and, for address and domain entries, the sender is genuine).
     let policy = session.worker.policy.get();
     let files = match (&parsed, inbound) {
         (Some(message), true) => crate::attachments::file_names(message),
         _ => Vec::new(),
     };
     // (route, reasons, whether the sender may be told with a 550)
-    let (mut held, mut dropped, mut kept) = (Vec::new(), Vec::<(Route, Vec<String>, bool)>::new(), Vec::new());
+    let (mut held, mut dropped, mut kept) =
+        (Vec::new(), Vec::<(Route, Vec<String>, bool)>::new(), Vec::<(Route, Vec<String>)>::new());
     for route in msg.routes.drain(..) {
         // Filtering applies to mail for customers' domains, under that domain's policy.
         let customer_domain = match &route.target {
@@ -344,14 +398,29 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         let attachment = customer_domain.and_then(|_| {
             crate::attachments::blocked(&files, &route_policy.blocked_extensions, route_policy.sniff_attachments)
         });
-        let spam = || match &judged {
-            Some(judged) if customer_domain.is_some() && !flags(&route, |a| a.allowed) => {
-                judged.verdict_for(route_policy)
+        let rcpts: Vec<&super::AcceptedRcpt> =
+            route.recipients.iter().filter_map(|r| session.rcpts.iter().find(|a| a.address == r.address)).collect();
+        // Recipients of one route share their trust (see `build_routes`).
+        let trust = rcpts.first().map(|r| r.trust(authenticated)).unwrap_or(ListTrust::Unlisted);
+        let mut notes = Vec::new();
+        if trust == ListTrust::Ignored
+            || (trust == ListTrust::Blocked && rcpts.iter().any(|r| r.lists.authenticated != r.lists.unauthenticated))
+        {
+            notes.push(IGNORED_ALLOW.to_string());
+        }
+        let spam = || match (&judged, trust) {
+            (_, ListTrust::Allowed { by_network: true }) => None,
+            (Some(judged), trust) if customer_domain.is_some() => {
+                judged.verdict_for(route_policy, matches!(trust, ListTrust::Allowed { .. }))
             }
             _ => None,
         };
-        if flags(&route, |a| a.dropped) {
+        if rcpts.iter().all(|a| a.dropped) && !rcpts.is_empty() {
             dropped.push((route, vec!["block list (dropped)".to_string()], false));
+        } else if trust == ListTrust::Blocked {
+            let silently = rcpts.first().is_some_and(|r| blocked_mail_is_dropped(&policy, r));
+            let why = if silently { "block list (dropped)" } else { "sender blocked by the recipient's policy" };
+            dropped.push((route, [vec![why.to_string()], notes].concat(), !silently));
         } else if let Some(reason) = attachment {
             if route_policy.attachment_action == "reject" {
                 dropped.push((route, vec![reason], true));
@@ -360,14 +429,14 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             }
         } else if let Some((verdict, reasons)) = spam() {
             match verdict {
-                Verdict::Reject => dropped.push((route, reasons, true)),
-                _ => held.push((route, reasons)),
+                Verdict::Reject => dropped.push((route, [notes, reasons].concat(), true)),
+                _ => held.push((route, [notes, reasons].concat())),
             }
         } else {
-            kept.push(route);
+            kept.push((route, notes));
         }
     }
-    msg.routes = kept;
+    msg.routes = kept.iter().map(|(route, _)| route.clone()).collect();
     // Every copy refused (attachment, spam score, DMARC): tell the sender (550) instead of accepting.
     let refusal = (msg.routes.is_empty() && held.is_empty() && !dropped.is_empty() && dropped.iter().all(|d| d.2))
         .then(|| dropped[0].1.join(", "));
@@ -414,10 +483,9 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         session.worker.spool.store(&msg, raw).await?;
     }
     let mut events = Vec::new();
-    let outcomes = msg
-        .routes
+    let outcomes = kept
         .iter()
-        .map(|r| (r, "deliver", Vec::new()))
+        .map(|(r, why)| (r, "deliver", why.clone()))
         .chain(held.iter().map(|(r, why)| (r, "quarantine", why.clone())))
         .chain(dropped.iter().map(|(r, why, _)| (r, "reject", why.clone())));
     for (route, route_verdict, route_reasons) in outcomes {

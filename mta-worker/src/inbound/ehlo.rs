@@ -20,7 +20,7 @@ pub fn ehlo(session: &mut Session, host: String, extended: bool) -> Next {
     let mut lines = vec![
         format!("{me} Hello {host} [{}]", session.peer.ip()),
         "PIPELINING".into(),
-        format!("SIZE {}", session.worker.config.max_message_size),
+        format!("SIZE {}", session.max_message_size()),
         "8BITMIME".into(),
         "SMTPUTF8".into(),
         "ENHANCEDSTATUSCODES".into(),

@@ -9,7 +9,9 @@ pub fn mail_from(session: &mut Session, from: MailFrom<String>) -> Next {
         session.reply(503, "5.5.1", "Say EHLO first");
         return Next::Continue;
     }
-    if !session.trusted && session.worker.limits.messages.check_key(&session.peer.ip()).is_err() {
+    if !session.trusted
+        && session.worker.limits.messages.check_key(&crate::state::client_key(session.peer.ip())).is_err()
+    {
         session.reply(421, "4.7.0", "Too many messages from your address, try again in 60 seconds");
         return Next::Close;
     }
@@ -21,7 +23,8 @@ pub fn mail_from(session: &mut Session, from: MailFrom<String>) -> Next {
         session.reply(555, "5.5.4", "BINARYMIME is not supported");
         return Next::Continue;
     }
-    if from.size > session.worker.config.max_message_size {
+    session.size_limit = session.max_message_size();
+    if from.size > session.size_limit {
         session.reply(552, "5.3.4", "Message too big");
         return Next::Continue;
     }

@@ -69,20 +69,23 @@ async fn handle_connection(worker: Worker, stream: TcpStream, peer: SocketAddr) 
 async fn handle_session(worker: Worker, stream: TcpStream, peer: SocketAddr, session_id: String) {
     worker.metrics.connections.inc();
     let mut session = Session::new(worker.clone(), peer);
-    let _open = OpenConnection::new(&worker, peer.ip());
+    let _open = OpenConnection::new(&worker, crate::state::client_key(peer.ip()));
     session.open_connections = _open.count;
     tracing::debug!(%session_id, "session started");
     match session.run(stream, true).await {
         Ok(Some(stream)) => {
             let Some(acceptor) = worker.tls.clone() else { return };
-            match acceptor.accept(stream).await {
-                Ok(tls_stream) => {
+            // A client that says STARTTLS and then goes quiet must not hold the session.
+            let limit = Duration::from_secs(worker.config.tls_handshake_timeout_secs);
+            match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                Ok(Ok(tls_stream)) => {
                     session.reset_after_tls();
                     if let Err(err) = session.run(tls_stream, false).await {
                         tracing::debug!(%err, "session ended with an error");
                     }
                 }
-                Err(err) => tracing::info!(%err, "TLS handshake failed"),
+                Ok(Err(err)) => tracing::info!(%err, "TLS handshake failed"),
+                Err(_) => tracing::info!("TLS handshake timed out"),
             }
         }
         Ok(None) => {}
@@ -151,6 +154,8 @@ pub struct Session {
     pub dnsbl_score: i32,
     /// The client has seen our EHLO answer, so it may pipeline.
     pub pipelining_ok: bool,
+    /// The largest message of this transaction (fixed at MAIL FROM; see [`Session::max_message_size`]).
+    pub size_limit: usize,
     replies: Vec<u8>,
 }
 
@@ -182,8 +187,15 @@ impl Session {
             open_connections: 0,
             dnsbl_score: 0,
             pipelining_ok: false,
+            size_limit: 0,
             replies: Vec::new(),
         }
+    }
+
+    /// The largest message accepted now: the worker's limit, or the API's when that is
+    /// smaller (a message the API could not take must not get a `250`).
+    pub fn max_message_size(&self) -> usize {
+        self.worker.policy.get().max_message_size(self.worker.config.max_message_size)
     }
 
     /// Queues one reply line (`code esc text`).
@@ -313,7 +325,7 @@ impl Session {
                     },
                     Reading::Data(receiver) => {
                         let done = receiver.ingest(&mut iter, &mut self.data);
-                        if self.data.len() > self.worker.config.max_message_size {
+                        if self.data.len() > self.size_limit {
                             let dummy = DummyDataReceiver::new_data(receiver);
                             self.data.clear();
                             reading = Reading::Discard(dummy, "552 5.3.4 Message too big");

@@ -4,6 +4,8 @@
 //! parts and IP literals never reach a foreign destination.
 
 use moat_openapi::{ListKind, WorkerDomain};
+
+use crate::policy::ListOutcome;
 use smtp_proto::RcptTo;
 use uuid::Uuid;
 
@@ -19,12 +21,47 @@ pub struct AcceptedRcpt {
     pub domain_id: Option<Uuid>,
     pub target: Target,
     pub inbound: bool,
-    /// The sender is on an allow list for this recipient (no spam verdict, no greylisting).
-    pub allowed: bool,
+    /// What the allow/block lists say of the sender for this recipient.
+    pub lists: ListOutcome,
+    /// The recipient wrote to the sender recently (reverse whitelist).
+    pub correspondent: bool,
     /// The sender is block-listed and the policy says drop: accepted, never delivered.
     pub dropped: bool,
     /// A bounce to a valid BATV-tagged address (it answers mail Moat sent).
     pub tagged_bounce: bool,
+}
+
+/// How the lists treat one recipient's copy, once it is known whether the sender is genuine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ListTrust {
+    /// Allowed: no spam verdict. `by_network`: by an IP/CIDR entry (which skips DMARC too).
+    Allowed { by_network: bool },
+    /// Blocked (a sender allow entry that would have won was not believed).
+    Blocked,
+    /// A sender allow entry (or the reverse whitelist) matched, but the sender is not
+    /// authenticated: filtered as if it had not.
+    Ignored,
+    /// No entry matched.
+    Unlisted,
+}
+
+/// The reason given when a sender allow entry is not believed.
+pub const IGNORED_ALLOW: &str = "on your allow list, but the message is not really from them";
+
+impl AcceptedRcpt {
+    /// How the lists treat this copy when the sender is (or is not) `authenticated`.
+    pub fn trust(&self, authenticated: bool) -> ListTrust {
+        let believed = if authenticated { self.lists.authenticated } else { self.lists.unauthenticated };
+        match believed {
+            Some((ListKind::Allow, _)) => {
+                ListTrust::Allowed { by_network: self.lists.unauthenticated.is_some_and(|(k, _)| k == ListKind::Allow) }
+            }
+            Some((ListKind::Block, _)) => ListTrust::Blocked,
+            None if self.correspondent && authenticated => ListTrust::Allowed { by_network: false },
+            None if self.correspondent || self.lists.authenticated.is_some() => ListTrust::Ignored,
+            None => ListTrust::Unlisted,
+        }
+    }
 }
 
 /// Why a recipient was refused: the reply to send.
@@ -82,72 +119,83 @@ pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal>
                 domain_id: Some(d.id),
                 target: customer_target(d),
                 inbound: true,
-                allowed: false,
+                lists: ListOutcome::default(),
+                correspondent: false,
                 dropped: false,
                 tagged_bounce: false,
             }),
             None => Err(Refusal(550, "5.1.1", format!("<{address}>: user unknown"))),
         };
     }
-    if let Some(org) = policy.relay_org(session.peer.ip()) {
-        let literal = domain.starts_with('[') || domain.parse::<std::net::IpAddr>().is_ok();
-        if literal || !domain.contains('.') {
-            return Err(Refusal(550, "5.1.2", format!("<{address}>: cannot deliver to this domain")));
+    // Outbound: only a customer's own server, and only as its organisation's domains.
+    let sender = session.mail_from.as_deref().unwrap_or_default();
+    let org = match policy.sending_org(session.peer.ip(), sender) {
+        Ok(Some(org)) => org,
+        Ok(None) => return Err(Refusal(550, "5.7.1", format!("<{address}>: relaying denied"))),
+        Err(why) => {
+            tracing::info!(%sender, %why, "relay client refused for this sender");
+            return Err(Refusal(550, "5.7.1", format!("<{sender}>: relaying denied: {why}")));
         }
-        return Ok(AcceptedRcpt {
-            address: format!("{local}@{domain}"),
-            org_id: Some(org),
-            user_id: None,
-            domain_id: None,
-            target: Target::Mx { domain },
-            inbound: false,
-            allowed: false,
-            dropped: false,
-            tagged_bounce: false,
-        });
+    };
+    let literal = domain.starts_with('[') || domain.parse::<std::net::IpAddr>().is_ok();
+    if literal || !domain.contains('.') {
+        return Err(Refusal(550, "5.1.2", format!("<{address}>: cannot deliver to this domain")));
     }
-    Err(Refusal(550, "5.7.1", format!("<{address}>: relaying denied")))
+    Ok(AcceptedRcpt {
+        address: format!("{local}@{domain}"),
+        org_id: Some(org),
+        user_id: None,
+        domain_id: None,
+        target: Target::Mx { domain },
+        inbound: false,
+        lists: ListOutcome::default(),
+        correspondent: false,
+        dropped: false,
+        tagged_bounce: false,
+    })
 }
 
-/// Applies the allow/block lists to an inbound recipient: block rejects (or drops, per the
-/// organisation's policy), allow exempts from spam verdicts and greylisting.
+/// Applies the allow/block lists to an inbound recipient: a block that holds whoever the
+/// sender is rejects (or drops, per the organisation's policy); everything that depends on
+/// the sender being genuine is recorded for DATA to decide once it is authenticated.
 fn listed(session: &Session, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
     if !rcpt.inbound {
         return Ok(rcpt);
     }
     let policy = session.worker.policy.get();
     let sender = session.mail_from.clone().unwrap_or_default();
-    match policy.list_verdict(rcpt.user_id, rcpt.domain_id, rcpt.org_id, &sender, session.peer.ip()) {
-        Some((ListKind::Block, level)) => {
-            let drop = rcpt.org_id.and_then(|o| policy.org_policy(o)).is_some_and(|p| p.block_action == "drop");
-            tracing::info!(rcpt = %rcpt.address, %sender, level = level.as_str(), drop, "sender block-listed");
-            if drop {
-                rcpt.dropped = true;
-                return Ok(rcpt);
-            }
-            Err(Refusal(550, "5.7.1", format!("<{sender}>: sender blocked by the recipient's policy")))
+    rcpt.lists = policy.list_outcome(rcpt.user_id, rcpt.domain_id, rcpt.org_id, &sender, session.peer.ip());
+    rcpt.correspondent = rcpt.user_id.is_some_and(|u| policy.is_correspondent(u, &sender));
+    if let Some((ListKind::Block, level)) = rcpt.lists.authenticated {
+        let drop = blocked_mail_is_dropped(&policy, &rcpt);
+        tracing::info!(rcpt = %rcpt.address, %sender, level = level.as_str(), drop, "sender block-listed");
+        if drop {
+            rcpt.dropped = true;
+            return Ok(rcpt);
         }
-        Some((ListKind::Allow, _)) => {
-            rcpt.allowed = true;
-            Ok(rcpt)
-        }
-        // People the user wrote to are trusted (reverse whitelist).
-        None => {
-            rcpt.allowed = rcpt.user_id.is_some_and(|u| policy.is_correspondent(u, &sender));
-            Ok(rcpt)
-        }
+        return Err(Refusal(550, "5.7.1", format!("<{sender}>: sender blocked by the recipient's policy")));
     }
+    Ok(rcpt)
 }
 
-/// Applies greylisting to an inbound recipient whose organisation turned it on (never to
-/// trusted gateways or a customer's own servers).
+/// Whether the recipient organisation's policy drops blocked mail (rather than refusing it).
+pub fn blocked_mail_is_dropped(policy: &crate::policy::PolicyIndex, rcpt: &AcceptedRcpt) -> bool {
+    rcpt.org_id.and_then(|o| policy.org_policy(o)).is_some_and(|p| p.block_action == "drop")
+}
+
+/// Applies greylisting to an inbound recipient whose organisation turned it on. Exempt:
+/// trusted gateways, IP allow entries, and a customer's own server sending as its own
+/// organisation (another sender from that server is greylisted like anyone). Sender allow
+/// entries cannot exempt: whether the sender is genuine is only known after DATA.
 fn greylisted(session: &Session, rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
     let policy = session.worker.policy.get();
     let on = rcpt.inbound && rcpt.org_id.and_then(|org| policy.org_policy(org)).is_some_and(|p| p.greylisting);
-    if !on || rcpt.allowed || session.trusted || policy.relay_org(session.peer.ip()).is_some() {
+    let sender = session.mail_from.clone().unwrap_or_default();
+    let ip_allowed = rcpt.lists.unauthenticated.is_some_and(|(kind, _)| kind == ListKind::Allow);
+    let own_server = matches!(policy.sending_org(session.peer.ip(), &sender), Ok(Some(_))) && !sender.is_empty();
+    if !on || ip_allowed || session.trusted || own_server {
         return Ok(rcpt);
     }
-    let sender = session.mail_from.clone().unwrap_or_default();
     match session.worker.greylist.check(session.peer.ip(), &sender, &rcpt.address, &session.worker.config) {
         Ok(()) => Ok(rcpt),
         Err(wait) => {
