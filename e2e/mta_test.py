@@ -94,8 +94,13 @@ class Sink:
 
 # DNSBL entries the tests publish: query name -> reply address.
 LISTINGS = {}
-# TXT records the tests publish (SPF, DKIM keys, DMARC): name -> text.
-TXT_RECORDS = {}
+# TXT records the tests publish (SPF, DKIM keys, DMARC): name -> text. Senders the tests
+# allow-list or correspond with publish SPF for the test clients (loopback): sender allow
+# entries and the reverse whitelist only count for authenticated senders.
+TXT_RECORDS = {
+    "ext.test": "v=spf1 ip4:127.0.0.0/8 -all",
+    "org-blocked.test": "v=spf1 ip4:127.0.0.0/8 -all",
+}
 
 
 class Zone(BaseResolver):
@@ -484,7 +489,7 @@ def test_customer_servers_relay_outbound_through_mx(sy):
     assert relay_code("127.0.0.1") == 550
     s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
     s.ehlo("exchange.example.test")
-    s.sendmail("user@example.test", ["friend@ext.test"], b"Subject: outbound via mx\r\n\r\nhi friend\r\n")
+    s.sendmail("user@example.test", ["friend@ext.test"], b"From: user@example.test\r\nSubject: outbound via mx\r\n\r\nhi friend\r\n")
     s.quit()
     got = wait_for(lambda: sy.foreign.with_subject("outbound via mx"), what="outbound delivery to the MX")[0]
     assert got["to"] == ["friend@ext.test"], got["to"]
@@ -496,7 +501,7 @@ def test_customer_servers_relay_outbound_through_mx(sy):
     s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
     s.ehlo("exchange.example.test")
     s.sendmail("user@example.test", ["stranger@ext.test"],
-               b"Subject: out of office\r\nAuto-Submitted: auto-replied\r\n\r\naway\r\n")
+               b"From: user@example.test\r\nSubject: out of office\r\nAuto-Submitted: auto-replied\r\n\r\naway\r\n")
     s.quit()
     wait_for(lambda: sy.foreign.with_subject("out of office"), what="auto-reply delivered")
     gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -633,7 +638,7 @@ def test_backscatter_protection_with_batv(sy):
     s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
     s.ehlo("exchange.example.test")
     s.sendmail("user@example.test", ["pal@ext.test"],
-               b"Subject: batv outbound\r\nMessage-ID: <batv-test@example.test>\r\n\r\nhello pal\r\n")
+               b"From: user@example.test\r\nSubject: batv outbound\r\nMessage-ID: <batv-test@example.test>\r\n\r\nhello pal\r\n")
     s.quit()
     out = wait_for(lambda: sy.foreign.with_subject("batv outbound"), what="outbound delivered")[0]
     signed = out["from"]

@@ -149,6 +149,27 @@ test("admin creates an org and a domain, deep links survive a reload, logout", a
   await page.close();
 });
 
+test("an org admin names its relay servers, and a whole network is refused", async () => {
+  const page = await newPage();
+  await login(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.getByRole("heading", { name: "Relay servers" }).waitFor();
+  await page.getByText("No relay servers: outbound mail through Moat is off.").waitFor();
+  await page.getByLabel("Server address").fill("0.0.0.0/0");
+  await page.getByRole("button", { name: "Add relay server" }).click();
+  await page.getByText("is too wide").waitFor();
+  await page.getByLabel("Server address").fill("192.0.2.10");
+  await page.getByRole("button", { name: "Add relay server" }).click();
+  await page.locator("#relay-table").getByText("192.0.2.10/32").waitFor();
+  await page.screenshot({ path: join(shots, "relay-servers.png"), fullPage: true });
+  await page.reload();
+  await page.locator("#relay-table").getByText("192.0.2.10/32").waitFor();
+  await page.locator("#relay-table").getByRole("button", { name: "Remove" }).click();
+  await page.locator("#relay-table").getByRole("button", { name: "Yes, delete" }).click();
+  await page.getByText("No relay servers: outbound mail through Moat is off.").waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 /// Puts one message into the demo user's quarantine the way a worker does.
 async function quarantineOne(subject) {
   const token = execFileSync(bin, ["node", "create", "--name", "browser-test"], { env: serverEnv }).toString().trim().split("\n").pop();

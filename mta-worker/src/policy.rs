@@ -117,52 +117,10 @@ impl PolicyIndex {
             .unwrap_or(&DEFAULT)
     }
 
-    /// The list decision for mail from `sender` at `ip` to a recipient (user, domain, org):
+    /// What the lists say of mail from `sender` at `ip` to a recipient (user, domain, org):
     /// the most specific level with a matching entry decides; within a level, block wins.
-    /// Without `sender_allows`, address and domain allow entries are left out (the sender
-    /// is not known to be genuine).
-    pub fn list_verdict(
-        &self,
-        user: Option<Uuid>,
-        domain: Option<Uuid>,
-        org: Option<Uuid>,
-        sender: &str,
-        ip: IpAddr,
-        sender_allows: bool,
-    ) -> Option<ListHit> {
-        let msp = org.and_then(|o| self.org_msp.get(&o).copied());
-        let levels = [
-            (ListLevel::User, user),
-            (ListLevel::Domain, domain),
-            (ListLevel::Org, org),
-            (ListLevel::Msp, msp),
-            (ListLevel::Global, None),
-        ];
-        for (level, id) in levels {
-            if level != ListLevel::Global && id.is_none() {
-                continue;
-            }
-            let Some(entries) = self.lists.get(&(level, id)) else { continue };
-            let counted = |(kind, pattern): &&ListPattern| {
-                *kind == ListKind::Block || sender_allows || !is_sender_pattern(pattern)
-            };
-            let hits: Vec<ListKind> = entries
-                .iter()
-                .filter(counted)
-                .filter(|(_, p)| pattern_matches(p, sender, ip))
-                .map(|(k, _)| *k)
-                .collect();
-            if hits.contains(&ListKind::Block) {
-                return Some((ListKind::Block, level));
-            }
-            if !hits.is_empty() {
-                return Some((ListKind::Allow, level));
-            }
-        }
-        None
-    }
-
-    /// Both list decisions for a recipient (see [`ListOutcome`]).
+    /// Both decisions of [`ListOutcome`] come from one pass: with every entry, and without
+    /// address and domain allow entries (for a sender not known to be genuine).
     pub fn list_outcome(
         &self,
         user: Option<Uuid>,
@@ -171,10 +129,40 @@ impl PolicyIndex {
         sender: &str,
         ip: IpAddr,
     ) -> ListOutcome {
-        ListOutcome {
-            authenticated: self.list_verdict(user, domain, org, sender, ip, true),
-            unauthenticated: self.list_verdict(user, domain, org, sender, ip, false),
+        let msp = org.and_then(|o| self.org_msp.get(&o).copied());
+        let levels = [
+            (ListLevel::User, user),
+            (ListLevel::Domain, domain),
+            (ListLevel::Org, org),
+            (ListLevel::Msp, msp),
+            (ListLevel::Global, None),
+        ];
+        let mut outcome = ListOutcome::default();
+        for (level, id) in levels {
+            if level != ListLevel::Global && id.is_none() {
+                continue;
+            }
+            let Some(entries) = self.lists.get(&(level, id)) else { continue };
+            let (mut block, mut sender_allow, mut network_allow) = (false, false, false);
+            for (kind, pattern) in entries.iter().filter(|(_, p)| pattern_matches(p, sender, ip)) {
+                match kind {
+                    ListKind::Block => block = true,
+                    ListKind::Allow if is_sender_pattern(pattern) => sender_allow = true,
+                    ListKind::Allow => network_allow = true,
+                }
+            }
+            let decide = |allow: bool| match (block, allow) {
+                (true, _) => Some((ListKind::Block, level)),
+                (false, true) => Some((ListKind::Allow, level)),
+                (false, false) => None,
+            };
+            outcome.authenticated = outcome.authenticated.or(decide(sender_allow || network_allow));
+            outcome.unauthenticated = outcome.unauthenticated.or(decide(network_allow));
+            if outcome.unauthenticated.is_some() {
+                break;
+            }
         }
+        outcome
     }
 
     /// Whether `user` wrote to `address` recently (reverse whitelist).

@@ -6,31 +6,36 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use moat_openapi::{AllowedIp, AllowedIpList, CreateAllowedIp, ErrorBody};
+use moat_openapi::{AllowedIp, AllowedIpList, CreateAllowedIp, ErrorBody, PageParams};
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
+use crate::store::Paging;
 use crate::validate;
 
 /// Most relay servers one organisation may list.
 pub const MAX_RELAY_SERVERS: usize = 100;
 
-/// The organisation's relay servers.
-#[utoipa::path(get, path = "/orgs/{id}/allowed-ips", tag = "tenancy", params(("id" = Uuid, Path)),
+/// The organisation's relay servers, by address.
+#[utoipa::path(get, path = "/orgs/{id}/allowed-ips", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = AllowedIpList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_allowed_ips(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<AllowedIpList>> {
     caller.manage_org(&state, id).await?;
-    let items = state.store.allowed_ip_rows(id).await?;
-    let total = items.len() as i64;
-    Ok(Json(AllowedIpList { items, total, page: 1, per_page: MAX_RELAY_SERVERS as u32 }))
+    // At most MAX_RELAY_SERVERS rows: paged here rather than in SQL.
+    let all = state.store.allowed_ip_rows(id).await?;
+    let paging = Paging::new(p.page, p.per_page);
+    let total = all.len() as i64;
+    let items = all.into_iter().skip(paging.offset() as usize).take(paging.per_page as usize).collect();
+    Ok(Json(AllowedIpList { items, total, page: paging.page, per_page: paging.per_page }))
 }
 
 /// Add a relay server (an address, or a network of at most /24 for IPv4 or /48 for IPv6;

@@ -26,6 +26,10 @@ async fn every_endpoint_answers_404_for_another_tenants_ids() {
         .post("/api/v1/api-keys", &b.org_admin, json!({"name": "b-key", "scope": {"level": "org", "id": b.org_id}}))
         .await;
     let b_key_id = key["id"].as_str().unwrap().to_string();
+    let (status, relay) =
+        app.post(&format!("/api/v1/orgs/{}/allowed-ips", b.org_id), &b.org_admin, json!({"cidr": "192.0.2.25"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{relay}");
+    let b_relay_id = relay["id"].as_str().unwrap().to_string();
 
     let domain = json!({"name": "new-domain.test", "destination_host": "127.0.0.1", "destination_port": 25});
     let user =
@@ -48,6 +52,9 @@ async fn every_endpoint_answers_404_for_another_tenants_ids() {
         (Method::GET, format!("/api/v1/orgs/{o}/users"), None),
         (Method::POST, format!("/api/v1/orgs/{o}/users"), Some(user)),
         (Method::POST, format!("/api/v1/orgs/{o}/provision"), Some(json!({"domains": [domain]}))),
+        (Method::GET, format!("/api/v1/orgs/{o}/allowed-ips"), None),
+        (Method::POST, format!("/api/v1/orgs/{o}/allowed-ips"), Some(json!({"cidr": "198.51.100.7"}))),
+        (Method::DELETE, format!("/api/v1/orgs/{o}/allowed-ips/{b_relay_id}"), None),
         (Method::GET, format!("/api/v1/domains/{d}"), None),
         (Method::PATCH, format!("/api/v1/domains/{d}"), Some(json!({"destination_port": 26}))),
         (Method::GET, format!("/api/v1/domains/{d}/policy"), None),
@@ -107,4 +114,7 @@ async fn every_endpoint_answers_404_for_another_tenants_ids() {
     assert_eq!(domains["items"][0]["destination_port"], 2525);
     let (status, _) = app.get("/api/v1/auth/me", &b.user).await;
     assert_eq!(status, StatusCode::OK);
+    let (_, relays) = app.get(&format!("/api/v1/orgs/{o}/allowed-ips"), &b.org_admin).await;
+    assert_eq!(relays["items"].as_array().map(|a| a.len()), Some(1), "{relays}");
+    assert_eq!(relays["items"][0]["cidr"], "192.0.2.25/32");
 }

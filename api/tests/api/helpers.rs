@@ -219,3 +219,17 @@ pub async fn tenant(app: &TestApp, admin: &str, tag: &str) -> Tenant {
         user_id,
     }
 }
+
+/// A new MTA node's token.
+pub async fn node_token(app: &TestApp) -> String {
+    let token = format!("moatnode_{}", uuid::Uuid::new_v4().simple());
+    let hash = moat_api::auth::tokens::sha256_hex(&token);
+    app.state.store.create_node(&format!("mx-{}", uuid::Uuid::new_v4().simple()), &hash).await.unwrap();
+    token
+}
+
+/// A worker event as JSON.
+pub fn event(tracking: &str, kind: &str, org: &str, detail: Value) -> Value {
+    json!({"id": uuid::Uuid::new_v4(), "tracking_id": tracking, "kind": kind, "at": chrono::Utc::now(), "org_id": org,
+           "detail": detail})
+}

@@ -3,21 +3,9 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
-use moat_api::auth::tokens::sha256_hex;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use crate::helpers::{TestApp, tenant};
-
-async fn node_token(app: &TestApp) -> String {
-    let token = format!("moatnode_{}", Uuid::new_v4().simple());
-    app.state.store.create_node(&format!("mx-{}", Uuid::new_v4().simple()), &sha256_hex(&token)).await.unwrap();
-    token
-}
-
-fn event(tracking: &str, kind: &str, org: &str, detail: Value) -> Value {
-    json!({"id": Uuid::new_v4(), "tracking_id": tracking, "kind": kind, "at": Utc::now(), "org_id": org, "detail": detail})
-}
+use crate::helpers::{TestApp, event, node_token, tenant};
 
 #[tokio::test]
 async fn workers_need_a_node_token() {

@@ -115,13 +115,10 @@ pub fn OrgPage() -> impl IntoView {
     let id = params.read_untracked().get("id").unwrap_or_default();
     detail(format!("/orgs/{id}"), |org: Org, loaded| {
         let id = org.id;
-        let session = use_session();
         view! {
             <OrgHeader org loaded/>
             <Domains org_id=id/>
-            <Show when=move || session.at_least(Role::OrgAdmin)>
-                <RelayServers org_id=id/>
-            </Show>
+            <RelayServers org_id=id/>
             <Users org_id=id/>
         }
     })
