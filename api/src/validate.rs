@@ -214,21 +214,6 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
             "quarantine_threshold must not exceed reject_threshold",
         ));
     }
-    if !["quarantine", "reject"].contains(&p.attachment_action.as_str()) {
-        return Err(ApiError::invalid(
-            &format!("{field}.attachment_action"),
-            "attachment_action must be quarantine or reject",
-        ));
-    }
-    if !["none", "quarantine", "reject"].contains(&p.dmarc_action.as_str()) {
-        return Err(ApiError::invalid(
-            &format!("{field}.dmarc_action"),
-            "dmarc_action must be none, quarantine or reject",
-        ));
-    }
-    if !["reject", "drop"].contains(&p.block_action.as_str()) {
-        return Err(ApiError::invalid(&format!("{field}.block_action"), "block_action must be reject or drop"));
-    }
     if p.blocked_extensions.len() > 500 {
         return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));
     }

@@ -12,6 +12,7 @@ use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator, SpfResult,
 };
+use moat_openapi::DmarcAction;
 
 /// The whole check may take this long; slow DNS must not hold the SMTP session for ever.
 const TIME_LIMIT: Duration = Duration::from_secs(20);
@@ -178,14 +179,14 @@ fn dkim_word(result: &DkimResult) -> &'static str {
 
 /// The action DMARC asks for under the organisation's `dmarc_action`: `reject` follows the
 /// published policy, `quarantine` holds what it would reject, `none` only scores.
-pub fn dmarc_action(summary: &AuthSummary, org_action: &str) -> Option<crate::scan::Verdict> {
+pub fn dmarc_action(summary: &AuthSummary, org_action: DmarcAction) -> Option<crate::scan::Verdict> {
     use crate::scan::Verdict;
     if summary.dmarc != "fail" {
         return None;
     }
     match (org_action, summary.dmarc_policy.as_str()) {
-        ("reject", "reject") => Some(Verdict::Reject),
-        ("reject" | "quarantine", "reject" | "quarantine") => Some(Verdict::Quarantine),
+        (DmarcAction::Reject, "reject") => Some(Verdict::Reject),
+        (DmarcAction::Reject | DmarcAction::Quarantine, "reject" | "quarantine") => Some(Verdict::Quarantine),
         _ => None,
     }
 }
@@ -262,12 +263,12 @@ mod tests {
         use crate::scan::Verdict;
         let failed =
             |policy: &str| AuthSummary { dmarc: "fail".into(), dmarc_policy: policy.into(), ..Default::default() };
-        assert_eq!(dmarc_action(&failed("reject"), "reject"), Some(Verdict::Reject));
-        assert_eq!(dmarc_action(&failed("quarantine"), "reject"), Some(Verdict::Quarantine));
-        assert_eq!(dmarc_action(&failed("reject"), "quarantine"), Some(Verdict::Quarantine));
-        assert_eq!(dmarc_action(&failed("none"), "reject"), None);
-        assert_eq!(dmarc_action(&failed("reject"), "none"), None);
+        assert_eq!(dmarc_action(&failed("reject"), DmarcAction::Reject), Some(Verdict::Reject));
+        assert_eq!(dmarc_action(&failed("quarantine"), DmarcAction::Reject), Some(Verdict::Quarantine));
+        assert_eq!(dmarc_action(&failed("reject"), DmarcAction::Quarantine), Some(Verdict::Quarantine));
+        assert_eq!(dmarc_action(&failed("none"), DmarcAction::Reject), None);
+        assert_eq!(dmarc_action(&failed("reject"), DmarcAction::None), None);
         let passed = AuthSummary { dmarc: "pass".into(), dmarc_policy: "reject".into(), ..Default::default() };
-        assert_eq!(dmarc_action(&passed, "reject"), None);
+        assert_eq!(dmarc_action(&passed, DmarcAction::Reject), None);
     }
 }

@@ -173,12 +173,12 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     };
     let worker = Worker::new(WorkerInner {
         batv,
-        sent_ids: Default::default(),
+        sent_ids: state::relayed_message_ids(),
         api: api.clone(),
         reputation: Arc::new(reputation::Reputation::default()),
         uploads: Arc::new(quarantine::Uploads::open(config.data_dir.join("quarantine"))?),
         dnsbl,
-        greylist: greylist::Greylist::default(),
+        greylist: greylist::Greylist::new(&config),
         limits: state::Limits::new(&config),
         trusted,
         authenticator: mail_auth::MessageAuthenticator(resolver.clone()),

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use crate::api::ApiClient;
-use crate::error::WorkerResult;
+use crate::error::{WorkerError, WorkerResult};
 
 /// Events per POST.
 const BATCH: usize = 500;
@@ -101,11 +101,21 @@ impl Writer {
             let mut batch = vec![first];
             batch.extend(appends.try_iter());
             let lines = batch.iter().map(|a| a.line.as_slice()).collect::<Vec<_>>().concat();
-            if let Err(err) = self.append(&lines) {
-                tracing::error!(%err, "cannot write events to the outbox");
-            }
-            for append in batch {
-                let _ = append.durable.send(());
+            match self.append(&lines) {
+                Ok(()) => {
+                    for append in batch {
+                        let _ = append.durable.send(());
+                    }
+                }
+                Err(err) => {
+                    // Not durable: the waiting sessions are told so (their senders drop
+                    // unanswered). A torn line may end the segment, so later events go to
+                    // a fresh one.
+                    tracing::error!(%err, events = batch.len(), "cannot write events to the outbox");
+                    if let Ok((file, seq)) = Writer::create(&self.dir, self.seq + 1) {
+                        (self.file, self.seq, self.size) = (file, seq, 0);
+                    }
+                }
             }
             wake.notify_one();
         }
@@ -130,25 +140,24 @@ impl Outbox {
         Ok(Outbox { dir, appends, wake })
     }
 
-    /// Stores events durably, in order, for shipping.
-    pub async fn record(&self, events: Vec<MessageEvent>) {
+    /// Stores events durably, in order, for shipping. Answers once they are on disk, or
+    /// the error when they could not be written (never a success that did not happen).
+    pub async fn record(&self, events: Vec<MessageEvent>) -> WorkerResult<()> {
         if events.is_empty() {
-            return;
+            return Ok(());
         }
-        let mut line = match serde_json::to_vec(&events) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                tracing::error!(%err, "cannot encode events");
-                return;
-            }
-        };
+        let mut line = serde_json::to_vec(&events)?;
         line.push(b'\n');
         let (durable, written) = oneshot::channel();
+        let lost = || {
+            let ids: Vec<&str> = events.iter().map(|e| e.tracking_id.as_str()).collect();
+            tracing::error!(tracking_ids = ?ids, "events not written to the outbox: tracking will miss them");
+            WorkerError::Io(std::io::Error::other("the outbox could not write these events"))
+        };
         if self.appends.send(Append { line, durable }).is_err() {
-            tracing::error!("the outbox writer has stopped; events lost");
-            return;
+            return Err(lost());
         }
-        let _ = written.await;
+        written.await.map_err(|_| lost())
     }
 
     /// Reads up to BATCH events from the segments, oldest first. Answers the events, the
@@ -319,8 +328,8 @@ mod tests {
         fs::write(dir.path().join("00000000000000000001-0000000001.json"), serde_json::to_vec(&one("legacy")).unwrap())
             .unwrap();
         let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
-        outbox.record(one("a")).await;
-        outbox.record(one("b")).await;
+        outbox.record(one("a")).await.unwrap();
+        outbox.record(one("b")).await.unwrap();
 
         let (events, finished, position) = outbox.take(&ShipPosition::default());
         assert_eq!(ids(&events), ["legacy", "old", "a", "b"]);
@@ -335,7 +344,7 @@ mod tests {
         assert!(again.is_empty());
         assert_eq!(same.offset, position.offset);
 
-        outbox.record(one("c")).await;
+        outbox.record(one("c")).await.unwrap();
         let (events, _, _) = outbox.take(&position);
         assert_eq!(ids(&events), ["c"]);
     }
@@ -345,10 +354,10 @@ mod tests {
         let dir = ScratchDir::new();
         {
             let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
-            outbox.record(one("before")).await;
+            outbox.record(one("before")).await.unwrap();
         }
         let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
-        outbox.record(one("after")).await;
+        outbox.record(one("after")).await.unwrap();
         let (events, finished, _) = outbox.take(&ShipPosition::default());
         assert_eq!(ids(&events), ["before", "after"]);
         assert_eq!(finished.len(), 1);

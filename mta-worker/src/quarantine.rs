@@ -64,7 +64,7 @@ impl Uploads {
                         let _ = std::fs::rename(&path, &aside);
                         metrics.uploads_refused.inc();
                         tracing::error!(%err, id = %upload.id, kept = %aside.display(), "the API refused a quarantined message");
-                        outbox.record(vec![refused_event(&upload, &err.to_string())]).await;
+                        let _ = outbox.record(vec![refused_event(&upload, &err.to_string())]).await;
                     }
                     Err(err) => {
                         tracing::warn!(%err, "cannot hand quarantined messages to the API yet");

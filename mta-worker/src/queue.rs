@@ -251,7 +251,8 @@ async fn process(worker: &Worker, id: &str) {
     if bounce && let Err(err) = send_dsn(worker, &msg, &failed_now, &raw).await {
         tracing::error!(%id, %err, "cannot queue the bounce");
     }
-    worker.outbox.record(events).await;
+    // A failure is logged by the outbox; the delivery outcome itself is in the spool.
+    let _ = worker.outbox.record(events).await;
     if msg.is_done() {
         if let Err(err) = worker.spool.remove(id) {
             tracing::error!(%id, %err, "cannot remove a finished message");
@@ -364,7 +365,8 @@ async fn send_dsn(
         client_ip: Some(dsn_msg.client_ip.clone()),
         ..Default::default()
     };
-    worker.outbox.record(vec![event(&dsn_msg.routes[0].tracking_id, EventKind::Received, org_id, detail)]).await;
+    let _ =
+        worker.outbox.record(vec![event(&dsn_msg.routes[0].tracking_id, EventKind::Received, org_id, detail)]).await;
     worker.queue.enqueue(&dsn_msg);
     tracing::info!(%id, to = %msg.sender, "bounce queued");
     Ok(())

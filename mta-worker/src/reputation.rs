@@ -1,9 +1,10 @@
 //! IP reputation: what this node has seen of each client IP and its network (/24, /64),
 //! merged with what every other node has seen (through the API), and the greeting delay
 //! that follows from it: none for IPs with a good history, a random short one for unknown
-//! IPs, long and growing ones for IPs that misbehaved.
+//! IPs, long and growing ones for IPs that misbehaved. Every map is bounded: a flood of new
+//! addresses evicts the least used records, never grows memory without limit.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,14 +27,26 @@ pub enum Standing {
     Bad(i64),
 }
 
-#[derive(Default)]
+/// Most clients (addresses and networks) remembered, locally and from the other nodes.
+const MAX_CLIENTS: u64 = 500_000;
+/// A client not seen for this long is forgotten (the API keeps the shared history).
+const FORGET_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
 pub struct Reputation {
     /// This node's own counters (what it pushes).
-    local: Mutex<HashMap<String, IpReputation>>,
+    local: moka::sync::Cache<String, IpReputation>,
     /// Everyone's counters, summed by the API.
-    shared: Mutex<HashMap<String, IpReputation>>,
+    shared: moka::sync::Cache<String, IpReputation>,
+    /// Keys changed since the last push (never more than `MAX_CLIENTS`).
     dirty: Mutex<HashSet<String>>,
     cursor: AtomicI64,
+}
+
+impl Default for Reputation {
+    fn default() -> Self {
+        let cache = || moka::sync::Cache::builder().max_capacity(MAX_CLIENTS).time_to_idle(FORGET_AFTER).build();
+        Reputation { local: cache(), shared: cache(), dirty: Mutex::default(), cursor: AtomicI64::new(0) }
+    }
 }
 
 /// Most entries one push carries: after an API outage the dirty set can be large, and one
@@ -56,27 +69,31 @@ impl Reputation {
     /// Applies `change` to this node's record of `ip` (and, with `network`, of its network).
     pub fn record(&self, ip: IpAddr, network: bool, change: impl Fn(&mut IpReputation)) {
         let now = Utc::now();
-        let mut local = self.local.lock().expect("reputation lock");
-        let mut dirty = self.dirty.lock().expect("reputation lock");
         for (i, key) in keys(ip).into_iter().enumerate() {
             if i == 1 && !network {
                 break;
             }
-            let entry = local.entry(key.clone()).or_insert_with(|| IpReputation {
-                ip: key.clone(),
-                first_seen: Some(now),
-                ..Default::default()
+            self.local.entry(key.clone()).and_upsert_with(|old| {
+                let mut entry = old.map(|e| e.into_value()).unwrap_or_else(|| IpReputation {
+                    ip: key.clone(),
+                    first_seen: Some(now),
+                    ..Default::default()
+                });
+                change(&mut entry);
+                entry.last_seen = Some(now);
+                entry
             });
-            change(entry);
-            entry.last_seen = Some(now);
-            dirty.insert(key);
+            let mut dirty = self.dirty.lock().expect("reputation lock");
+            if (dirty.len() as u64) < MAX_CLIENTS {
+                dirty.insert(key);
+            }
         }
     }
 
     /// The combined view of one key: the larger of our own and the shared counters.
     fn view(&self, key: &str) -> IpReputation {
-        let local = self.local.lock().expect("reputation lock").get(key).cloned().unwrap_or_default();
-        let shared = self.shared.lock().expect("reputation lock").get(key).cloned().unwrap_or_default();
+        let local = self.local.get(key).unwrap_or_default();
+        let shared = self.shared.get(key).unwrap_or_default();
         IpReputation {
             ip: key.to_string(),
             connections: local.connections.max(shared.connections),
@@ -141,10 +158,7 @@ impl Reputation {
         loop {
             let dirty: Vec<String> = self.dirty.lock().expect("reputation lock").drain().collect();
             if !dirty.is_empty() {
-                let entries: Vec<IpReputation> = {
-                    let local = self.local.lock().expect("reputation lock");
-                    dirty.iter().filter_map(|k| local.get(k).cloned()).collect()
-                };
+                let entries: Vec<IpReputation> = dirty.iter().filter_map(|k| self.local.get(k)).collect();
                 for (n, chunk) in entries.chunks(PUSH_CHUNK).enumerate() {
                     if let Err(err) = api.push_reputation(chunk).await {
                         tracing::debug!(%err, "cannot push reputation; will retry");
@@ -156,9 +170,8 @@ impl Reputation {
             }
             match api.pull_reputation(self.cursor.load(Ordering::Relaxed)).await {
                 Ok(changes) => {
-                    let mut shared = self.shared.lock().expect("reputation lock");
                     for e in changes.entries {
-                        shared.insert(e.ip.clone(), e);
+                        self.shared.insert(e.ip.clone(), e);
                     }
                     self.cursor.store(changes.cursor, Ordering::Relaxed);
                 }

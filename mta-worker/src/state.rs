@@ -27,6 +27,14 @@ pub fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
     }
 }
 
+/// The set of relayed Message-IDs: at most a million, each kept a week.
+pub fn relayed_message_ids() -> moka::sync::Cache<String, ()> {
+    moka::sync::Cache::builder()
+        .max_capacity(1_000_000)
+        .time_to_live(std::time::Duration::from_secs(7 * 24 * 3600))
+        .build()
+}
+
 /// Per-client rate limits, keyed by [`client_key`].
 pub struct Limits {
     pub connections: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
@@ -82,8 +90,9 @@ pub struct WorkerInner {
     pub trusted: Vec<ipnet::IpNet>,
     /// Bounce address tags for outbound senders.
     pub batv: crate::batv::Batv,
-    /// Message-IDs this node relayed outbound (an untagged bounce must quote one).
-    pub sent_ids: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Message-IDs this node relayed outbound (an untagged bounce must quote one); bounded
+    /// and forgotten after a week (bounces come within the senders' queue lifetimes).
+    pub sent_ids: moka::sync::Cache<String, ()>,
     /// STARTTLS, when a certificate is available.
     pub tls: Option<TlsAcceptor>,
     /// SPF/DKIM/ARC/DMARC checks (over the same resolver).

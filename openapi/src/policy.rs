@@ -13,21 +13,54 @@ pub struct Policy {
     pub reject_threshold: f64,
     /// File extensions refused in attachments.
     pub blocked_extensions: Vec<String>,
-    /// `quarantine` or `reject` for a blocked attachment.
-    pub attachment_action: String,
+    /// What a blocked attachment does to the message.
+    pub attachment_action: AttachmentAction,
     /// Also judge attachments by their content (a renamed `.exe` is still an `.exe`).
     pub sniff_attachments: bool,
     /// Refuse bounces for mail this organisation never sent.
     pub backscatter_protection: bool,
     pub greylisting: bool,
-    /// `none`, `quarantine` or `reject` for DMARC failures.
-    pub dmarc_action: String,
+    /// What a DMARC failure does, at most (the sender's published policy may ask for less).
+    pub dmarc_action: DmarcAction,
     /// Outbound messages per user per hour (0 = no limit).
     pub outbound_hourly_limit: u32,
     /// Days the Live Archive keeps mail.
     pub archive_retention_days: u32,
-    /// `reject` (550 at RCPT) or `drop` (accept and discard) for block-listed senders.
-    pub block_action: String,
+    /// What happens to mail from block-listed senders.
+    pub block_action: BlockAction,
+}
+
+/// What a blocked attachment does to the message.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentAction {
+    /// Held in the recipients' quarantines.
+    #[default]
+    Quarantine,
+    /// Refused with a 550 (when every copy is refused).
+    Reject,
+}
+
+/// The most a DMARC failure may do: `reject` follows the published policy, `quarantine`
+/// holds what it would reject, `none` only scores.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DmarcAction {
+    None,
+    #[default]
+    Quarantine,
+    Reject,
+}
+
+/// What happens to mail from block-listed senders.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockAction {
+    /// 550 at RCPT.
+    #[default]
+    Reject,
+    /// Accepted and discarded (the sender learns nothing).
+    Drop,
 }
 
 impl Default for Policy {
@@ -38,14 +71,14 @@ impl Default for Policy {
             blocked_extensions: ["exe", "scr", "pif", "com", "bat", "cmd", "js", "vbs", "jar", "msi"]
                 .map(String::from)
                 .to_vec(),
-            attachment_action: "quarantine".into(),
+            attachment_action: AttachmentAction::Quarantine,
             sniff_attachments: false,
             backscatter_protection: true,
             greylisting: false,
-            dmarc_action: "quarantine".into(),
+            dmarc_action: DmarcAction::Quarantine,
             outbound_hourly_limit: 0,
             archive_retention_days: 7,
-            block_action: "reject".into(),
+            block_action: BlockAction::Reject,
         }
     }
 }

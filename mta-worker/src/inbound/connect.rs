@@ -24,14 +24,10 @@ pub async fn refuse<S: AsyncWrite + Unpin>(session: &mut Session, stream: &mut S
         ..Default::default()
     };
     let id = format!("conn-{}", uuid::Uuid::new_v4().simple());
-    session
-        .worker
-        .outbox
-        .record(vec![
-            event(&id, EventKind::Received, None, detail.clone()),
-            event(&id, EventKind::Refused, None, detail),
-        ])
-        .await;
+    let events =
+        vec![event(&id, EventKind::Received, None, detail.clone()), event(&id, EventKind::Refused, None, detail)];
+    // A failed write is logged by the outbox.
+    let _ = session.worker.outbox.record(events).await;
 }
 
 /// Runs the connection checks and sends the greeting; answers false when the connection

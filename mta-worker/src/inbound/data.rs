@@ -95,7 +95,7 @@ impl Judged {
         } else {
             self.scored.verdict(policy.quarantine_threshold, policy.reject_threshold)
         };
-        let by_dmarc = self.auth.as_ref().and_then(|a| crate::authn::dmarc_action(a, &policy.dmarc_action));
+        let by_dmarc = self.auth.as_ref().and_then(|a| crate::authn::dmarc_action(a, policy.dmarc_action));
         match (by_score, by_dmarc) {
             (Verdict::Reject, _) => Some((Verdict::Reject, self.scored.reasons())),
             (_, Some(action)) => {
@@ -163,7 +163,7 @@ fn backscatter(session: &Session, raw: &[u8]) -> Option<String> {
     if !session.rcpts.iter().any(protected) {
         return None;
     }
-    let sent = session.worker.sent_ids.lock().ok()?;
+    let sent = &session.worker.sent_ids;
     let text = String::from_utf8_lossy(raw);
     let quotes_ours = text.lines().filter_map(|l| {
         let lower = l.to_ascii_lowercase();
@@ -172,7 +172,7 @@ fn backscatter(session: &Session, raw: &[u8]) -> Option<String> {
         Some(value.trim_matches(|c| c == '<' || c == '>').to_string())
     });
     let mut quotes_ours = quotes_ours;
-    if quotes_ours.any(|id| sent.contains(&id)) {
+    if quotes_ours.any(|id| sent.contains_key(&id)) {
         return None;
     }
     Some("Bounce for a message we never sent (back-scatter) refused".into())
@@ -422,7 +422,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             let why = if silently { "block list (dropped)" } else { "sender blocked by the recipient's policy" };
             dropped.push((route, [vec![why.to_string()], notes].concat(), !silently));
         } else if let Some(reason) = attachment {
-            if route_policy.attachment_action == "reject" {
+            if route_policy.attachment_action == moat_openapi::AttachmentAction::Reject {
                 dropped.push((route, vec![reason], true));
             } else {
                 held.push((route, vec![reason]));
@@ -503,7 +503,8 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         let detail = EventDetail { verdict: Some(route_verdict.into()), reasons: route_reasons, ..Default::default() };
         events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
     }
-    session.worker.outbox.record(events).await;
+    // The message is spooled already; a failed event write is logged by the outbox.
+    let _ = session.worker.outbox.record(events).await;
     let verdict = if !msg.routes.is_empty() {
         "deliver"
     } else if !held.is_empty() {
@@ -527,11 +528,8 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     if !automatic {
         learn_correspondents(session, &sender);
     }
-    if msg.direction == "outbound"
-        && !message_id.is_empty()
-        && let Ok(mut sent) = session.worker.sent_ids.lock()
-    {
-        sent.insert(message_id.clone());
+    if msg.direction == "outbound" && !message_id.is_empty() {
+        session.worker.sent_ids.insert(message_id.clone(), ());
     }
     Ok(Ok(id))
 }

@@ -180,7 +180,7 @@ fn listed(session: &Session, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Ref
 
 /// Whether the recipient organisation's policy drops blocked mail (rather than refusing it).
 pub fn blocked_mail_is_dropped(policy: &crate::policy::PolicyIndex, rcpt: &AcceptedRcpt) -> bool {
-    rcpt.org_id.and_then(|o| policy.org_policy(o)).is_some_and(|p| p.block_action == "drop")
+    rcpt.org_id.and_then(|o| policy.org_policy(o)).is_some_and(|p| p.block_action == moat_openapi::BlockAction::Drop)
 }
 
 /// Applies greylisting to an inbound recipient whose organisation turned it on. Exempt:
