@@ -39,6 +39,18 @@ pub enum BareNewlines {
     Accept,
 }
 
+/// What a DNS-list score at or above the threshold does to the connection.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsblAction {
+    /// 554 at the greeting.
+    Reject,
+    /// The greeting delay of a bad reputation.
+    Tarpit,
+    /// Passed on to content scoring as points.
+    Score,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WorkerConfig {
@@ -117,9 +129,8 @@ pub struct WorkerConfig {
     pub dnsbl_sites: String,
     /// Score at which a DNSBL listing acts.
     pub dnsbl_threshold: i32,
-    /// `reject` (554 at the greeting), `tarpit` (bad-reputation delay) or `score` (passed on
-    /// to content scoring).
-    pub dnsbl_action: String,
+    /// What a listing at or above the threshold does (a value not named here fails start-up).
+    pub dnsbl_action: DnsblAction,
     pub dnsbl_ttl_min_secs: u64,
     pub dnsbl_ttl_max_secs: u64,
     /// Simultaneous connections from one IP.
@@ -183,7 +194,7 @@ impl Default for WorkerConfig {
             good_history_messages: 10,
             dnsbl_sites: String::new(),
             dnsbl_threshold: 3,
-            dnsbl_action: "reject".into(),
+            dnsbl_action: DnsblAction::Reject,
             dnsbl_ttl_min_secs: 60,
             dnsbl_ttl_max_secs: 3600,
             max_connections_per_ip: 20,
@@ -270,5 +281,22 @@ impl WorkerConfig {
 
     pub fn models_path(&self) -> PathBuf {
         self.models_dir.clone().unwrap_or_else(|| self.data_dir.join("models"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scratch::ScratchDir;
+
+    #[test]
+    fn a_dnsbl_action_that_is_not_one_of_the_three_fails_to_load() {
+        let dir = ScratchDir::new();
+        let file = dir.path().join("moat-mta.toml");
+        std::fs::write(&file, "dnsbl_action = \"score\"\n").unwrap();
+        assert_eq!(WorkerConfig::load(Some(&file)).unwrap().dnsbl_action, DnsblAction::Score);
+        std::fs::write(&file, "dnsbl_action = \"tarpitt\"\n").unwrap();
+        let err = WorkerConfig::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("tarpitt"), "{err}");
     }
 }

@@ -1,11 +1,9 @@
 //! DNS block and allow lists with weights, in Postfix postscreen's notation
 //! (`zone[=127.0.0.[2..11]][*weight]`): each listing adds its weight to the client's score,
-//! negative weights allow-list. Answers are cached by their TTL, within bounds.
+//! negative weights allow-list. Answers are cached by the resolver (bounded, by their TTL
+//! within the configured bounds: see `start::resolver`), not here a second time.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::rr::RData;
@@ -112,14 +110,8 @@ fn query_name(ip: IpAddr, zone: &str) -> String {
     }
 }
 
-/// A list's reply addresses for one IP, and until when they hold.
-type CachedReply = (Vec<Ipv4Addr>, Instant);
-
 pub struct Dnsbl {
     pub sites: Vec<Site>,
-    ttl_min: Duration,
-    ttl_max: Duration,
-    cache: Mutex<HashMap<(IpAddr, String), CachedReply>>,
 }
 
 /// A client's DNSBL result: the score and the zones that listed it.
@@ -130,36 +122,24 @@ pub struct Listing {
 }
 
 impl Dnsbl {
-    pub fn new(sites: Vec<Site>, ttl_min: Duration, ttl_max: Duration) -> Dnsbl {
-        Dnsbl { sites, ttl_min, ttl_max, cache: Mutex::new(HashMap::new()) }
+    pub fn new(sites: Vec<Site>) -> Dnsbl {
+        Dnsbl { sites }
     }
 
+    /// The list's reply addresses for `ip`; none when it is not listed (or the list is
+    /// unreachable).
     async fn lookup(&self, resolver: &TokioResolver, ip: IpAddr, zone: &str) -> Vec<Ipv4Addr> {
-        let key = (ip, zone.to_string());
-        if let Some((replies, _)) =
-            self.cache.lock().expect("dnsbl cache").get(&key).filter(|(_, until)| *until > Instant::now())
-        {
-            return replies.clone();
+        match resolver.ipv4_lookup(query_name(ip, zone)).await {
+            Ok(lookup) => lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
         }
-        let (replies, ttl) = match resolver.ipv4_lookup(query_name(ip, zone)).await {
-            Ok(lookup) => {
-                let ttl = lookup.valid_until().saturating_duration_since(Instant::now());
-                let replies = lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|record| match &record.data {
-                        RData::A(a) => Some(a.0),
-                        _ => None,
-                    })
-                    .collect();
-                (replies, ttl)
-            }
-            // Not listed (or the list is unreachable): remember briefly.
-            Err(_) => (Vec::new(), self.ttl_min),
-        };
-        let ttl = ttl.clamp(self.ttl_min, self.ttl_max);
-        self.cache.lock().expect("dnsbl cache").insert(key, (replies.clone(), Instant::now() + ttl));
-        replies
     }
 
     /// Looks `ip` up in every list and adds up the weights of those that list it.

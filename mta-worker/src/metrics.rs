@@ -63,8 +63,8 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    pub fn message(&self, verdict: &str) {
-        self.messages.get_or_create(&VerdictLabel { verdict: verdict.into() }).inc();
+    pub fn message(&self, verdict: moat_openapi::Verdict) {
+        self.messages.get_or_create(&VerdictLabel { verdict: moat_openapi::wire_name(&verdict) }).inc();
     }
 
     pub fn render(&self) -> String {

@@ -99,7 +99,7 @@ pub fn scan(
             "{}\t{:.2}\t{}\t{}",
             file.display(),
             scored.score,
-            verdict.as_str(),
+            moat_openapi::wire_name(&verdict),
             scored.reasons().join(", ")
         )?;
     }

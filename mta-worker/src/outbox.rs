@@ -20,6 +20,7 @@ use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use crate::api::ApiClient;
+use crate::backoff::Backoff;
 use crate::error::{WorkerError, WorkerResult};
 
 /// Events per POST.
@@ -48,17 +49,14 @@ pub fn event(tracking_id: &str, kind: EventKind, org_id: Option<Uuid>, detail: E
     MessageEvent { id: Uuid::new_v4(), tracking_id: tracking_id.to_string(), kind, at: Utc::now(), org_id, detail }
 }
 
-/// Segment files in order, oldest first (older `NAME.json` files from before segments too).
+/// Segment files in order, oldest first.
 fn segments(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "log" || x == "json"))
-                .collect()
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "log")).collect()
         })
         .unwrap_or_default();
-    // Legacy one-batch files (".json") sort before segments: they are older.
-    files.sort_by_key(|p| (p.extension().is_some_and(|x| x == "log"), p.file_name().map(|n| n.to_owned())));
+    files.sort();
     files
 }
 
@@ -178,15 +176,6 @@ impl Outbox {
             if read.is_err() {
                 continue;
             }
-            if path.extension().is_some_and(|x| x == "json") {
-                // A whole batch from before segments.
-                match serde_json::from_slice::<Vec<MessageEvent>>(&bytes) {
-                    Ok(mut batch) => events.append(&mut batch),
-                    Err(_) => tracing::error!(path = %path.display(), "dropping an unreadable outbox file"),
-                }
-                finished.push(path.clone());
-                continue;
-            }
             // Only whole lines: the writer may be in the middle of one (or, in a segment left
             // by a crash, never finished it).
             let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
@@ -220,13 +209,13 @@ impl Outbox {
     /// event at a time, and each event it still refuses is set aside (see [`Outbox::set_aside`]),
     /// so one poisoned event never holds up the ones after it.
     pub async fn ship(self, api: ApiClient, metrics: std::sync::Arc<crate::metrics::Metrics>) {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         let mut position = ShipPosition::default();
         loop {
             let outbox = self.clone();
             let from = position.clone();
             let Ok((events, finished, reached)) = tokio::task::spawn_blocking(move || outbox.take(&from)).await else {
-                tokio::time::sleep(backoff).await;
+                backoff.wait().await;
                 continue;
             };
             if events.is_empty() {
@@ -257,12 +246,11 @@ impl Outbox {
                         let _ = fs::remove_file(path);
                     }
                     position = reached;
-                    backoff = Duration::from_millis(200);
+                    backoff.reset();
                 }
                 Err(err) => {
                     tracing::warn!(%err, "cannot ship events; will retry");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    backoff.wait().await;
                 }
             }
         }
@@ -318,22 +306,20 @@ mod tests {
     #[tokio::test]
     async fn recorded_events_are_taken_once_in_order_and_finished_segments_are_handed_back() {
         let dir = ScratchDir::new();
-        // A segment from an earlier run that ends in a torn line, and a legacy batch file.
+        // A segment from an earlier run that ends in a torn line.
         fs::write(dir.path().join("00000000000000000007.log"), {
             let mut b = serde_json::to_vec(&one("old")).unwrap();
             b.extend_from_slice(b"\n[{\"torn");
             b
         })
         .unwrap();
-        fs::write(dir.path().join("00000000000000000001-0000000001.json"), serde_json::to_vec(&one("legacy")).unwrap())
-            .unwrap();
         let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
         outbox.record(one("a")).await.unwrap();
         outbox.record(one("b")).await.unwrap();
 
         let (events, finished, position) = outbox.take(&ShipPosition::default());
-        assert_eq!(ids(&events), ["legacy", "old", "a", "b"]);
-        assert_eq!(finished.len(), 2, "the legacy file and the old segment are done: {finished:?}");
+        assert_eq!(ids(&events), ["old", "a", "b"]);
+        assert_eq!(finished.len(), 1, "the old segment is done: {finished:?}");
         assert!(position.segment.as_ref().is_some_and(|p| p.ends_with("00000000000000000008.log")));
 
         // Shipped: the shipper deletes the finished segments; nothing is taken again.

@@ -12,10 +12,58 @@ use moat_openapi::{ListKind, ListLevel, PolicySnapshot, WorkerDomain, WorkerReci
 use uuid::Uuid;
 
 use crate::api::ApiClient;
+use crate::backoff::Backoff;
 use crate::spool::write_atomically;
 
-/// One list entry as the worker matches it.
-type ListPattern = (ListKind, String);
+/// One list entry as the worker matches it, parsed when the snapshot arrives.
+type ListPattern = (ListKind, Pattern);
+
+/// A list pattern: `user@domain`, `@domain`, `@.domain` (and its subdomains) or an IP/CIDR.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pattern {
+    Address(String),
+    Domain(String),
+    /// The domain and every subdomain of it.
+    Subdomains(String),
+    Network(IpNet),
+    /// Not understood (the API validates patterns, so only a newer API could send one).
+    Unknown,
+}
+
+impl Pattern {
+    pub fn parse(pattern: &str) -> Pattern {
+        let pattern = pattern.trim().to_lowercase();
+        if let Some(domain) = pattern.strip_prefix("@.") {
+            return Pattern::Subdomains(domain.to_string());
+        }
+        if let Some(domain) = pattern.strip_prefix('@') {
+            return Pattern::Domain(domain.to_string());
+        }
+        if pattern.contains('@') {
+            return Pattern::Address(pattern);
+        }
+        pattern.parse::<IpNet>().map(Pattern::Network).unwrap_or(Pattern::Unknown)
+    }
+
+    /// Whether it names senders (addresses, domains) rather than networks.
+    pub fn is_sender(&self) -> bool {
+        matches!(self, Pattern::Address(_) | Pattern::Domain(_) | Pattern::Subdomains(_))
+    }
+
+    /// Whether it matches a sender (lower case) and its domain, or the client's address.
+    pub fn matches(&self, sender: &str, sender_domain: &str, ip: IpAddr) -> bool {
+        match self {
+            Pattern::Address(address) => sender == address,
+            Pattern::Domain(domain) => sender_domain == domain,
+            Pattern::Subdomains(domain) => {
+                sender_domain == domain
+                    || sender_domain.strip_suffix(domain.as_str()).is_some_and(|rest| rest.ends_with('.'))
+            }
+            Pattern::Network(net) => net.contains(&ip),
+            Pattern::Unknown => false,
+        }
+    }
+}
 
 /// A list decision: the kind of the deciding entry and its level.
 pub type ListHit = (ListKind, ListLevel);
@@ -85,7 +133,9 @@ impl PolicyIndex {
             org_msp: snapshot.orgs.iter().map(|o| (o.id, o.msp_id)).collect(),
             correspondents: snapshot.correspondents.iter().map(|c| (c.user_id, c.address.to_lowercase())).collect(),
             lists: snapshot.lists.iter().fold(HashMap::new(), |mut map, e| {
-                map.entry((e.scope.level, e.scope.id)).or_insert_with(Vec::new).push((e.kind, e.pattern.clone()));
+                map.entry((e.scope.level, e.scope.id))
+                    .or_insert_with(Vec::new)
+                    .push((e.kind, Pattern::parse(&e.pattern)));
                 map
             }),
             limits: snapshot.limits,
@@ -137,6 +187,8 @@ impl PolicyIndex {
             (ListLevel::Msp, msp),
             (ListLevel::Global, None),
         ];
+        let sender = sender.to_lowercase();
+        let sender_domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
         let mut outcome = ListOutcome::default();
         for (level, id) in levels {
             if level != ListLevel::Global && id.is_none() {
@@ -144,10 +196,10 @@ impl PolicyIndex {
             }
             let Some(entries) = self.lists.get(&(level, id)) else { continue };
             let (mut block, mut sender_allow, mut network_allow) = (false, false, false);
-            for (kind, pattern) in entries.iter().filter(|(_, p)| pattern_matches(p, sender, ip)) {
+            for (kind, pattern) in entries.iter().filter(|(_, p)| p.matches(&sender, sender_domain, ip)) {
                 match kind {
                     ListKind::Block => block = true,
-                    ListKind::Allow if is_sender_pattern(pattern) => sender_allow = true,
+                    ListKind::Allow if pattern.is_sender() => sender_allow = true,
                     ListKind::Allow => network_allow = true,
                 }
             }
@@ -205,27 +257,6 @@ impl PolicyIndex {
     }
 }
 
-/// Whether a list pattern names senders (addresses, domains) rather than networks.
-pub fn is_sender_pattern(pattern: &str) -> bool {
-    pattern.contains('@')
-}
-
-/// Whether a list pattern (`user@domain`, `@domain`, `@.domain`, IP/CIDR) matches.
-pub fn pattern_matches(pattern: &str, sender: &str, ip: IpAddr) -> bool {
-    let sender = sender.to_lowercase();
-    let sender_domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-    if let Some(domain) = pattern.strip_prefix("@.") {
-        return sender_domain == domain || sender_domain.ends_with(&format!(".{domain}"));
-    }
-    if let Some(domain) = pattern.strip_prefix('@') {
-        return sender_domain == domain;
-    }
-    if pattern.contains('@') {
-        return sender == pattern;
-    }
-    pattern.parse::<IpNet>().is_ok_and(|net| net.contains(&ip))
-}
-
 /// The current index, shared by every session.
 #[derive(Clone, Default)]
 pub struct Policy {
@@ -251,22 +282,21 @@ pub async fn sync(policy: Policy, api: ApiClient, path: PathBuf) {
         tracing::info!(version = snapshot.version, "policy loaded from disk");
         policy.set(PolicyIndex::new(&snapshot));
     }
-    let mut backoff = Duration::from_millis(250);
+    let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
     loop {
         let since = if policy.get().loaded { policy.get().version } else { -1 };
         let result = if since < 0 { api.policy().await.map(Some) } else { api.policy_changes(since, 25).await };
         match result {
             Ok(Some(snapshot)) => {
-                backoff = Duration::from_millis(250);
+                backoff.reset();
                 tracing::info!(version = snapshot.version, domains = snapshot.domains.len(), "policy updated");
                 save(&path, &snapshot);
                 policy.set(PolicyIndex::new(&snapshot));
             }
-            Ok(None) => backoff = Duration::from_millis(250),
+            Ok(None) => backoff.reset(),
             Err(err) => {
                 tracing::warn!(%err, "policy sync failed; serving the last snapshot");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff.wait().await;
             }
         }
     }
@@ -292,9 +322,18 @@ fn save(path: &Path, snapshot: &PolicySnapshot) {
 mod tests {
     use super::*;
 
+    fn pattern_matches(pattern: &str, sender: &str, ip: IpAddr) -> bool {
+        let sender = sender.to_lowercase();
+        let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        Pattern::parse(pattern).matches(&sender, domain, ip)
+    }
+
     #[test]
     fn list_patterns_match_addresses_domains_subdomains_and_networks() {
         let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        assert!(!pattern_matches("@.ext.test", "bob@mailext.test", ip), "a subdomain, not a suffix");
+        assert!(pattern_matches("@.ext.test", "bob@ext.test", ip));
+        assert_eq!(Pattern::parse("nonsense"), Pattern::Unknown);
         assert!(pattern_matches("ann@ext.test", "Ann@Ext.test", ip));
         assert!(!pattern_matches("ann@ext.test", "bob@ext.test", ip));
         assert!(pattern_matches("@ext.test", "bob@ext.test", ip));

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{EventDetail, EventKind, TlsMode};
+use moat_openapi::{Direction, EventDetail, EventKind, TlsMode};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::deliver::{self, Destination, Outcome};
@@ -235,7 +235,7 @@ async fn process(worker: &Worker, id: &str) {
                 let _permit = limit.acquire_owned().await;
                 let timeout = Duration::from_secs(config.delivery_timeout_secs);
                 // Outbound mail leaves with a BATV-signed envelope sender, so bounces can be checked.
-                let mail_from = if matches!(route.target, Target::Mx { .. }) && msg.direction == "outbound" {
+                let mail_from = if matches!(route.target, Target::Mx { .. }) && msg.direction == Direction::Outbound {
                     worker.batv.sign(&msg.sender)
                 } else {
                     msg.sender.clone()
@@ -247,7 +247,7 @@ async fn process(worker: &Worker, id: &str) {
         worker.metrics.delivery_latency.observe(started.elapsed().as_secs_f64());
         apply(route, outcomes, expired, config, &mut events, &mut failed_now);
     }
-    let bounce = !failed_now.is_empty() && !msg.sender.is_empty() && msg.direction != "bounce";
+    let bounce = !failed_now.is_empty() && !msg.sender.is_empty() && msg.direction != Direction::Bounce;
     if bounce && let Err(err) = send_dsn(worker, &msg, &failed_now, &raw).await {
         tracing::error!(%id, %err, "cannot queue the bounce");
     }
@@ -341,7 +341,7 @@ async fn send_dsn(
         sender: String::new(),
         client_ip: "127.0.0.1".into(),
         helo: worker.config.hostname.clone(),
-        direction: "bounce".into(),
+        direction: Direction::Bounce,
         size: body.len(),
         subject: "Undelivered Mail Returned to Sender".into(),
         message_id: String::new(),
@@ -357,7 +357,7 @@ async fn send_dsn(
     };
     worker.spool.store(&dsn_msg, body).await?;
     let detail = EventDetail {
-        direction: Some("bounce".into()),
+        direction: Some(Direction::Bounce),
         sender: Some(String::new()),
         recipients: vec![msg.sender.clone()],
         subject: Some(dsn_msg.subject.clone()),

@@ -5,8 +5,7 @@
 //! crash at any later point cannot lose the message. Delivery state that changes after an
 //! attempt is written beside it (`env/ID.json`), which then takes precedence. One file per
 //! message (it used to be two, plus an event file) is what file-system churn allows at
-//! Postfix-like rates. The queue is rebuilt from these files at start-up; the older
-//! two-file layout (`msg/ID.eml` + `env/ID.json`) is still read.
+//! Postfix-like rates. The queue is rebuilt from these files at start-up.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -86,7 +85,7 @@ pub struct QueuedMessage {
     pub client_ip: String,
     pub helo: String,
     /// `inbound`, `outbound` or `bounce`.
-    pub direction: String,
+    pub direction: moat_openapi::Direction,
     pub size: usize,
     pub subject: String,
     pub message_id: String,
@@ -206,17 +205,6 @@ impl Spool {
                 }
             }
         }
-        // The older layout: a raw file without its envelope was never acknowledged.
-        if let Ok(entries) = fs::read_dir(self.dir.join("msg")) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                if path.extension().is_some_and(|e| e == "eml") && !self.env_path(&id).exists() {
-                    tracing::warn!(%id, "removing a message that was never acknowledged");
-                    let _ = fs::remove_file(&path);
-                }
-            }
-        }
         Ok(())
     }
 
@@ -247,10 +235,6 @@ impl Spool {
     fn file_path(&self, id: &str) -> PathBuf {
         let bucket = id.chars().last().filter(char::is_ascii_alphanumeric).unwrap_or('_');
         self.dir.join("queue").join(bucket.to_string()).join(format!("{id}.msg"))
-    }
-
-    fn legacy_msg_path(&self, id: &str) -> PathBuf {
-        self.dir.join("msg").join(format!("{id}.eml"))
     }
 
     fn env_path(&self, id: &str) -> PathBuf {
@@ -284,14 +268,12 @@ impl Spool {
             return Ok(false);
         }
         let existed = fs::remove_file(self.file_path(id)).is_ok();
-        let had_state = fs::remove_file(self.env_path(id)).is_ok();
-        let legacy = fs::remove_file(self.legacy_msg_path(id)).is_ok();
-        Ok(existed || (legacy && had_state))
+        let _ = fs::remove_file(self.env_path(id));
+        Ok(existed)
     }
 
     /// A message's envelope (its latest recorded state) and raw bytes, from one read of its
-    /// file; `None` when it is not queued. The raw bytes may still fail to read (an older
-    /// layout's raw file gone missing).
+    /// file; `None` when it is not queued.
     pub async fn load(&self, id: &str) -> Option<(QueuedMessage, std::io::Result<Vec<u8>>)> {
         let this = self.clone();
         let id = id.to_string();
@@ -300,18 +282,10 @@ impl Spool {
 
     fn load_blocking(&self, id: &str) -> Option<(QueuedMessage, std::io::Result<Vec<u8>>)> {
         let later_state = fs::read(self.env_path(id)).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        match fs::read(self.file_path(id)) {
-            Ok(bytes) => {
-                let layout = Layout::of(&bytes).filter(|l| l.whole(bytes.len() as u64))?;
-                let msg = later_state.or_else(|| serde_json::from_slice(&bytes[layout.envelope]).ok())?;
-                Some((msg, Ok(bytes[layout.raw].to_vec())))
-            }
-            // The older layout: envelope and raw bytes in two files.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                Some((later_state?, fs::read(self.legacy_msg_path(id))))
-            }
-            Err(_) => None,
-        }
+        let bytes = fs::read(self.file_path(id)).ok()?;
+        let layout = Layout::of(&bytes).filter(|l| l.whole(bytes.len() as u64))?;
+        let msg = later_state.or_else(|| serde_json::from_slice(&bytes[layout.envelope]).ok())?;
+        Some((msg, Ok(bytes[layout.raw].to_vec())))
     }
 
     /// The raw bytes alone (tests).
@@ -349,28 +323,11 @@ impl Spool {
     /// Every queued message, oldest first.
     pub fn list(&self) -> WorkerResult<Vec<QueuedMessage>> {
         let mut out: Vec<QueuedMessage> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
         for path in self.message_files()? {
             let Some(id) = path.file_stem().and_then(|s| s.to_str()) else { continue };
             // A file still being written has no complete envelope yet: not queued.
             if let Some(msg) = self.read(id) {
-                seen.insert(msg.id.clone());
                 out.push(msg);
-            }
-        }
-        // The older layout: every envelope whose message is not in the new layout.
-        for entry in fs::read_dir(self.dir.join("env"))? {
-            let path = entry?.path();
-            let Some(id) = path.file_stem().and_then(|s| s.to_str()) else { continue };
-            if path.extension().is_some_and(|e| e == "json") && !seen.contains(id) && self.legacy_msg_path(id).exists()
-            {
-                match fs::read(&path)
-                    .map_err(crate::error::WorkerError::from)
-                    .and_then(|b| Ok(serde_json::from_slice(&b)?))
-                {
-                    Ok(msg) => out.push(msg),
-                    Err(err) => tracing::error!(path = %path.display(), %err, "unreadable queue entry"),
-                }
             }
         }
         out.sort_by(|a: &QueuedMessage, b| a.id.cmp(&b.id));
@@ -410,7 +367,7 @@ mod tests {
             sender: "a@b.test".into(),
             client_ip: "127.0.0.1".into(),
             helo: "b.test".into(),
-            direction: "inbound".into(),
+            direction: moat_openapi::Direction::Inbound,
             size: 5,
             subject: "s".into(),
             message_id: String::new(),
@@ -449,7 +406,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn recovery_drops_torn_files_and_keeps_whole_ones_in_both_layouts() {
+    async fn recovery_drops_torn_files_and_keeps_whole_ones() {
         let dir = ScratchDir::new();
         let spool = Spool::open(dir.path().to_path_buf()).unwrap();
         let kept = message("20260101000000AAAAAAAAAAA1");
@@ -458,19 +415,11 @@ mod tests {
         let mut bytes = encode(&serde_json::to_vec(&message("20260101000000AAAAAAAAAAA2")).unwrap(), b"abc");
         bytes.pop();
         write_atomically(&torn, &bytes).unwrap();
-        // Older layout: one whole message, one raw file that never got its envelope.
-        let legacy = message("20260101000000BBBBBBBBBBB1");
-        write_atomically(&spool.legacy_msg_path(&legacy.id), b"old\r\n").unwrap();
-        write_atomically(&spool.env_path(&legacy.id), &serde_json::to_vec(&legacy).unwrap()).unwrap();
-        write_atomically(&spool.legacy_msg_path("20260101000000BBBBBBBBBBB2"), b"orphan").unwrap();
 
         spool.recover().unwrap();
         assert!(!torn.exists());
-        assert!(!spool.legacy_msg_path("20260101000000BBBBBBBBBBB2").exists());
         let ids: Vec<String> = spool.list().unwrap().into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, [kept.id.clone(), legacy.id.clone()]);
-        assert_eq!(spool.read_raw(&legacy.id).await.unwrap(), b"old\r\n");
-        assert!(spool.remove(&legacy.id).unwrap());
-        assert_eq!(spool.list().unwrap().len(), 1);
+        assert_eq!(ids, [kept.id.as_str()]);
+        assert_eq!(spool.read_raw(&kept.id).await.unwrap(), b"x\r\n");
     }
 }

@@ -83,12 +83,10 @@ impl EventDetail {
                 *text = bounded(text, max);
             }
         };
-        cut(&mut self.direction, 32);
         cut(&mut self.sender, MAX_ADDRESS_CHARS);
         cut(&mut self.subject, MAX_SUBJECT_CHARS);
         cut(&mut self.message_id, MAX_MESSAGE_ID_CHARS);
         cut(&mut self.client_ip, 64);
-        cut(&mut self.verdict, 32);
         cut(&mut self.response, MAX_RESPONSE_CHARS);
         cut(&mut self.destination, MAX_RESPONSE_CHARS);
         self.recipients.truncate(MAX_EVENT_RECIPIENTS);
@@ -201,21 +199,6 @@ pub enum EventKind {
     Failed,
 }
 
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Failed => "failed",
-            EventKind::Received => "received",
-            EventKind::Verdict => "verdict",
-            EventKind::Deferred => "deferred",
-            EventKind::Delivered => "delivered",
-            EventKind::Bounced => "bounced",
-            EventKind::Removed => "removed",
-            EventKind::Refused => "refused",
-        }
-    }
-}
-
 /// One event of one tracked message. `tracking_id` names the message per destination
 /// organisation; `id` makes the event idempotent.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -231,20 +214,79 @@ pub struct MessageEvent {
     pub detail: EventDetail,
 }
 
+/// Which way a message travels.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// To a customer's users.
+    #[default]
+    Inbound,
+    /// From a customer's server to the world.
+    Outbound,
+    /// A delivery status notification Moat wrote.
+    Bounce,
+}
+
+/// The filter's decision for one copy of a message.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    #[default]
+    Deliver,
+    Quarantine,
+    Reject,
+}
+
+/// Where a tracked message stands.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackedStatus {
+    /// Accepted; no verdict recorded yet.
+    #[default]
+    Received,
+    /// To be delivered.
+    Queued,
+    /// A delivery attempt failed temporarily.
+    Deferred,
+    Delivered,
+    /// Failed permanently or expired; a DSN went to the sender.
+    Bounced,
+    Quarantined,
+    Rejected,
+    /// Removed from the queue by an operator.
+    Removed,
+    /// The API refused the quarantined copy; the worker keeps it aside.
+    Failed,
+}
+
+/// The wire name of a unit enum value (its serde name), as it is also stored in databases
+/// and written in headers and metric labels.
+pub fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+/// A unit enum value from its wire name.
+pub fn from_wire_name<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
 /// Fields an event carries; which ones depends on the kind.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventDetail {
-    /// `inbound` or `outbound` (on `received`).
-    pub direction: Option<String>,
+    /// On `received`.
+    pub direction: Option<Direction>,
     pub sender: Option<String>,
     pub recipients: Vec<String>,
     pub subject: Option<String>,
     pub message_id: Option<String>,
     pub size: Option<i64>,
     pub client_ip: Option<String>,
-    /// `deliver`, `quarantine` or `reject` (on `verdict`).
-    pub verdict: Option<String>,
+    /// On `verdict`.
+    pub verdict: Option<Verdict>,
     pub reasons: Vec<String>,
     /// The destination's answer or the local error (on `deferred`, `bounced`, `delivered`).
     pub response: Option<String>,
@@ -270,17 +312,15 @@ pub struct EventAck {
 pub struct TrackedMessage {
     pub id: String,
     pub org_id: Option<Uuid>,
-    pub direction: String,
+    pub direction: Direction,
     pub sender: String,
     pub recipients: Vec<String>,
     pub subject: String,
     pub message_id: String,
     pub size: i64,
     pub client_ip: String,
-    /// `received`, `queued`, `deferred`, `delivered`, `bounced`, `quarantined`, `rejected`, `removed`,
-    /// `failed` (the API refused the quarantined copy; the worker keeps it aside).
-    pub status: String,
-    pub verdict: Option<String>,
+    pub status: TrackedStatus,
+    pub verdict: Option<Verdict>,
     pub reasons: Vec<String>,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -300,7 +340,7 @@ pub struct TrackedMessageDetail {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct TrackedEvent {
-    pub kind: String,
+    pub kind: EventKind,
     pub at: DateTime<Utc>,
     pub detail: EventDetail,
 }
@@ -316,7 +356,7 @@ pub struct MessageQuery {
     pub subject: Option<String>,
     /// The `Message-ID` header (without angle brackets is fine).
     pub message_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<TrackedStatus>,
     pub org_id: Option<Uuid>,
     /// Received at or after (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -376,3 +416,46 @@ pub struct ReputationQuery {
 }
 
 crate::list_type!(IpReputationList, IpReputation);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_keep_the_wire_names_the_strings_had() {
+        let statuses = [
+            (TrackedStatus::Received, "received"),
+            (TrackedStatus::Queued, "queued"),
+            (TrackedStatus::Deferred, "deferred"),
+            (TrackedStatus::Delivered, "delivered"),
+            (TrackedStatus::Bounced, "bounced"),
+            (TrackedStatus::Quarantined, "quarantined"),
+            (TrackedStatus::Rejected, "rejected"),
+            (TrackedStatus::Removed, "removed"),
+            (TrackedStatus::Failed, "failed"),
+        ];
+        for (status, name) in statuses {
+            assert_eq!(wire_name(&status), name);
+            assert_eq!(from_wire_name::<TrackedStatus>(name), Some(status));
+        }
+        let verdicts = [(Verdict::Deliver, "deliver"), (Verdict::Quarantine, "quarantine"), (Verdict::Reject, "reject")];
+        for (verdict, name) in verdicts {
+            assert_eq!(wire_name(&verdict), name);
+        }
+        let directions =
+            [(Direction::Inbound, "inbound"), (Direction::Outbound, "outbound"), (Direction::Bounce, "bounce")];
+        for (direction, name) in directions {
+            assert_eq!(wire_name(&direction), name);
+        }
+        assert_eq!(wire_name(&EventKind::Refused), "refused");
+        assert_eq!(from_wire_name::<Verdict>("maybe"), None);
+    }
+
+    #[test]
+    fn bounded_text_keeps_at_most_the_limit_on_a_character_boundary() {
+        assert_eq!(bounded("short", 10), "short");
+        let cut = bounded(&"é".repeat(20), 10);
+        assert_eq!(cut.chars().count(), 10);
+        assert!(cut.ends_with('…'));
+    }
+}

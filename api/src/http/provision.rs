@@ -154,71 +154,9 @@ pub async fn provision(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<ProvisionRequest>,
 ) -> ApiResult<(StatusCode, Json<ProvisionResponse>)> {
-    let create_org = match state.store.get_org(caller.scope, id).await? {
-        Some(_) => {
-            caller.require(Role::OrgAdmin)?;
-            None
-        }
-        None => {
-            // Another tenant's organisation, or a caller who could not create one: not found.
-            if caller.role < Role::MspAdmin || state.store.org_exists(id).await? {
-                return Err(ApiError::not_found());
-            }
-            let name = req
-                .name
-                .as_deref()
-                .ok_or_else(|| ApiError::invalid("name", "name is required to create the organisation"))?;
-            let msp_id = match (req.msp_id, caller.scope) {
-                (Some(msp), _) => caller.msp(&state, msp).await?.id,
-                (None, Scope::Msp(own)) => own,
-                (None, _) => return Err(ApiError::invalid("msp_id", "msp_id is required")),
-            };
-            Some((msp_id, validate::name("name", name)?))
-        }
-    };
-    let mut domains = Vec::new();
-    let mut names = HashSet::new();
-    for (i, d) in req.domains.iter().enumerate() {
-        let field = format!("domains[{i}]");
-        let create = CreateDomain {
-            name: d.name.clone(),
-            destination_host: d.destination_host.clone(),
-            destination_port: d.destination_port,
-            tls_mode: d.tls_mode,
-            inbound_enabled: None,
-            outbound_enabled: None,
-            maintenance_banner: None,
-        };
-        let domain = new_domain(&field, &create, caller.may_use_internal_destinations(&state))?.into_domain(id);
-        if !names.insert(domain.name.clone()) {
-            return Err(ApiError::invalid(&format!("{field}.name"), format!("{} is listed twice", domain.name)));
-        }
-        domains.push(domain);
-    }
-    let mut allowed_ips = Vec::new();
-    for (i, ip) in req.allowed_ips.iter().enumerate() {
-        let cidr = validate::relay_cidr(&format!("allowed_ips[{i}]"), ip, caller.may_set_wide_relay_ranges())?;
-        if !allowed_ips.contains(&cidr) {
-            allowed_ips.push(cidr);
-        }
-    }
-    if create_org.is_none() {
-        let have: HashSet<String> = state.store.allowed_ips(id).await?.into_iter().collect();
-        let adding = allowed_ips.iter().filter(|c| !have.contains(*c)).count();
-        super::relay::check_room(&state, id, adding).await.map_err(|_| {
-            ApiError::invalid(
-                "allowed_ips",
-                format!("an organisation lists at most {} relay servers", super::relay::MAX_RELAY_SERVERS),
-            )
-        })?;
-        // Re-provisioning with a server already listed keeps it, rather than failing.
-        allowed_ips.retain(|c| !have.contains(c));
-    } else if allowed_ips.len() > super::relay::MAX_RELAY_SERVERS {
-        return Err(ApiError::invalid(
-            "allowed_ips",
-            format!("an organisation lists at most {} relay servers", super::relay::MAX_RELAY_SERVERS),
-        ));
-    }
+    let create_org = org_to_create(&state, &caller, id, &req).await?;
+    let domains = new_domains(&state, &caller, id, &req)?;
+    let allowed_ips = new_relay_servers(&state, &caller, id, &req, create_org.is_none()).await?;
     let policy = req.policy.as_ref().map(|p| validate::policy("policy", p)).transpose()?;
     let rows = match &req.users_csv {
         Some(csv) => parse_users_csv("users_csv", csv)?,
@@ -240,6 +178,90 @@ pub async fn provision(
         users: plan.users.iter().map(|(_, u)| u.record.to_wire()).collect(),
     };
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(response)))
+}
+
+/// `None` when the organisation exists (and the caller may change it); its MSP and name when
+/// this call creates it. Another tenant's organisation, or a caller who could not create one,
+/// answers not found.
+async fn org_to_create(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    req: &ProvisionRequest,
+) -> ApiResult<Option<(Uuid, String)>> {
+    if state.store.get_org(caller.scope, id).await?.is_some() {
+        caller.require(Role::OrgAdmin)?;
+        return Ok(None);
+    }
+    if caller.role < Role::MspAdmin || state.store.org_exists(id).await? {
+        return Err(ApiError::not_found());
+    }
+    let name =
+        req.name.as_deref().ok_or_else(|| ApiError::invalid("name", "name is required to create the organisation"))?;
+    let msp_id = match (req.msp_id, caller.scope) {
+        (Some(msp), _) => caller.msp(state, msp).await?.id,
+        (None, Scope::Msp(own)) => own,
+        (None, _) => return Err(ApiError::invalid("msp_id", "msp_id is required")),
+    };
+    Ok(Some((msp_id, validate::name("name", name)?)))
+}
+
+/// The request's domains, validated, each named once.
+fn new_domains(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    req: &ProvisionRequest,
+) -> ApiResult<Vec<moat_openapi::Domain>> {
+    let mut domains = Vec::new();
+    let mut names = HashSet::new();
+    for (i, d) in req.domains.iter().enumerate() {
+        let field = format!("domains[{i}]");
+        let create = CreateDomain {
+            name: d.name.clone(),
+            destination_host: d.destination_host.clone(),
+            destination_port: d.destination_port,
+            tls_mode: d.tls_mode,
+            inbound_enabled: None,
+            outbound_enabled: None,
+            maintenance_banner: None,
+        };
+        let domain = new_domain(&field, &create, caller.may_use_internal_destinations(state))?.into_domain(id);
+        if !names.insert(domain.name.clone()) {
+            return Err(ApiError::invalid(&format!("{field}.name"), format!("{} is listed twice", domain.name)));
+        }
+        domains.push(domain);
+    }
+    Ok(domains)
+}
+
+/// The request's relay servers that the organisation does not list yet (a server listed
+/// already is kept rather than refused), each within the caller's width limit, and no more
+/// than the organisation may have.
+async fn new_relay_servers(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    req: &ProvisionRequest,
+    org_exists: bool,
+) -> ApiResult<Vec<String>> {
+    let mut cidrs = Vec::new();
+    for (i, ip) in req.allowed_ips.iter().enumerate() {
+        let cidr = validate::relay_cidr(&format!("allowed_ips[{i}]"), ip, caller.may_set_wide_relay_ranges())?;
+        if !cidrs.contains(&cidr) {
+            cidrs.push(cidr);
+        }
+    }
+    let have: HashSet<String> =
+        if org_exists { state.store.allowed_ips(id).await?.into_iter().collect() } else { HashSet::new() };
+    cidrs.retain(|c| !have.contains(c));
+    if have.len() + cidrs.len() > super::relay::MAX_RELAY_SERVERS {
+        return Err(ApiError::invalid(
+            "allowed_ips",
+            format!("an organisation lists at most {} relay servers", super::relay::MAX_RELAY_SERVERS),
+        ));
+    }
+    Ok(cidrs)
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub async fn remove_allowed_ip(
 }
 
 /// 422 when `adding` more relay servers would pass [`MAX_RELAY_SERVERS`].
-pub async fn check_room(state: &AppState, org_id: Uuid, adding: usize) -> ApiResult<()> {
+async fn check_room(state: &AppState, org_id: Uuid, adding: usize) -> ApiResult<()> {
     let have = state.store.allowed_ip_rows(org_id).await?.len();
     if have + adding > MAX_RELAY_SERVERS {
         return Err(ApiError::invalid(

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use moat_openapi::{
     EventDetail, EventKind, MessageEvent, MessageQuery, OrgPolicy, Policy, PolicySnapshot, RelayNetwork, TrackedEvent,
-    TrackedMessage, WorkerDomain, WorkerRecipient,
+    TrackedMessage, WorkerDomain, WorkerRecipient, from_wire_name, wire_name,
 };
 use uuid::Uuid;
 
@@ -45,15 +45,15 @@ impl From<TrackedRow> for TrackedMessage {
         TrackedMessage {
             id: r.id,
             org_id: r.org_id,
-            direction: r.direction,
+            direction: from_wire_name(&r.direction).unwrap_or_default(),
             sender: r.sender,
             recipients: r.recipients.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             subject: r.subject,
             message_id: r.message_id,
             size: r.size,
             client_ip: r.client_ip,
-            status: r.status,
-            verdict: r.verdict,
+            status: from_wire_name(&r.status).unwrap_or_default(),
+            verdict: r.verdict.as_deref().and_then(from_wire_name),
             reasons: serde_json::from_str(&r.reasons).unwrap_or_default(),
             attempts: r.attempts,
             last_error: r.last_error,
@@ -190,7 +190,7 @@ impl Store {
             for e in events {
                 let detail = serde_json::to_string(&e.detail).map_err(|err| ApiError::Internal(err.into()))?;
                 let stored = sqlx::query("INSERT INTO message_events (id, tracking_id, kind, at, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING")
-                    .bind(e.id).bind(&e.tracking_id).bind(e.kind.as_str()).bind(e.at).bind(&detail)
+                    .bind(e.id).bind(&e.tracking_id).bind(wire_name(&e.kind)).bind(e.at).bind(&detail)
                     .execute(&mut *tx).await?.rows_affected();
                 if stored == 0 {
                     duplicates += 1;
@@ -211,7 +211,7 @@ impl Store {
                      client_ip, status, verdict, reasons, attempts, last_error, received_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received', NULL, '[]', 0, NULL, $11, $11) {upsert}"))
                     .bind(&e.tracking_id).bind(e.org_id).bind(node_id)
-                    .bind(d.direction.clone().unwrap_or_else(|| "inbound".into()))
+                    .bind(wire_name(&d.direction.unwrap_or_default()))
                     .bind(d.sender.clone().unwrap_or_default())
                     .bind(join_recipients(&d.recipients))
                     .bind(d.subject.clone().unwrap_or_default())
@@ -226,7 +226,7 @@ impl Store {
                     EventKind::Verdict => sqlx::query(
                         "UPDATE tracked_messages SET updated_at = $1, verdict = $3, reasons = $4, status = CASE $3 \
                          WHEN 'deliver' THEN 'queued' WHEN 'quarantine' THEN 'quarantined' ELSE 'rejected' END WHERE id = $2")
-                        .bind(e.at).bind(id).bind(d.verdict.clone().unwrap_or_else(|| "deliver".into())).bind(reasons)
+                        .bind(e.at).bind(id).bind(wire_name(&d.verdict.unwrap_or_default())).bind(reasons)
                         .execute(&mut *tx).await?.rows_affected(),
                     EventKind::Deferred => sqlx::query(
                         "UPDATE tracked_messages SET updated_at = $1, status = 'deferred', attempts = attempts + 1, last_error = $3 WHERE id = $2")
@@ -279,8 +279,8 @@ impl Store {
         if let Some(message_id) = message_id {
             base.equals("m.message_id", Arg::Text(message_id));
         }
-        if let Some(status) = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            base.equals("m.status", Arg::Text(status.to_string()));
+        if let Some(status) = q.status {
+            base.equals("m.status", Arg::Text(wire_name(&status)));
         }
         if let Some(org) = q.org_id {
             base.equals("m.org_id", Arg::Uuid(org));
@@ -320,9 +320,10 @@ impl Store {
             let Some(row) = row else { return Ok(None) };
             let events: Vec<(String, DateTime<Utc>, String)> = sqlx::query_as(
                 "SELECT kind, at, detail FROM message_events WHERE tracking_id = $1 ORDER BY at, kind").bind(id).fetch_all(pool).await?;
-            let events = events.into_iter().map(|(kind, at, detail)| TrackedEvent {
-                kind, at, detail: serde_json::from_str::<EventDetail>(&detail).unwrap_or_default(),
-            }).collect();
+            // Every stored kind is one the API accepted, so all of them read back.
+            let events = events.into_iter().filter_map(|(kind, at, detail)| Some(TrackedEvent {
+                kind: from_wire_name(&kind)?, at, detail: serde_json::from_str::<EventDetail>(&detail).unwrap_or_default(),
+            })).collect();
             Ok(Some((row.into(), events)))
         })
     }

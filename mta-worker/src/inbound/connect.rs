@@ -7,6 +7,7 @@ use moat_openapi::{EventDetail, EventKind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Session;
+use crate::config::DnsblAction;
 use crate::outbox::event;
 use crate::reputation::{Reputation, Standing};
 
@@ -16,7 +17,7 @@ pub async fn refuse<S: AsyncWrite + Unpin>(session: &mut Session, stream: &mut S
     let _ = stream.write_all(format!("{reply}\r\n").as_bytes()).await;
     let _ = stream.flush().await;
     let detail = EventDetail {
-        direction: Some("inbound".into()),
+        direction: Some(moat_openapi::Direction::Inbound),
         client_ip: Some(session.peer.ip().to_string()),
         subject: Some(String::new()),
         response: Some(reply.to_string()),
@@ -65,10 +66,10 @@ pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, stre
         let listing = worker.dnsbl.check(&worker.resolver, ip).await;
         if listing.score >= worker.config.dnsbl_threshold {
             worker.reputation.record(ip, false, |r| r.dnsbl_hits += 1);
-            match worker.config.dnsbl_action.as_str() {
-                "tarpit" => standing = Standing::Bad(1),
-                "score" => session.dnsbl_score = listing.score,
-                _ => {
+            match worker.config.dnsbl_action {
+                DnsblAction::Tarpit => standing = Standing::Bad(1),
+                DnsblAction::Score => session.dnsbl_score = listing.score,
+                DnsblAction::Reject => {
                     let zones = listing.zones.join(", ");
                     let reply = format!("554 5.7.1 Service unavailable; client [{ip}] blocked using {zones}");
                     refuse(session, stream, &reply, format!("DNSBL score {} ({zones})", listing.score)).await;

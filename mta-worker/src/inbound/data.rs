@@ -2,7 +2,7 @@
 //! decide the verdict, write it durably to the spool, and only then answer `250`.
 
 use chrono::Utc;
-use moat_openapi::{EventDetail, EventKind};
+use moat_openapi::{Direction, EventDetail, EventKind, wire_name};
 
 use super::rcpt::{IGNORED_ALLOW, ListTrust, blocked_mail_is_dropped};
 use super::{Next, Session};
@@ -154,7 +154,7 @@ fn backscatter(session: &Session, raw: &[u8]) -> Option<String> {
     if session.mail_from.as_deref() != Some("") {
         return None;
     }
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     let protected = |r: &super::AcceptedRcpt| {
         r.inbound
             && !r.tagged_bounce
@@ -187,7 +187,7 @@ fn foreign_from(session: &Session, parsed: Option<&mail_parser::Message<'_>>) ->
     if session.mail_from.as_deref().unwrap_or_default().is_empty() {
         return None;
     }
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     let addresses: Vec<String> = parsed
         .and_then(|m| m.from())
         .map(|from| from.iter().filter_map(|a| a.address()).map(str::to_string).collect())
@@ -220,7 +220,7 @@ fn learn_correspondents(session: &Session, sender: &str) {
     }
     // Only mail that passed the sender binding teaches, and only for the relaying organisation.
     let relaying = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id);
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     let Some(user) = policy.recipient(&sender.to_lowercase()).filter(|r| Some(r.org_id) == relaying).map(|r| r.user_id)
     else {
         return;
@@ -237,12 +237,14 @@ fn learn_correspondents(session: &Session, sender: &str) {
     let api = session.worker.api.clone();
     tokio::spawn(async move {
         let batch = moat_openapi::CorrespondentBatch { correspondents: pairs };
+        let mut backoff =
+            crate::backoff::Backoff::new(std::time::Duration::from_secs(1), std::time::Duration::from_secs(16));
         for attempt in 0..5u32 {
             match api.post_correspondents(&batch).await {
                 Ok(()) => return,
                 Err(err) => {
                     tracing::debug!(%err, attempt, "cannot record correspondents yet");
-                    tokio::time::sleep(std::time::Duration::from_secs(2u64.pow(attempt))).await;
+                    backoff.wait().await;
                 }
             }
         }
@@ -370,7 +372,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         sender: sender.clone(),
         client_ip: session.peer.ip().to_string(),
         helo: session.helo.clone().unwrap_or_default(),
-        direction: if inbound { "inbound" } else { "outbound" }.into(),
+        direction: if inbound { Direction::Inbound } else { Direction::Outbound },
         size: body.len(),
         subject: subject.clone(),
         message_id: message_id.clone(),
@@ -380,7 +382,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     // quarantined or rejected per the recipient organisation's policy (allow lists do not
     // exempt from it); spam goes to the users' quarantines unless the route's recipients
     // allow-listed the sender (and, for address and domain entries, the sender is genuine).
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     let files = match (&parsed, inbound) {
         (Some(message), true) => crate::attachments::file_names(message),
         _ => Vec::new(),
@@ -440,10 +442,11 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     // Every copy refused (attachment, spam score, DMARC): tell the sender (550) instead of accepting.
     let refusal = (msg.routes.is_empty() && held.is_empty() && !dropped.is_empty() && dropped.iter().all(|d| d.2))
         .then(|| dropped[0].1.join(", "));
-    let verdict_headers = |verdict: &str| match &judged {
+    let verdict_headers = |verdict: Verdict| match &judged {
         Some(judged) => format!(
-            "X-Moat-Score: {:.2}\r\nX-Moat-Verdict: {verdict}{}\r\n",
+            "X-Moat-Score: {:.2}\r\nX-Moat-Verdict: {}{}\r\n",
             judged.scored.score,
+            wire_name(&verdict),
             match judged.scored.reasons() {
                 r if r.is_empty() => String::new(),
                 r => format!(" ({})", r.join(", ")),
@@ -452,11 +455,11 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
         None => String::new(),
     };
     let mut raw = stamp.clone().into_bytes();
-    raw.extend_from_slice(verdict_headers("deliver").as_bytes());
+    raw.extend_from_slice(verdict_headers(Verdict::Deliver).as_bytes());
     raw.extend_from_slice(&body);
     if !held.is_empty() {
         let mut held_raw = stamp.into_bytes();
-        held_raw.extend_from_slice(verdict_headers("quarantine").as_bytes());
+        held_raw.extend_from_slice(verdict_headers(Verdict::Quarantine).as_bytes());
         held_raw.extend_from_slice(&body);
         let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &held_raw);
         for (route, route_reasons) in &held {
@@ -485,12 +488,12 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     let mut events = Vec::new();
     let outcomes = kept
         .iter()
-        .map(|(r, why)| (r, "deliver", why.clone()))
-        .chain(held.iter().map(|(r, why)| (r, "quarantine", why.clone())))
-        .chain(dropped.iter().map(|(r, why, _)| (r, "reject", why.clone())));
+        .map(|(r, why)| (r, Verdict::Deliver, why.clone()))
+        .chain(held.iter().map(|(r, why)| (r, Verdict::Quarantine, why.clone())))
+        .chain(dropped.iter().map(|(r, why, _)| (r, Verdict::Reject, why.clone())));
     for (route, route_verdict, route_reasons) in outcomes {
         let detail = EventDetail {
-            direction: Some(msg.direction.clone()),
+            direction: Some(msg.direction),
             sender: Some(sender.clone()),
             recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
             subject: Some(subject.clone()),
@@ -500,20 +503,20 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
             ..Default::default()
         };
         events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
-        let detail = EventDetail { verdict: Some(route_verdict.into()), reasons: route_reasons, ..Default::default() };
+        let detail = EventDetail { verdict: Some(route_verdict), reasons: route_reasons, ..Default::default() };
         events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
     }
     // The message is spooled already; a failed event write is logged by the outbox.
     let _ = session.worker.outbox.record(events).await;
     let verdict = if !msg.routes.is_empty() {
-        "deliver"
+        Verdict::Deliver
     } else if !held.is_empty() {
-        "quarantine"
+        Verdict::Quarantine
     } else {
-        "reject"
+        Verdict::Reject
     };
     session.worker.metrics.message(verdict);
-    let rejected = verdict != "deliver";
+    let rejected = verdict != Verdict::Deliver;
     session.worker.reputation.record(session.peer.ip(), true, |r| {
         r.messages += 1;
         r.rejected += i64::from(rejected);
@@ -528,7 +531,7 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     if !automatic {
         learn_correspondents(session, &sender);
     }
-    if msg.direction == "outbound" && !message_id.is_empty() {
+    if msg.direction == Direction::Outbound && !message_id.is_empty() {
         session.worker.sent_ids.insert(message_id.clone(), ());
     }
     Ok(Ok(id))

@@ -23,8 +23,10 @@ pub fn mail_from(session: &mut Session, from: MailFrom<String>) -> Next {
         session.reply(555, "5.5.4", "BINARYMIME is not supported");
         return Next::Continue;
     }
-    session.size_limit = session.max_message_size();
-    if from.size > session.size_limit {
+    // One snapshot for the whole transaction (released by RSET and after DATA).
+    let policy = session.worker.policy.get();
+    let size_limit = policy.max_message_size(session.worker.config.max_message_size);
+    if from.size > size_limit {
         session.reply(552, "5.3.4", "Message too big");
         return Next::Continue;
     }
@@ -44,6 +46,8 @@ pub fn mail_from(session: &mut Session, from: MailFrom<String>) -> Next {
     session.body_8bit = from.flags & MAIL_BODY_8BITMIME != 0;
     session.smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
     session.mail_from = Some(address);
+    session.txn_policy = Some(policy);
+    session.size_limit = size_limit;
     session.reply(250, "2.1.0", "Sender ok");
     Next::Continue
 }

@@ -156,6 +156,10 @@ pub struct Session {
     pub pipelining_ok: bool,
     /// The largest message of this transaction (fixed at MAIL FROM; see [`Session::max_message_size`]).
     pub size_limit: usize,
+    /// The policy snapshot of the current transaction, taken at MAIL FROM so that every RCPT
+    /// and DATA decision of it sees one version; none between transactions, so idle
+    /// sessions pin no old snapshot.
+    pub txn_policy: Option<std::sync::Arc<crate::policy::PolicyIndex>>,
     replies: Vec<u8>,
 }
 
@@ -188,6 +192,7 @@ impl Session {
             dnsbl_score: 0,
             pipelining_ok: false,
             size_limit: 0,
+            txn_policy: None,
             replies: Vec::new(),
         }
     }
@@ -195,7 +200,12 @@ impl Session {
     /// The largest message accepted now: the worker's limit, or the API's when that is
     /// smaller (a message the API could not take must not get a `250`).
     pub fn max_message_size(&self) -> usize {
-        self.worker.policy.get().max_message_size(self.worker.config.max_message_size)
+        self.policy().max_message_size(self.worker.config.max_message_size)
+    }
+
+    /// The policy in force for this transaction (the current one outside a transaction).
+    pub fn policy(&self) -> std::sync::Arc<crate::policy::PolicyIndex> {
+        self.txn_policy.clone().unwrap_or_else(|| self.worker.policy.get())
     }
 
     /// Queues one reply line (`code esc text`).
@@ -218,6 +228,7 @@ impl Session {
     /// Forgets the transaction (RSET, after DATA, after STARTTLS).
     pub fn reset_transaction(&mut self) {
         self.mail_from = None;
+        self.txn_policy = None;
         self.body_8bit = false;
         self.smtputf8 = false;
         self.rcpts.clear();

@@ -99,7 +99,7 @@ pub fn rcpt_target(policy: &crate::policy::PolicyIndex, address: &str) -> (Targe
 
 /// The routing decision for one recipient address.
 pub fn decide(session: &Session, address: &str) -> Result<AcceptedRcpt, Refusal> {
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     if !policy.loaded {
         return Err(Refusal(451, "4.3.0", "Policy not loaded yet, try again later".into()));
     }
@@ -162,7 +162,7 @@ fn listed(session: &Session, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Ref
     if !rcpt.inbound {
         return Ok(rcpt);
     }
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     let sender = session.mail_from.clone().unwrap_or_default();
     rcpt.lists = policy.list_outcome(rcpt.user_id, rcpt.domain_id, rcpt.org_id, &sender, session.peer.ip());
     rcpt.correspondent = rcpt.user_id.is_some_and(|u| policy.is_correspondent(u, &sender));
@@ -188,7 +188,7 @@ pub fn blocked_mail_is_dropped(policy: &crate::policy::PolicyIndex, rcpt: &Accep
 /// organisation (another sender from that server is greylisted like anyone). Sender allow
 /// entries cannot exempt: whether the sender is genuine is only known after DATA.
 fn greylisted(session: &Session, rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
-    let policy = session.worker.policy.get();
+    let policy = session.policy();
     let on = rcpt.inbound && rcpt.org_id.and_then(|org| policy.org_policy(org)).is_some_and(|p| p.greylisting);
     let sender = session.mail_from.clone().unwrap_or_default();
     let ip_allowed = rcpt.lists.unauthenticated.is_some_and(|(kind, _)| kind == ListKind::Allow);

@@ -21,23 +21,8 @@ use tokens::{Bodies, Tokens};
 /// The GTUBE test string: any message carrying it is spam, whatever else it says.
 const GTUBE: &[u8] = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-/// What the scorer decided for one recipient domain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Deliver,
-    Quarantine,
-    Reject,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Deliver => "deliver",
-            Verdict::Quarantine => "quarantine",
-            Verdict::Reject => "reject",
-        }
-    }
-}
+/// What the scorer decides for one recipient domain: the wire type, shared with events.
+pub use moat_openapi::Verdict;
 
 /// The score of a message and the rules behind it.
 #[derive(Debug, Clone, Default)]
