@@ -3,8 +3,8 @@
 //! Policy: every failure a client can cause maps to a 4xx with the one JSON shape
 //! `{"error": {"code", "message", "field"?, "line"?}}` and a message that says what to fix.
 //! Internal causes (database, I/O, bugs) are logged with their detail and answered as a
-//! bare 500: nothing internal is sent to the client. Unique-constraint violations are mapped
-//! to 409 where the query runs (see [`OnUnique`]), not by matching strings in handlers.
+//! bare 500: nothing internal is sent to the client. The storage layer has its own error
+//! ([`crate::store::StoreError`]); its conflicts become 409 here, at the handler edge.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -122,6 +122,17 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::Conflict { field, message, line } => ApiError::Conflict { message, field: Some(field), line },
+            StoreError::Database(db) => db.into(),
+            StoreError::Internal(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
@@ -130,19 +141,5 @@ impl IntoResponse for ApiError {
         let (status, code, message, field, line) = self.parts();
         let body = ErrorBody { error: ErrorDetail { code: code.into(), message, field, line } };
         (status, axum::Json(body)).into_response()
-    }
-}
-
-/// Maps a unique-constraint violation of the query it follows to a 409 naming `field`.
-pub trait OnUnique<T> {
-    fn on_unique(self, field: &str, message: &str) -> ApiResult<T>;
-}
-
-impl<T> OnUnique<T> for Result<T, sqlx::Error> {
-    fn on_unique(self, field: &str, message: &str) -> ApiResult<T> {
-        self.map_err(|err| match err.as_database_error() {
-            Some(db) if db.is_unique_violation() => ApiError::conflict(field, message),
-            _ => err.into(),
-        })
     }
 }

@@ -4,7 +4,6 @@ use moat_openapi::{CreateUser, Role, TlsMode};
 
 use crate::auth::passwords;
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::store::{NewDomain, NewUser, Scope, Store, UserRecord, now};
 use crate::validate;
 
@@ -37,7 +36,7 @@ pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -
     Ok(record)
 }
 
-fn describe(err: ApiError) -> anyhow::Error {
+fn describe(err: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{err}")
 }
 

@@ -438,7 +438,8 @@ mod tests {
             assert_eq!(wire_name(&status), name);
             assert_eq!(from_wire_name::<TrackedStatus>(name), Some(status));
         }
-        let verdicts = [(Verdict::Deliver, "deliver"), (Verdict::Quarantine, "quarantine"), (Verdict::Reject, "reject")];
+        let verdicts =
+            [(Verdict::Deliver, "deliver"), (Verdict::Quarantine, "quarantine"), (Verdict::Reject, "reject")];
         for (verdict, name) in verdicts {
             assert_eq!(wire_name(&verdict), name);
         }

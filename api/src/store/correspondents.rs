@@ -4,12 +4,12 @@ use chrono::Duration;
 use moat_openapi::Correspondent;
 use uuid::Uuid;
 
+use super::error::StoreResult;
 use super::{Store, now, with_pool};
-use crate::error::ApiResult;
 
 impl Store {
     /// Records pairs (new ones change the policy version; known ones are refreshed).
-    pub async fn record_correspondents(&self, pairs: &[Correspondent]) -> ApiResult<()> {
+    pub async fn record_correspondents(&self, pairs: &[Correspondent]) -> StoreResult<()> {
         let at = now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -30,7 +30,7 @@ impl Store {
     }
 
     /// Pairs used within the last `days`.
-    pub async fn live_correspondents(&self, days: i64) -> ApiResult<Vec<Correspondent>> {
+    pub async fn live_correspondents(&self, days: i64) -> StoreResult<Vec<Correspondent>> {
         let since = now() - Duration::days(days);
         let rows: Vec<(Uuid, String)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT user_id, address FROM correspondents WHERE last_seen >= $1 ORDER BY user_id, address")

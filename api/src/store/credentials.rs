@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{ApiKey, KeyScope, KeyScopeLevel};
 use uuid::Uuid;
 
+use super::error::{OnUnique, StoreResult};
 use super::{Scope, Store, now, with_pool};
-use crate::error::{ApiResult, OnUnique};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRecord {
@@ -52,7 +52,7 @@ impl Store {
         key_hash: &str,
         scope: &KeyScope,
         created_by: Option<Uuid>,
-    ) -> ApiResult<ApiKeyRecord> {
+    ) -> StoreResult<ApiKeyRecord> {
         let (msp_id, org_id) = match scope.level {
             KeyScopeLevel::Msp => (Some(scope.id), None),
             KeyScopeLevel::Org => (None, Some(scope.id)),
@@ -76,7 +76,7 @@ impl Store {
         Ok(record)
     }
 
-    pub async fn list_api_keys(&self, scope: Scope) -> ApiResult<Vec<ApiKeyRecord>> {
+    pub async fn list_api_keys(&self, scope: Scope) -> StoreResult<Vec<ApiKeyRecord>> {
         if scope.user_filter().is_some() {
             return Ok(Vec::new());
         }
@@ -88,7 +88,7 @@ impl Store {
         Ok(rows)
     }
 
-    pub async fn get_api_key(&self, scope: Scope, id: Uuid) -> ApiResult<Option<ApiKeyRecord>> {
+    pub async fn get_api_key(&self, scope: Scope, id: Uuid) -> StoreResult<Option<ApiKeyRecord>> {
         if scope.user_filter().is_some() {
             return Ok(None);
         }
@@ -100,13 +100,13 @@ impl Store {
         Ok(row)
     }
 
-    pub async fn revoke_api_key(&self, id: Uuid) -> ApiResult<()> {
+    pub async fn revoke_api_key(&self, id: Uuid) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2").bind(now()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The live key with this hash, touching its last-used time.
-    pub async fn api_key_by_hash(&self, key_hash: &str) -> ApiResult<Option<ApiKeyRecord>> {
+    pub async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.key_hash = $1 AND k.revoked_at IS NULL");
         let row: Option<ApiKeyRecord> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(key_hash).fetch_optional(pool).await)?;
@@ -122,7 +122,7 @@ impl Store {
     }
 
     /// Registers an MTA node; the caller prints the token once.
-    pub async fn create_node(&self, name: &str, token_hash: &str) -> ApiResult<Uuid> {
+    pub async fn create_node(&self, name: &str, token_hash: &str) -> StoreResult<Uuid> {
         let id = Uuid::new_v4();
         with_pool!(self, pool => sqlx::query("INSERT INTO nodes (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id).bind(name).bind(token_hash).bind(now()).execute(pool).await.map(|r| r.rows_affected()))
@@ -131,7 +131,7 @@ impl Store {
     }
 
     /// Revokes a node's token (its history stays); false when no node has this name.
-    pub async fn revoke_node(&self, name: &str) -> ApiResult<bool> {
+    pub async fn revoke_node(&self, name: &str) -> StoreResult<bool> {
         let n = with_pool!(self, pool => sqlx::query(
             "UPDATE nodes SET token_hash = $1 WHERE name = $2 AND token_hash NOT LIKE 'revoked:%'")
             .bind(format!("revoked:{}", Uuid::new_v4())).bind(name).execute(pool).await.map(|r| r.rows_affected()))?;

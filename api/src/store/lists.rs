@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{ListEntry, ListKind, ListLevel, ListScope, WorkerOrg};
 use uuid::Uuid;
 
+use super::error::{OnUnique, StoreResult};
 use super::{Store, now, with_pool};
-use crate::error::{ApiResult, OnUnique};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -33,7 +33,7 @@ impl From<Row> for ListEntry {
 const COLUMNS: &str = "id, scope_level, scope_id, kind, pattern, created_at";
 
 impl Store {
-    pub async fn create_list_entry(&self, scope: &ListScope, kind: ListKind, pattern: &str) -> ApiResult<ListEntry> {
+    pub async fn create_list_entry(&self, scope: &ListScope, kind: ListKind, pattern: &str) -> StoreResult<ListEntry> {
         let entry = ListEntry {
             id: Uuid::new_v4(),
             scope: scope.clone(),
@@ -51,7 +51,7 @@ impl Store {
     }
 
     /// Entries, optionally of one level and scope id.
-    pub async fn list_entries(&self, level: Option<ListLevel>, scope_id: Option<Uuid>) -> ApiResult<Vec<ListEntry>> {
+    pub async fn list_entries(&self, level: Option<ListLevel>, scope_id: Option<Uuid>) -> StoreResult<Vec<ListEntry>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM list_entries WHERE ($1 IS NULL OR scope_level = $1) AND ($2 IS NULL OR scope_id = $2) \
              ORDER BY scope_level, pattern, id"
@@ -60,19 +60,19 @@ impl Store {
         Ok(rows.into_iter().map(ListEntry::from).collect())
     }
 
-    pub async fn get_list_entry(&self, id: Uuid) -> ApiResult<Option<ListEntry>> {
+    pub async fn get_list_entry(&self, id: Uuid) -> StoreResult<Option<ListEntry>> {
         let sql = format!("SELECT {COLUMNS} FROM list_entries WHERE id = $1");
         let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
         Ok(row.map(ListEntry::from))
     }
 
-    pub async fn delete_list_entry(&self, id: Uuid) -> ApiResult<()> {
+    pub async fn delete_list_entry(&self, id: Uuid) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM list_entries WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Every organisation's MSP (for the worker's MSP-level lists).
-    pub async fn org_msps(&self) -> ApiResult<Vec<WorkerOrg>> {
+    pub async fn org_msps(&self) -> StoreResult<Vec<WorkerOrg>> {
         let rows: Vec<(Uuid, Uuid)> =
             with_pool!(self, pool => sqlx::query_as("SELECT id, msp_id FROM orgs").fetch_all(pool).await)?;
         Ok(rows.into_iter().map(|(id, msp_id)| WorkerOrg { id, msp_id }).collect())

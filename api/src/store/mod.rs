@@ -11,6 +11,7 @@
 
 mod correspondents;
 mod credentials;
+pub mod error;
 mod lists;
 mod quarantine;
 mod reputation;
@@ -20,6 +21,7 @@ mod users;
 mod worker;
 
 pub use credentials::*;
+pub use error::{StoreError, StoreResult};
 pub use tenancy::*;
 pub use users::*;
 

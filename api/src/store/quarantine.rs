@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineUpload};
 use uuid::Uuid;
 
+use super::error::{StoreError, StoreResult};
 use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, reported_total, run_search};
 use super::{Paging, Scope, Store, with_pool};
-use crate::error::{ApiError, ApiResult};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -54,8 +54,8 @@ const QUARANTINE_TEXT: TextIndex = TextIndex {
 
 impl Store {
     /// Records a quarantined copy; answers false when it was already there.
-    pub async fn insert_quarantine(&self, q: &QuarantineUpload, size: i64, blob_key: &str) -> ApiResult<bool> {
-        let reasons = serde_json::to_string(&q.reasons).map_err(|e| ApiError::Internal(e.into()))?;
+    pub async fn insert_quarantine(&self, q: &QuarantineUpload, size: i64, blob_key: &str) -> StoreResult<bool> {
+        let reasons = serde_json::to_string(&q.reasons).map_err(StoreError::internal)?;
         let n = with_pool!(self, pool => sqlx::query(
             "INSERT INTO quarantine (id, org_id, user_id, recipient, sender, subject, message_id, score, reasons, size, \
              received_at, reviewed, blob_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
@@ -72,7 +72,7 @@ impl Store {
         scope: Scope,
         q: &QuarantineQuery,
         paging: Paging,
-    ) -> ApiResult<(Vec<QuarantineItem>, i64, bool)> {
+    ) -> StoreResult<(Vec<QuarantineItem>, i64, bool)> {
         let sqlite = self.is_sqlite();
         let mut base = Conditions::default();
         base.org_scope("q", scope);

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use moat_openapi::IpReputation;
 use uuid::Uuid;
 
+use super::error::StoreResult;
 use super::{Paging, Scope, Store, now, with_pool};
-use crate::error::ApiResult;
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -45,7 +45,7 @@ const AGGREGATE: &str = "SELECT ip, CAST(SUM(connections) AS BIGINT) AS connecti
 
 impl Store {
     /// Stores a node's counters for the given IPs.
-    pub async fn push_reputation(&self, node_id: Uuid, entries: &[IpReputation]) -> ApiResult<i64> {
+    pub async fn push_reputation(&self, node_id: Uuid, entries: &[IpReputation]) -> StoreResult<i64> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let seq: i64 = sqlx::query_scalar("UPDATE reputation_state SET version = version + 1 WHERE id = 1 RETURNING version")
@@ -69,7 +69,7 @@ impl Store {
     }
 
     /// IPs whose reputation changed after `since`, summed over nodes, and the new cursor.
-    pub async fn reputation_changes(&self, since: i64) -> ApiResult<(i64, Vec<IpReputation>)> {
+    pub async fn reputation_changes(&self, since: i64) -> StoreResult<(i64, Vec<IpReputation>)> {
         let sql =
             format!("{AGGREGATE} WHERE ip IN (SELECT ip FROM ip_reputation WHERE seq > $1) GROUP BY ip ORDER BY ip");
         with_pool!(self, pool => {
@@ -88,7 +88,7 @@ impl Store {
         scope: Scope,
         ip: Option<&str>,
         paging: Paging,
-    ) -> ApiResult<(Vec<IpReputation>, i64)> {
+    ) -> StoreResult<(Vec<IpReputation>, i64)> {
         // `$m` is the MSP filter, `$o` the organisation filter (NULL: no limit).
         let reach = |m: u8, o: u8| {
             format!(

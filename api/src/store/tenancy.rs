@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{AllowedIp, Domain, Msp, Org, Policy, TlsMode};
 use uuid::Uuid;
 
+use super::error::{OnUnique, StoreError, StoreResult};
 use super::{Paging, Scope, Store, now, with_pool};
-use crate::error::{ApiError, ApiResult, OnUnique};
 
 #[derive(sqlx::FromRow)]
 struct MspRow {
@@ -130,7 +130,7 @@ pub const DUPLICATE_DOMAIN: &str = "a domain with this name already exists";
 impl Store {
     // --- MSPs -----------------------------------------------------------------------------
 
-    pub async fn create_msp(&self, name: &str) -> ApiResult<Msp> {
+    pub async fn create_msp(&self, name: &str) -> StoreResult<Msp> {
         let msp = Msp { id: Uuid::new_v4(), name: name.to_string(), created_at: now() };
         with_pool!(self, pool => sqlx::query("INSERT INTO msps (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(msp.id).bind(&msp.name).bind(msp.created_at)
@@ -139,7 +139,7 @@ impl Store {
         Ok(msp)
     }
 
-    pub async fn list_msps(&self, scope: Scope, paging: Paging) -> ApiResult<(Vec<Msp>, i64)> {
+    pub async fn list_msps(&self, scope: Scope, paging: Paging) -> StoreResult<(Vec<Msp>, i64)> {
         let msp = scope.msp_filter();
         let list = format!(
             "SELECT m.id, m.name, m.created_at FROM msps m WHERE {MSP_SCOPE} ORDER BY m.name, m.id LIMIT $2 OFFSET $3"
@@ -152,25 +152,25 @@ impl Store {
         })
     }
 
-    pub async fn get_msp(&self, scope: Scope, id: Uuid) -> ApiResult<Option<Msp>> {
+    pub async fn get_msp(&self, scope: Scope, id: Uuid) -> StoreResult<Option<Msp>> {
         let sql = format!("SELECT m.id, m.name, m.created_at FROM msps m WHERE m.id = $2 AND {MSP_SCOPE}");
         let row: Option<MspRow> = with_pool!(self, pool => sqlx::query_as(&sql).bind(scope.msp_filter()).bind(id).fetch_optional(pool).await)?;
         Ok(row.map(Msp::from))
     }
 
-    pub async fn rename_msp(&self, id: Uuid, name: &str) -> ApiResult<()> {
+    pub async fn rename_msp(&self, id: Uuid, name: &str) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("UPDATE msps SET name = $1 WHERE id = $2").bind(name).bind(id).execute(pool).await.map(|r| r.rows_affected()))
             .on_unique("name", "an MSP with this name already exists")?;
         Ok(())
     }
 
     /// Deletes an MSP that has no organisations left (its admins and keys go with it).
-    pub async fn delete_msp(&self, id: Uuid) -> ApiResult<()> {
+    pub async fn delete_msp(&self, id: Uuid) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let orgs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs WHERE msp_id = $1").bind(id).fetch_one(&mut *tx).await?;
             if orgs > 0 {
-                return Err(ApiError::conflict("id", "the MSP still has organisations; delete them first"));
+                return Err(StoreError::conflict("id", "the MSP still has organisations; delete them first"));
             }
             sqlx::query("DELETE FROM users WHERE msp_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM msps WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -181,7 +181,7 @@ impl Store {
 
     // --- Organisations --------------------------------------------------------------------
 
-    pub async fn create_org(&self, msp_id: Uuid, name: &str) -> ApiResult<Org> {
+    pub async fn create_org(&self, msp_id: Uuid, name: &str) -> StoreResult<Org> {
         let org = Org { id: Uuid::new_v4(), msp_id, name: name.to_string(), created_at: now() };
         with_pool!(self, pool => sqlx::query(INSERT_ORG)
             .bind(org.id).bind(org.msp_id).bind(&org.name).bind(org.created_at)
@@ -190,7 +190,7 @@ impl Store {
         Ok(org)
     }
 
-    pub async fn list_orgs(&self, scope: Scope, paging: Paging) -> ApiResult<(Vec<Org>, i64)> {
+    pub async fn list_orgs(&self, scope: Scope, paging: Paging) -> StoreResult<(Vec<Org>, i64)> {
         let (msp, org) = (scope.msp_filter(), scope.org_filter());
         let list = format!(
             "SELECT o.id, o.msp_id, o.name, o.created_at FROM orgs o WHERE {ORG_SCOPE} ORDER BY o.name, o.id LIMIT $3 OFFSET $4"
@@ -203,7 +203,7 @@ impl Store {
         })
     }
 
-    pub async fn get_org(&self, scope: Scope, id: Uuid) -> ApiResult<Option<Org>> {
+    pub async fn get_org(&self, scope: Scope, id: Uuid) -> StoreResult<Option<Org>> {
         let sql = format!("SELECT o.id, o.msp_id, o.name, o.created_at FROM orgs o WHERE o.id = $3 AND {ORG_SCOPE}");
         let row: Option<OrgRow> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(scope.msp_filter()).bind(scope.org_filter()).bind(id).fetch_optional(pool).await)?;
@@ -211,19 +211,19 @@ impl Store {
     }
 
     /// Whether any organisation has this id, whoever owns it.
-    pub async fn org_exists(&self, id: Uuid) -> ApiResult<bool> {
+    pub async fn org_exists(&self, id: Uuid) -> StoreResult<bool> {
         let n: i64 = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM orgs WHERE id = $1").bind(id).fetch_one(pool).await)?;
         Ok(n > 0)
     }
 
-    pub async fn rename_org(&self, id: Uuid, name: &str) -> ApiResult<()> {
+    pub async fn rename_org(&self, id: Uuid, name: &str) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("UPDATE orgs SET name = $1 WHERE id = $2").bind(name).bind(id).execute(pool).await.map(|r| r.rows_affected()))
             .on_unique("name", "this MSP already has an organisation with this name")?;
         Ok(())
     }
 
     /// Deletes an organisation with its domains, users, keys and policy.
-    pub async fn delete_org(&self, id: Uuid) -> ApiResult<()> {
+    pub async fn delete_org(&self, id: Uuid) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             // Delegation links point across users of the org; clear them before the cascade.
@@ -236,14 +236,14 @@ impl Store {
 
     // --- Domains --------------------------------------------------------------------------
 
-    pub async fn create_domain(&self, org_id: Uuid, new: NewDomain) -> ApiResult<Domain> {
+    pub async fn create_domain(&self, org_id: Uuid, new: NewDomain) -> StoreResult<Domain> {
         let domain = new.into_domain(org_id);
         with_pool!(self, pool => bind_domain!(domain).execute(pool).await.map(|r| r.rows_affected()))
             .on_unique("name", DUPLICATE_DOMAIN)?;
         Ok(domain)
     }
 
-    pub async fn list_domains(&self, scope: Scope, org_id: Uuid, paging: Paging) -> ApiResult<(Vec<Domain>, i64)> {
+    pub async fn list_domains(&self, scope: Scope, org_id: Uuid, paging: Paging) -> StoreResult<(Vec<Domain>, i64)> {
         let (msp, org) = (scope.msp_filter(), scope.org_filter());
         let from = format!("FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.org_id = $3 AND {ORG_SCOPE}");
         let list = format!("SELECT {DOMAIN_COLUMNS} {from} ORDER BY d.name LIMIT $4 OFFSET $5");
@@ -255,7 +255,7 @@ impl Store {
         })
     }
 
-    pub async fn get_domain(&self, scope: Scope, id: Uuid) -> ApiResult<Option<Domain>> {
+    pub async fn get_domain(&self, scope: Scope, id: Uuid) -> StoreResult<Option<Domain>> {
         let sql = format!(
             "SELECT {DOMAIN_COLUMNS} FROM domains d JOIN orgs o ON o.id = d.org_id WHERE d.id = $3 AND {ORG_SCOPE}"
         );
@@ -265,7 +265,7 @@ impl Store {
     }
 
     /// Writes every mutable field of `domain` back.
-    pub async fn update_domain(&self, domain: &Domain) -> ApiResult<()> {
+    pub async fn update_domain(&self, domain: &Domain) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query(
             "UPDATE domains SET destination_host = $1, destination_port = $2, tls_mode = $3, inbound_enabled = $4, \
              outbound_enabled = $5, maintenance_banner = $6 WHERE id = $7")
@@ -275,19 +275,19 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_domain(&self, id: Uuid) -> ApiResult<()> {
+    pub async fn delete_domain(&self, id: Uuid) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query("DELETE FROM domains WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     // --- Allowed IPs and policy ----------------------------------------------------------
 
-    pub async fn allowed_ips(&self, org_id: Uuid) -> ApiResult<Vec<String>> {
+    pub async fn allowed_ips(&self, org_id: Uuid) -> StoreResult<Vec<String>> {
         Ok(self.allowed_ip_rows(org_id).await?.into_iter().map(|ip| ip.cidr).collect())
     }
 
     /// An organisation's relay servers, by address.
-    pub async fn allowed_ip_rows(&self, org_id: Uuid) -> ApiResult<Vec<AllowedIp>> {
+    pub async fn allowed_ip_rows(&self, org_id: Uuid) -> StoreResult<Vec<AllowedIp>> {
         let rows: Vec<(Uuid, Uuid, String, DateTime<Utc>)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, org_id, cidr, created_at FROM allowed_ips WHERE org_id = $1 ORDER BY cidr")
             .bind(org_id).fetch_all(pool).await)?;
@@ -295,7 +295,7 @@ impl Store {
     }
 
     /// Adds a relay server; 409 when the organisation lists it already.
-    pub async fn add_allowed_ip(&self, org_id: Uuid, cidr: &str) -> ApiResult<AllowedIp> {
+    pub async fn add_allowed_ip(&self, org_id: Uuid, cidr: &str) -> StoreResult<AllowedIp> {
         let ip = AllowedIp { id: Uuid::new_v4(), org_id, cidr: cidr.to_string(), created_at: now() };
         with_pool!(self, pool => sqlx::query(INSERT_ALLOWED_IP).bind(ip.id).bind(org_id).bind(&ip.cidr).bind(ip.created_at)
             .execute(pool).await.map(|r| r.rows_affected()))
@@ -304,38 +304,38 @@ impl Store {
     }
 
     /// Removes one of the organisation's relay servers; false when it has no such entry.
-    pub async fn remove_allowed_ip(&self, org_id: Uuid, id: Uuid) -> ApiResult<bool> {
+    pub async fn remove_allowed_ip(&self, org_id: Uuid, id: Uuid) -> StoreResult<bool> {
         let n = with_pool!(self, pool => sqlx::query("DELETE FROM allowed_ips WHERE id = $1 AND org_id = $2")
             .bind(id).bind(org_id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 
     /// The names of an organisation's domains (lower case).
-    pub async fn org_domain_names(&self, org_id: Uuid) -> ApiResult<std::collections::HashSet<String>> {
+    pub async fn org_domain_names(&self, org_id: Uuid) -> StoreResult<std::collections::HashSet<String>> {
         let names: Vec<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT name FROM domains WHERE org_id = $1")
             .bind(org_id).fetch_all(pool).await)?;
         Ok(names.into_iter().collect())
     }
 
     /// The organisation's policy, or the defaults when none was saved.
-    pub async fn org_policy(&self, org_id: Uuid) -> ApiResult<Policy> {
+    pub async fn org_policy(&self, org_id: Uuid) -> StoreResult<Policy> {
         let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT policy FROM org_policies WHERE org_id = $1")
             .bind(org_id).fetch_optional(pool).await)?;
         match text {
-            Some(text) => serde_json::from_str(&text).map_err(|e| ApiError::Internal(e.into())),
+            Some(text) => serde_json::from_str(&text).map_err(StoreError::internal),
             None => Ok(Policy::default()),
         }
     }
 
     /// A domain's own policy, when it has one.
-    pub async fn domain_policy(&self, domain_id: Uuid) -> ApiResult<Option<Policy>> {
+    pub async fn domain_policy(&self, domain_id: Uuid) -> StoreResult<Option<Policy>> {
         let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT policy FROM domain_policies WHERE domain_id = $1")
             .bind(domain_id).fetch_optional(pool).await)?;
-        text.map(|t| serde_json::from_str(&t).map_err(|e| ApiError::Internal(e.into()))).transpose()
+        text.map(|t| serde_json::from_str(&t).map_err(StoreError::internal)).transpose()
     }
 
-    pub async fn put_domain_policy(&self, domain_id: Uuid, policy: &Policy) -> ApiResult<()> {
-        let text = serde_json::to_string(policy).map_err(|e| ApiError::Internal(e.into()))?;
+    pub async fn put_domain_policy(&self, domain_id: Uuid, policy: &Policy) -> StoreResult<()> {
+        let text = serde_json::to_string(policy).map_err(StoreError::internal)?;
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO domain_policies (domain_id, policy, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (domain_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at")
@@ -344,14 +344,14 @@ impl Store {
     }
 
     /// Drops a domain's own policy: its organisation's applies again.
-    pub async fn delete_domain_policy(&self, domain_id: Uuid) -> ApiResult<bool> {
+    pub async fn delete_domain_policy(&self, domain_id: Uuid) -> StoreResult<bool> {
         let n = with_pool!(self, pool => sqlx::query("DELETE FROM domain_policies WHERE domain_id = $1")
             .bind(domain_id).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 
-    pub async fn put_org_policy(&self, org_id: Uuid, policy: &Policy) -> ApiResult<()> {
-        let text = serde_json::to_string(policy).map_err(|e| ApiError::Internal(e.into()))?;
+    pub async fn put_org_policy(&self, org_id: Uuid, policy: &Policy) -> StoreResult<()> {
+        let text = serde_json::to_string(policy).map_err(StoreError::internal)?;
         with_pool!(self, pool => sqlx::query(UPSERT_POLICY).bind(org_id).bind(text).bind(now()).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use moat_openapi::{Domain, Policy, Role, User};
 use uuid::Uuid;
 
+use super::error::{OnUnique, StoreError, StoreResult};
 use super::tenancy::{INSERT_ALLOWED_IP, INSERT_ORG, UPSERT_POLICY, bind_domain};
 use super::{Paging, Scope, Store, now, with_pool};
-use crate::error::{ApiError, ApiResult, OnUnique};
 
 /// A user as stored, including its password hash (never sent to clients).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -158,7 +158,7 @@ macro_rules! insert_mail {
 }
 
 impl Store {
-    pub async fn create_user(&self, new: &NewUser) -> ApiResult<()> {
+    pub async fn create_user(&self, new: &NewUser) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             insert_new_user!(tx, new);
@@ -168,11 +168,11 @@ impl Store {
     }
 
     /// Creates all users or none; an error names the CSV line that caused it.
-    pub async fn import_users(&self, users: &[(u32, NewUser)]) -> ApiResult<()> {
+    pub async fn import_users(&self, users: &[(u32, NewUser)]) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for (line, new) in users {
-                let inserted: ApiResult<()> = async { insert_new_user!(tx, new); Ok(()) }.await;
+                let inserted: StoreResult<()> = async { insert_new_user!(tx, new); Ok(()) }.await;
                 inserted.map_err(|e| e.at_line(*line))?;
             }
             tx.commit().await?;
@@ -182,9 +182,8 @@ impl Store {
 
     /// Creates (optionally) the organisation, then its domains, allowed IPs, policy and
     /// users, in one transaction.
-    pub async fn provision(&self, p: &Provisioning) -> ApiResult<()> {
-        let policy =
-            p.policy.as_ref().map(serde_json::to_string).transpose().map_err(|e| ApiError::Internal(e.into()))?;
+    pub async fn provision(&self, p: &Provisioning) -> StoreResult<()> {
+        let policy = p.policy.as_ref().map(serde_json::to_string).transpose().map_err(StoreError::internal)?;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if let Some((msp_id, name)) = &p.create_org {
@@ -203,7 +202,7 @@ impl Store {
                 sqlx::query(UPSERT_POLICY).bind(p.org_id).bind(policy).bind(now()).execute(&mut *tx).await?;
             }
             for (line, new) in &p.users {
-                let inserted: ApiResult<()> = async { insert_new_user!(tx, new); Ok(()) }.await;
+                let inserted: StoreResult<()> = async { insert_new_user!(tx, new); Ok(()) }.await;
                 inserted.map_err(|e| e.at_line(*line))?;
             }
             tx.commit().await?;
@@ -211,7 +210,7 @@ impl Store {
         })
     }
 
-    pub async fn list_users(&self, scope: Scope, parent: UserParent, paging: Paging) -> ApiResult<(Vec<User>, i64)> {
+    pub async fn list_users(&self, scope: Scope, parent: UserParent, paging: Paging) -> StoreResult<(Vec<User>, i64)> {
         let (parent_sql, parent_id) = match parent {
             UserParent::Org(id) => ("u.org_id = $4", id),
             UserParent::Msp(id) => ("u.msp_id = $4 AND u.org_id IS NULL", id),
@@ -229,7 +228,7 @@ impl Store {
     }
 
     /// A user within `scope`, or `None` when it does not exist for this caller.
-    pub async fn get_user(&self, scope: Scope, id: Uuid) -> ApiResult<Option<UserRecord>> {
+    pub async fn get_user(&self, scope: Scope, id: Uuid) -> StoreResult<Option<UserRecord>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u LEFT JOIN orgs o ON o.id = u.org_id WHERE u.id = $4 AND {USER_SCOPE}"
         );
@@ -240,26 +239,26 @@ impl Store {
     }
 
     /// Unscoped lookup, for authentication only.
-    pub async fn user_by_id(&self, id: Uuid) -> ApiResult<Option<UserRecord>> {
+    pub async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>> {
         self.get_user(Scope::Platform, id).await
     }
 
     /// Unscoped lookup by (lower-case) email, for login and password reset only.
-    pub async fn user_by_email(&self, email: &str) -> ApiResult<Option<UserRecord>> {
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1");
         let row = with_pool!(self, pool => sqlx::query_as(&sql).bind(email).fetch_optional(pool).await)?;
         Ok(row)
     }
 
     /// Ids of the users who delegated their quarantine to `user_id`.
-    pub async fn delegators_of(&self, user_id: Uuid) -> ApiResult<Vec<Uuid>> {
+    pub async fn delegators_of(&self, user_id: Uuid) -> StoreResult<Vec<Uuid>> {
         let ids = with_pool!(self, pool => sqlx::query_scalar("SELECT id FROM users WHERE quarantine_delegate_id = $1 ORDER BY email")
             .bind(user_id).fetch_all(pool).await)?;
         Ok(ids)
     }
 
     /// Writes the profile fields of `user` back (not the password).
-    pub async fn update_user(&self, user: &UserRecord) -> ApiResult<()> {
+    pub async fn update_user(&self, user: &UserRecord) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query(
             "UPDATE users SET display_name = $1, role = $2, time_zone = $3, quarantine_delegate_id = $4 WHERE id = $5")
             .bind(&user.display_name).bind(&user.role).bind(&user.time_zone).bind(user.quarantine_delegate_id).bind(user.id)
@@ -270,7 +269,7 @@ impl Store {
     /// Sets a new password hash and marks the user active. Every link still outstanding for
     /// the user (activation, reset) is voided with it; access tokens issued before stop
     /// working because they carry a fingerprint of the old hash (see `auth::tokens`).
-    pub async fn set_password(&self, user_id: Uuid, hash: &str) -> ApiResult<()> {
+    pub async fn set_password(&self, user_id: Uuid, hash: &str) -> StoreResult<()> {
         let at = now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -284,14 +283,14 @@ impl Store {
     }
 
     /// The user of an unexpired, unused token of `purpose`, without using it up.
-    pub async fn token_user(&self, purpose: &str, token_hash: &str) -> ApiResult<Option<Uuid>> {
+    pub async fn token_user(&self, purpose: &str, token_hash: &str) -> StoreResult<Option<Uuid>> {
         let user = with_pool!(self, pool => sqlx::query_scalar(
             "SELECT user_id FROM user_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
             .bind(token_hash).bind(purpose).bind(now()).fetch_optional(pool).await)?;
         Ok(user)
     }
 
-    pub async fn delete_user(&self, id: Uuid) -> ApiResult<()> {
+    pub async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE users SET quarantine_delegate_id = NULL WHERE quarantine_delegate_id = $1").bind(id).execute(&mut *tx).await?;
@@ -301,7 +300,7 @@ impl Store {
         })
     }
 
-    pub async fn count_platform_admins(&self) -> ApiResult<i64> {
+    pub async fn count_platform_admins(&self) -> StoreResult<i64> {
         let n = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
             .bind(Role::PlatformAdmin.as_str()).fetch_one(pool).await)?;
         Ok(n)
@@ -309,7 +308,7 @@ impl Store {
 
     /// Stores a token and the mail that carries it, together; earlier unused tokens of the
     /// same purpose for the user are voided (only the newest link works).
-    pub async fn issue_token(&self, token: &NewToken, mail: &SystemMail) -> ApiResult<()> {
+    pub async fn issue_token(&self, token: &NewToken, mail: &SystemMail) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE user_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
@@ -322,7 +321,7 @@ impl Store {
     }
 
     /// Uses up an unexpired token of `purpose`, answering its user; a token works once.
-    pub async fn consume_token(&self, purpose: &str, token_hash: &str) -> ApiResult<Option<Uuid>> {
+    pub async fn consume_token(&self, purpose: &str, token_hash: &str) -> StoreResult<Option<Uuid>> {
         let at = now();
         let user = with_pool!(self, pool => sqlx::query_scalar(
             "UPDATE user_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL \
@@ -332,7 +331,7 @@ impl Store {
     }
 
     /// Outbox messages, newest first (delivery comes with the MTA worker).
-    pub async fn system_mail_to(&self, recipient: &str) -> ApiResult<Vec<SystemMail>> {
+    pub async fn system_mail_to(&self, recipient: &str) -> StoreResult<Vec<SystemMail>> {
         let rows = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, recipient, subject, body, created_at FROM system_mail WHERE recipient = $1 ORDER BY created_at DESC")
             .bind(recipient).fetch_all(pool).await)?;

@@ -8,10 +8,10 @@ use moat_openapi::{
 };
 use uuid::Uuid;
 
+use super::error::{StoreError, StoreResult};
 use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, reported_total, run_search};
 use super::tenancy::{DOMAIN_COLUMNS, DomainRow};
 use super::{Paging, Scope, Store, now, with_pool};
-use crate::error::{ApiError, ApiResult};
 
 #[derive(sqlx::FromRow)]
 struct RecipientRow {
@@ -106,13 +106,13 @@ fn own_domain_recipients(
 }
 
 impl Store {
-    pub async fn policy_version(&self) -> ApiResult<i64> {
+    pub async fn policy_version(&self) -> StoreResult<i64> {
         let v = with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(pool).await)?;
         Ok(v)
     }
 
     /// The full snapshot a worker enforces.
-    pub async fn policy_snapshot(&self, reverse_whitelist_days: i64) -> ApiResult<PolicySnapshot> {
+    pub async fn policy_snapshot(&self, reverse_whitelist_days: i64) -> StoreResult<PolicySnapshot> {
         let mut snapshot = self.policy_core().await?;
         snapshot.correspondents = self.live_correspondents(reverse_whitelist_days).await?;
         snapshot.orgs = self.org_msps().await?;
@@ -120,7 +120,7 @@ impl Store {
         Ok(snapshot)
     }
 
-    async fn policy_core(&self) -> ApiResult<PolicySnapshot> {
+    async fn policy_core(&self) -> StoreResult<PolicySnapshot> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let version: i64 = sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(&mut *tx).await?;
@@ -167,7 +167,7 @@ impl Store {
     }
 
     /// The node owning this token hash, touching its last-seen time.
-    pub async fn node_by_token_hash(&self, hash: &str) -> ApiResult<Option<(Uuid, String)>> {
+    pub async fn node_by_token_hash(&self, hash: &str) -> StoreResult<Option<(Uuid, String)>> {
         let row: Option<(Uuid, String)> = with_pool!(self, pool => sqlx::query_as("SELECT id, name FROM nodes WHERE token_hash = $1")
             .bind(hash).fetch_optional(pool).await)?;
         if let Some((id, _)) = &row {
@@ -183,12 +183,12 @@ impl Store {
 
     /// Stores events not seen before and applies them to their tracked message; answers
     /// (accepted, duplicates).
-    pub async fn ingest_events(&self, node_id: Uuid, events: &[MessageEvent]) -> ApiResult<(u32, u32)> {
+    pub async fn ingest_events(&self, node_id: Uuid, events: &[MessageEvent]) -> StoreResult<(u32, u32)> {
         let (mut accepted, mut duplicates) = (0u32, 0u32);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for e in events {
-                let detail = serde_json::to_string(&e.detail).map_err(|err| ApiError::Internal(err.into()))?;
+                let detail = serde_json::to_string(&e.detail).map_err(StoreError::internal)?;
                 let stored = sqlx::query("INSERT INTO message_events (id, tracking_id, kind, at, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING")
                     .bind(e.id).bind(&e.tracking_id).bind(wire_name(&e.kind)).bind(e.at).bind(&detail)
                     .execute(&mut *tx).await?.rows_affected();
@@ -198,7 +198,7 @@ impl Store {
                 }
                 accepted += 1;
                 let d = &e.detail;
-                let reasons = serde_json::to_string(&d.reasons).map_err(|err| ApiError::Internal(err.into()))?;
+                let reasons = serde_json::to_string(&d.reasons).map_err(StoreError::internal)?;
                 let upsert = if e.kind == EventKind::Received {
                     "ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, sender = excluded.sender, \
                      recipients = excluded.recipients, subject = excluded.subject, message_id = excluded.message_id, \
@@ -248,7 +248,7 @@ impl Store {
                 };
             }
             tx.commit().await?;
-            Ok::<(), ApiError>(())
+            Ok::<(), StoreError>(())
         })?;
         Ok((accepted, duplicates))
     }
@@ -261,7 +261,7 @@ impl Store {
         user_email: Option<&str>,
         q: &MessageQuery,
         paging: Paging,
-    ) -> ApiResult<(Vec<TrackedMessage>, i64, bool)> {
+    ) -> StoreResult<(Vec<TrackedMessage>, i64, bool)> {
         let sqlite = self.is_sqlite();
         let mut base = Conditions::default();
         base.org_scope("m", scope);
@@ -310,7 +310,7 @@ impl Store {
         scope: Scope,
         user_email: Option<&str>,
         id: &str,
-    ) -> ApiResult<Option<(TrackedMessage, Vec<TrackedEvent>)>> {
+    ) -> StoreResult<Option<(TrackedMessage, Vec<TrackedEvent>)>> {
         let mine = user_email.map(|e| format!("%,{},%", e.to_lowercase()));
         let sql = format!(
             "SELECT {TRACKED_COLUMNS} FROM tracked_messages m LEFT JOIN orgs o ON o.id = m.org_id WHERE m.id = $4 AND {TRACKED_SCOPE}"
