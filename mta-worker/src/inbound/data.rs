@@ -2,15 +2,14 @@
 //! decide the verdict, write it durably to the spool, and only then answer `250`.
 
 use chrono::Utc;
-use moat_openapi::{Direction, EventDetail, EventKind, wire_name};
+use moat_openapi::{Direction, EventDetail, EventKind};
 
-use super::rcpt::{IGNORED_ALLOW, ListTrust, blocked_mail_is_dropped};
+use super::verdict::{Judged, Outcome, build_routes, split_routes, verdict_headers};
 use super::{Next, Session};
-use crate::authn::AuthSummary;
 use crate::config::BareNewlines;
 use crate::outbox::event;
 use crate::scan::{Context, Scored, Verdict};
-use crate::spool::{QueuedMessage, RcptState, Route, RouteRcpt, new_id};
+use crate::spool::{QueuedMessage, new_id};
 
 pub fn start_data(session: &mut Session) -> Next {
     if session.mail_from.is_none() {
@@ -78,37 +77,6 @@ fn normalize_newlines(raw: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-/// The content verdict of an inbound message, before per-route policy.
-struct Judged {
-    scored: Scored,
-    auth: Option<AuthSummary>,
-}
-
-impl Judged {
-    /// What a route's policy makes of the score and DMARC: `None` is deliver. With
-    /// `score_exempt` (a sender allow entry that was believed) only DMARC can hold it.
-    fn verdict_for(&self, policy: &moat_openapi::Policy, score_exempt: bool) -> Option<(Verdict, Vec<String>)> {
-        let by_score = if score_exempt {
-            Verdict::Deliver
-        } else {
-            self.scored.verdict(policy.quarantine_threshold, policy.reject_threshold)
-        };
-        let by_dmarc = self.auth.as_ref().and_then(|a| crate::authn::dmarc_action(a, policy.dmarc_action));
-        match (by_score, by_dmarc) {
-            (Verdict::Reject, _) => Some((Verdict::Reject, self.scored.reasons())),
-            (_, Some(action)) => {
-                let domain = self.auth.as_ref().map(|a| a.from_domain.as_str()).unwrap_or_default();
-                let policy = self.auth.as_ref().map(|a| a.dmarc_policy.as_str()).unwrap_or_default();
-                let mut reasons = vec![format!("DMARC: {domain} fails authentication and asks p={policy}")];
-                reasons.extend(self.scored.reasons());
-                Some((action, reasons))
-            }
-            (Verdict::Quarantine, None) => Some((Verdict::Quarantine, self.scored.reasons())),
-            (Verdict::Deliver, None) => None,
-        }
-    }
 }
 
 /// Authenticates and scores an inbound message: SPF/DKIM/ARC/DMARC, rules, the classifier of
@@ -307,30 +275,30 @@ fn received_header(session: &Session, id: &str) -> String {
     )
 }
 
-/// One route per destination, and within it per list treatment (recipients that trust the
-/// sender and recipients that do not get separate copies, so each can be judged).
-fn build_routes(session: &Session, id: &str, now: chrono::DateTime<Utc>, authenticated: bool) -> Vec<Route> {
-    let mut routes: Vec<(Route, ListTrust)> = Vec::new();
-    for rcpt in &session.rcpts {
-        let trust = rcpt.trust(authenticated);
-        let entry = RouteRcpt { address: rcpt.address.clone(), state: RcptState::Pending, response: None };
-        match routes.iter_mut().find(|(r, t)| r.target == rcpt.target && *t == trust) {
-            Some((route, _)) => route.recipients.push(entry),
-            None => {
-                let route = Route {
-                    tracking_id: format!("{id}.{}", routes.len() + 1),
-                    org_id: rcpt.org_id,
-                    target: rcpt.target.clone(),
-                    recipients: vec![entry],
-                    failures: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                };
-                routes.push((route, trust));
-            }
-        }
+/// The headers-level facts of a message, from its one parse.
+struct Summary {
+    subject: String,
+    message_id: String,
+    /// An auto-reply or list mail (teaches no reverse-whitelist pairs).
+    automatic: bool,
+    attachments: Vec<crate::attachments::FileName>,
+}
+
+fn summarize(parsed: Option<&mail_parser::Message<'_>>, inbound: bool) -> Summary {
+    let Some(m) = parsed else {
+        return Summary {
+            subject: String::new(),
+            message_id: String::new(),
+            automatic: false,
+            attachments: Vec::new(),
+        };
+    };
+    Summary {
+        subject: moat_openapi::bounded(m.subject().unwrap_or_default(), moat_openapi::MAX_SUBJECT_CHARS),
+        message_id: moat_openapi::bounded(m.message_id().unwrap_or_default(), moat_openapi::MAX_MESSAGE_ID_CHARS),
+        automatic: is_automatic(m),
+        attachments: if inbound { crate::attachments::file_names(m) } else { Vec::new() },
     }
-    routes.into_iter().map(|(route, _)| route).collect()
 }
 
 /// Spools (or quarantines) the message; `Ok(Err(reason))` refuses it with a 550 instead.
@@ -345,196 +313,150 @@ async fn accept(session: &mut Session, body: Vec<u8>) -> crate::error::WorkerRes
     } else {
         mail_parser::MessageParser::new().parse_headers(&body)
     };
-    let (subject, message_id) = match &parsed {
-        Some(m) => (
-            moat_openapi::bounded(m.subject().unwrap_or_default(), moat_openapi::MAX_SUBJECT_CHARS),
-            moat_openapi::bounded(m.message_id().unwrap_or_default(), moat_openapi::MAX_MESSAGE_ID_CHARS),
-        ),
-        None => (String::new(), String::new()),
-    };
     if let Some(reason) = foreign_from(session, parsed.as_ref()) {
         return Ok(Err(reason));
     }
-    let automatic = parsed.as_ref().is_some_and(is_automatic);
-    let sender = session.mail_from.clone().unwrap_or_default();
+    let summary = summarize(parsed.as_ref(), inbound);
     let judged = if inbound { Some(judge(session, &id, &body, parsed.as_ref()).await) } else { None };
-    let score = judged.as_ref().map(|j| j.scored.score).unwrap_or_default();
-    let mut stamp = received_header(session, &id);
-    if let Some(auth) = judged.as_ref().and_then(|j| j.auth.as_ref()) {
-        stamp.push_str(&auth.header);
+    drop(parsed); // The MIME tree is not needed past here (large messages).
+    let mut msg = queued_message(session, &id, &body, &summary, judged.as_ref());
+    let outcome = split_routes(session, std::mem::take(&mut msg.routes), judged.as_ref(), &summary.attachments);
+    msg.routes = outcome.kept.iter().map(|(route, _)| route.clone()).collect();
+    let stamp = stamp_headers(session, &id, judged.as_ref());
+    store_held(session, &outcome, &msg, &stamp, judged.as_ref(), &body).await?;
+    if !msg.routes.is_empty() {
+        let mut raw = stamp.into_bytes();
+        raw.extend_from_slice(verdict_headers(judged.as_ref(), Verdict::Deliver).as_bytes());
+        raw.extend_from_slice(&body);
+        session.worker.spool.store(&msg, raw).await?;
     }
+    // The message is durable now; a failed event write is logged by the outbox.
+    let _ = session.worker.outbox.record(tracking_events(&msg, &outcome)).await;
+    count_outcome(session, outcome.verdict());
+    tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
+    if !msg.routes.is_empty() {
+        session.worker.queue.enqueue(&msg);
+    }
+    if let Some(reason) = outcome.refusal() {
+        return Ok(Err(format!("Message refused: {reason}")));
+    }
+    remember_outbound(session, &msg, &summary);
+    Ok(Ok(id))
+}
+
+/// The spool's record of the message, one route per destination and list treatment.
+fn queued_message(
+    session: &Session,
+    id: &str,
+    body: &[u8],
+    summary: &Summary,
+    judged: Option<&Judged>,
+) -> QueuedMessage {
     let now = Utc::now();
-    let authenticated = judged.as_ref().and_then(|j| j.auth.as_ref()).is_some_and(|a| a.authenticated);
-    let routes = build_routes(session, &id, now, authenticated);
-    let mut msg = QueuedMessage {
-        id: id.clone(),
+    let authenticated = judged.and_then(|j| j.auth.as_ref()).is_some_and(|a| a.authenticated);
+    let inbound = session.rcpts.iter().any(|r| r.inbound);
+    QueuedMessage {
+        id: id.to_string(),
         received_at: now,
-        sender: sender.clone(),
+        sender: session.mail_from.clone().unwrap_or_default(),
         client_ip: session.peer.ip().to_string(),
         helo: session.helo.clone().unwrap_or_default(),
         direction: if inbound { Direction::Inbound } else { Direction::Outbound },
         size: body.len(),
-        subject: subject.clone(),
-        message_id: message_id.clone(),
-        routes,
-    };
-    // Split the routes: block-listed drops are never delivered; a blocked attachment is
-    // quarantined or rejected per the recipient organisation's policy (allow lists do not
-    // exempt from it); spam goes to the users' quarantines unless the route's recipients
-    // allow-listed the sender (and, for address and domain entries, the sender is genuine).
+        subject: summary.subject.clone(),
+        message_id: summary.message_id.clone(),
+        routes: build_routes(session, id, now, authenticated),
+    }
+}
+
+/// `Received:` and, for inbound mail, our `Authentication-Results:`.
+fn stamp_headers(session: &Session, id: &str, judged: Option<&Judged>) -> String {
+    let mut stamp = received_header(session, id);
+    if let Some(auth) = judged.and_then(|j| j.auth.as_ref()) {
+        stamp.push_str(&auth.header);
+    }
+    stamp
+}
+
+/// Makes every held copy durable for the uploader: one per recipient of each held route.
+async fn store_held(
+    session: &Session,
+    outcome: &Outcome,
+    msg: &QueuedMessage,
+    stamp: &str,
+    judged: Option<&Judged>,
+    body: &[u8],
+) -> crate::error::WorkerResult<()> {
+    if outcome.held.is_empty() {
+        return Ok(());
+    }
+    let mut held_raw = stamp.as_bytes().to_vec();
+    held_raw.extend_from_slice(verdict_headers(judged, Verdict::Quarantine).as_bytes());
+    held_raw.extend_from_slice(body);
+    let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &held_raw);
     let policy = session.policy();
-    let files = match (&parsed, inbound) {
-        (Some(message), true) => crate::attachments::file_names(message),
-        _ => Vec::new(),
-    };
-    // (route, reasons, whether the sender may be told with a 550)
-    let (mut held, mut dropped, mut kept) =
-        (Vec::new(), Vec::<(Route, Vec<String>, bool)>::new(), Vec::<(Route, Vec<String>)>::new());
-    for route in msg.routes.drain(..) {
-        // Filtering applies to mail for customers' domains, under that domain's policy.
-        let customer_domain = match &route.target {
-            crate::spool::Target::Customer { domain, .. } => Some(domain.as_str()),
-            _ => None,
-        };
-        let route_policy = policy.effective_policy(customer_domain.unwrap_or_default(), route.org_id);
-        let attachment = customer_domain.and_then(|_| {
-            crate::attachments::blocked(&files, &route_policy.blocked_extensions, route_policy.sniff_attachments)
-        });
-        let rcpts: Vec<&super::AcceptedRcpt> =
-            route.recipients.iter().filter_map(|r| session.rcpts.iter().find(|a| a.address == r.address)).collect();
-        // Recipients of one route share their trust (see `build_routes`).
-        let trust = rcpts.first().map(|r| r.trust(authenticated)).unwrap_or(ListTrust::Unlisted);
-        let mut notes = Vec::new();
-        if trust == ListTrust::Ignored
-            || (trust == ListTrust::Blocked && rcpts.iter().any(|r| r.lists.authenticated != r.lists.unauthenticated))
-        {
-            notes.push(IGNORED_ALLOW.to_string());
-        }
-        let spam = || match (&judged, trust) {
-            (_, ListTrust::Allowed { by_network: true }) => None,
-            (Some(judged), trust) if customer_domain.is_some() => {
-                judged.verdict_for(route_policy, matches!(trust, ListTrust::Allowed { .. }))
-            }
-            _ => None,
-        };
-        if rcpts.iter().all(|a| a.dropped) && !rcpts.is_empty() {
-            dropped.push((route, vec!["block list (dropped)".to_string()], false));
-        } else if trust == ListTrust::Blocked {
-            let silently = rcpts.first().is_some_and(|r| blocked_mail_is_dropped(&policy, r));
-            let why = if silently { "block list (dropped)" } else { "sender blocked by the recipient's policy" };
-            dropped.push((route, [vec![why.to_string()], notes].concat(), !silently));
-        } else if let Some(reason) = attachment {
-            if route_policy.attachment_action == moat_openapi::AttachmentAction::Reject {
-                dropped.push((route, vec![reason], true));
-            } else {
-                held.push((route, vec![reason]));
-            }
-        } else if let Some((verdict, reasons)) = spam() {
-            match verdict {
-                Verdict::Reject => dropped.push((route, [notes, reasons].concat(), true)),
-                _ => held.push((route, [notes, reasons].concat())),
-            }
-        } else {
-            kept.push((route, notes));
+    for (route, reasons) in &outcome.held {
+        let Some(org_id) = route.org_id else { continue };
+        for (n, rcpt) in route.recipients.iter().enumerate() {
+            let upload = moat_openapi::QuarantineUpload {
+                id: format!("{}-{}", route.tracking_id, n + 1),
+                org_id,
+                user_id: policy.recipient(&rcpt.address).map(|r| r.user_id),
+                recipient: rcpt.address.clone(),
+                sender: msg.sender.clone(),
+                subject: msg.subject.clone(),
+                message_id: msg.message_id.clone(),
+                score: judged.map(|j| j.scored.score).unwrap_or_default(),
+                reasons: reasons.clone(),
+                received_at: msg.received_at,
+                raw_base64: raw_base64.clone(),
+            };
+            session.worker.uploads.store(&upload).await?;
         }
     }
-    msg.routes = kept.iter().map(|(route, _)| route.clone()).collect();
-    // Every copy refused (attachment, spam score, DMARC): tell the sender (550) instead of accepting.
-    let refusal = (msg.routes.is_empty() && held.is_empty() && !dropped.is_empty() && dropped.iter().all(|d| d.2))
-        .then(|| dropped[0].1.join(", "));
-    let verdict_headers = |verdict: Verdict| match &judged {
-        Some(judged) => format!(
-            "X-Moat-Score: {:.2}\r\nX-Moat-Verdict: {}{}\r\n",
-            judged.scored.score,
-            wire_name(&verdict),
-            match judged.scored.reasons() {
-                r if r.is_empty() => String::new(),
-                r => format!(" ({})", r.join(", ")),
-            }
-        ),
-        None => String::new(),
-    };
-    let mut raw = stamp.clone().into_bytes();
-    raw.extend_from_slice(verdict_headers(Verdict::Deliver).as_bytes());
-    raw.extend_from_slice(&body);
-    if !held.is_empty() {
-        let mut held_raw = stamp.into_bytes();
-        held_raw.extend_from_slice(verdict_headers(Verdict::Quarantine).as_bytes());
-        held_raw.extend_from_slice(&body);
-        let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &held_raw);
-        for (route, route_reasons) in &held {
-            for (n, rcpt) in route.recipients.iter().enumerate() {
-                let Some(org_id) = route.org_id else { continue };
-                let upload = moat_openapi::QuarantineUpload {
-                    id: format!("{}-{}", route.tracking_id, n + 1),
-                    org_id,
-                    user_id: policy.recipient(&rcpt.address).map(|r| r.user_id),
-                    recipient: rcpt.address.clone(),
-                    sender: sender.clone(),
-                    subject: subject.clone(),
-                    message_id: message_id.clone(),
-                    score,
-                    reasons: route_reasons.clone(),
-                    received_at: now,
-                    raw_base64: raw_base64.clone(),
-                };
-                session.worker.uploads.store(&upload).await?;
-            }
-        }
-    }
-    if !msg.routes.is_empty() {
-        session.worker.spool.store(&msg, raw).await?;
-    }
+    Ok(())
+}
+
+/// A `received` and a `verdict` event for every copy.
+fn tracking_events(msg: &QueuedMessage, outcome: &Outcome) -> Vec<moat_openapi::MessageEvent> {
     let mut events = Vec::new();
-    let outcomes = kept
-        .iter()
-        .map(|(r, why)| (r, Verdict::Deliver, why.clone()))
-        .chain(held.iter().map(|(r, why)| (r, Verdict::Quarantine, why.clone())))
-        .chain(dropped.iter().map(|(r, why, _)| (r, Verdict::Reject, why.clone())));
-    for (route, route_verdict, route_reasons) in outcomes {
+    for (route, verdict, reasons) in outcome.copies() {
         let detail = EventDetail {
             direction: Some(msg.direction),
-            sender: Some(sender.clone()),
+            sender: Some(msg.sender.clone()),
             recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
-            subject: Some(subject.clone()),
-            message_id: Some(message_id.clone()),
+            subject: Some(msg.subject.clone()),
+            message_id: Some(msg.message_id.clone()),
             size: Some(msg.size as i64),
             client_ip: Some(msg.client_ip.clone()),
             ..Default::default()
         };
         events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
-        let detail = EventDetail { verdict: Some(route_verdict), reasons: route_reasons, ..Default::default() };
+        let detail = EventDetail { verdict: Some(verdict), reasons: reasons.clone(), ..Default::default() };
         events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
     }
-    // The message is spooled already; a failed event write is logged by the outbox.
-    let _ = session.worker.outbox.record(events).await;
-    let verdict = if !msg.routes.is_empty() {
-        Verdict::Deliver
-    } else if !held.is_empty() {
-        Verdict::Quarantine
-    } else {
-        Verdict::Reject
-    };
+    events
+}
+
+/// Metrics and the client's reputation learn the outcome.
+fn count_outcome(session: &Session, verdict: Verdict) {
     session.worker.metrics.message(verdict);
     let rejected = verdict != Verdict::Deliver;
     session.worker.reputation.record(session.peer.ip(), true, |r| {
         r.messages += 1;
         r.rejected += i64::from(rejected);
     });
-    tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
-    if !msg.routes.is_empty() {
-        session.worker.queue.enqueue(&msg);
+}
+
+/// What accepted outbound mail teaches: the reverse whitelist (not from auto-replies) and
+/// the Message-IDs a bounce may quote.
+fn remember_outbound(session: &Session, msg: &QueuedMessage, summary: &Summary) {
+    if !summary.automatic {
+        learn_correspondents(session, &msg.sender);
     }
-    if let Some(reason) = refusal {
-        return Ok(Err(format!("Message refused: {reason}")));
+    if msg.direction == Direction::Outbound && !msg.message_id.is_empty() {
+        session.worker.sent_ids.insert(msg.message_id.clone(), ());
     }
-    if !automatic {
-        learn_correspondents(session, &sender);
-    }
-    if msg.direction == Direction::Outbound && !message_id.is_empty() {
-        session.worker.sent_ids.insert(message_id.clone(), ());
-    }
-    Ok(Ok(id))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod data;
 mod ehlo;
 mod mail;
 mod rcpt;
+mod verdict;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -163,6 +164,18 @@ pub struct Session {
     replies: Vec<u8>,
 }
 
+/// What the read loop does after one step.
+enum Flow {
+    /// Go on with the bytes at hand.
+    More,
+    /// The bytes at hand are used up: read more.
+    NeedMore,
+    /// Close the connection (after sending what is queued).
+    Stop,
+    /// Hand the connection to TLS.
+    StartTls,
+}
+
 /// How a stage wants the session to continue.
 pub enum Next {
     Continue,
@@ -268,106 +281,139 @@ impl Session {
         let mut requests = RequestReceiver::default();
         let mut reading = Reading::Commands;
         loop {
-            self.pipelining_ok = self.esmtp;
-            let timeout = match reading {
-                Reading::Commands => self.worker.config.idle_timeout(),
-                _ => Duration::from_secs(self.worker.config.data_timeout_secs),
-            };
-            let size = if matches!(reading, Reading::Commands) { COMMAND_BUFFER } else { DATA_BUFFER };
-            if buf.len() != size {
-                buf.resize(size, 0);
-                buf.shrink_to_fit();
-            }
-            let n = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
-                Ok(Ok(0)) => return Ok(None),
-                Ok(Ok(n)) => n,
-                Ok(Err(err)) => return Err(err),
-                Err(_) => {
-                    self.reply(421, "4.4.2", "Idle timeout, closing connection");
-                    self.flush(&mut stream).await?;
-                    return Ok(None);
-                }
-            };
-            let bytes = &buf[..n];
-            let mut iter = bytes.iter();
+            let Some(n) = self.read_some(&mut stream, &mut buf, &reading).await? else { return Ok(None) };
+            let mut iter = buf[..n].iter();
             loop {
-                match &mut reading {
+                let flow = match &mut reading {
                     Reading::Commands => match requests.ingest(&mut iter) {
                         Ok(request) => {
-                            let request = request.into_owned();
-                            self.commands += 1;
-                            if self.commands > self.worker.config.max_commands {
-                                self.reply(421, "4.7.0", "Too many commands, closing connection");
-                                self.flush(&mut stream).await?;
-                                return Ok(None);
-                            }
-                            let next = self.command(request, &mut reading).await;
-                            if matches!(reading, Reading::Commands)
-                                && matches!(next, Next::Continue)
-                                && connect::pipelined_too_early(self, iter.as_slice().len())
-                            {
-                                self.flush(&mut stream).await?;
-                                let ip = self.peer.ip();
-                                self.worker.reputation.early_talker(ip, &self.worker.config);
-                                let reason = "early talker: pipelined before EHLO allowed it".to_string();
-                                connect::refuse(
-                                    self,
-                                    &mut stream,
-                                    "554 5.5.0 Protocol error: pipelining not allowed here",
-                                    reason,
-                                )
-                                .await;
-                                return Ok(None);
-                            }
-                            match next {
-                                Next::Continue | Next::StartData => {}
-                                Next::StartTls => {
-                                    self.flush(&mut stream).await?;
-                                    return Ok(Some(stream));
-                                }
-                                Next::Close => {
-                                    self.flush(&mut stream).await?;
-                                    return Ok(None);
-                                }
-                            }
+                            let pipelined = iter.as_slice().len();
+                            self.on_request(request.into_owned(), &mut reading, pipelined, &mut stream).await?
                         }
-                        Err(ProtoError::NeedsMoreData { .. }) => break,
-                        Err(err) => self.protocol_error(err),
+                        Err(ProtoError::NeedsMoreData { .. }) => Flow::NeedMore,
+                        Err(err) => {
+                            self.protocol_error(err);
+                            Flow::More
+                        }
                     },
-                    Reading::Data(receiver) => {
-                        let done = receiver.ingest(&mut iter, &mut self.data);
-                        if self.data.len() > self.size_limit {
-                            let dummy = DummyDataReceiver::new_data(receiver);
-                            self.data.clear();
-                            reading = Reading::Discard(dummy, "552 5.3.4 Message too big");
-                            continue;
-                        }
-                        if !done {
-                            break;
-                        }
-                        reading = Reading::Commands;
-                        data::finish(self).await;
+                    _ => self.on_message_bytes(&mut reading, &mut iter).await,
+                };
+                match flow {
+                    Flow::More => {}
+                    Flow::NeedMore => break,
+                    Flow::Stop => {
+                        self.flush(&mut stream).await?;
+                        return Ok(None);
                     }
-                    Reading::Bdat(receiver) => {
-                        if !receiver.ingest(&mut iter, &mut self.data) {
-                            break;
-                        }
-                        let last = receiver.is_last;
-                        reading = Reading::Commands;
-                        data::bdat_chunk_done(self, last).await;
-                    }
-                    Reading::Discard(receiver, reply) => {
-                        if !receiver.ingest(&mut iter) {
-                            break;
-                        }
-                        let reply = *reply;
-                        reading = Reading::Commands;
-                        self.replies.extend_from_slice(format!("{reply}\r\n").as_bytes());
-                        self.reset_transaction();
+                    Flow::StartTls => {
+                        self.flush(&mut stream).await?;
+                        return Ok(Some(stream));
                     }
                 }
             }
             self.flush(&mut stream).await?;
+        }
+    }
+
+    /// Reads what the client sent next, through a buffer sized for what is being read; `None`
+    /// when the client left or stayed silent too long (it was told so).
+    async fn read_some<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        buf: &mut Vec<u8>,
+        reading: &Reading,
+    ) -> std::io::Result<Option<usize>> {
+        self.pipelining_ok = self.esmtp;
+        let (timeout, size) = match reading {
+            Reading::Commands => (self.worker.config.idle_timeout(), COMMAND_BUFFER),
+            _ => (Duration::from_secs(self.worker.config.data_timeout_secs), DATA_BUFFER),
+        };
+        if buf.len() != size {
+            buf.resize(size, 0);
+            buf.shrink_to_fit();
+        }
+        match tokio::time::timeout(timeout, stream.read(buf)).await {
+            Ok(Ok(0)) => Ok(None),
+            Ok(Ok(n)) => Ok(Some(n)),
+            Ok(Err(err)) => Err(err),
+            Err(_) => {
+                self.reply(421, "4.4.2", "Idle timeout, closing connection");
+                self.flush(stream).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// One command: counted, answered, and checked for pipelining before EHLO allowed it
+    /// (`pipelined`: the bytes already sent after it).
+    async fn on_request<S: AsyncWrite + Unpin>(
+        &mut self,
+        request: Request<String>,
+        reading: &mut Reading,
+        pipelined: usize,
+        stream: &mut S,
+    ) -> std::io::Result<Flow> {
+        self.commands += 1;
+        if self.commands > self.worker.config.max_commands {
+            self.reply(421, "4.7.0", "Too many commands, closing connection");
+            return Ok(Flow::Stop);
+        }
+        let next = self.command(request, reading).await;
+        if matches!(reading, Reading::Commands)
+            && matches!(next, Next::Continue)
+            && connect::pipelined_too_early(self, pipelined)
+        {
+            self.flush(stream).await?;
+            self.worker.reputation.early_talker(self.peer.ip(), &self.worker.config);
+            let reason = "early talker: pipelined before EHLO allowed it".to_string();
+            connect::refuse(self, stream, "554 5.5.0 Protocol error: pipelining not allowed here", reason).await;
+            return Ok(Flow::Stop);
+        }
+        Ok(match next {
+            Next::Continue | Next::StartData => Flow::More,
+            Next::StartTls => Flow::StartTls,
+            Next::Close => Flow::Stop,
+        })
+    }
+
+    /// Message bytes (DATA, BDAT, or a chunk being swallowed before its refusal).
+    async fn on_message_bytes(&mut self, reading: &mut Reading, iter: &mut std::slice::Iter<'_, u8>) -> Flow {
+        match reading {
+            Reading::Commands => Flow::More,
+            Reading::Data(receiver) => {
+                let done = receiver.ingest(iter, &mut self.data);
+                if self.data.len() > self.size_limit {
+                    let dummy = DummyDataReceiver::new_data(receiver);
+                    self.data.clear();
+                    *reading = Reading::Discard(dummy, "552 5.3.4 Message too big");
+                    return Flow::More;
+                }
+                if !done {
+                    return Flow::NeedMore;
+                }
+                *reading = Reading::Commands;
+                data::finish(self).await;
+                Flow::More
+            }
+            Reading::Bdat(receiver) => {
+                if !receiver.ingest(iter, &mut self.data) {
+                    return Flow::NeedMore;
+                }
+                let last = receiver.is_last;
+                *reading = Reading::Commands;
+                data::bdat_chunk_done(self, last).await;
+                Flow::More
+            }
+            Reading::Discard(receiver, reply) => {
+                if !receiver.ingest(iter) {
+                    return Flow::NeedMore;
+                }
+                let reply = *reply;
+                *reading = Reading::Commands;
+                self.replies.extend_from_slice(format!("{reply}\r\n").as_bytes());
+                self.reset_transaction();
+                Flow::More
+            }
         }
     }
 
