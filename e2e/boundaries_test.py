@@ -301,12 +301,7 @@ def test_the_reverse_whitelist_needs_an_authenticated_sender(sy):
 def test_a_silent_client_after_starttls_is_cut_off(sy):
     sy.kill_worker()
     sy.start_worker(MOAT_TLS_HANDSHAKE_TIMEOUT_SECS="2")
-    sock = socket.create_connection(("127.0.0.1", sy.smtp_port), timeout=15)
-    f = sock.makefile("rb")
-    f.readline()
-    sock.sendall(b"EHLO silent.test\r\n")
-    while f.readline()[3:4] == b"-":
-        pass
+    sock, f = mta_test.raw_session(sy, "silent.test", timeout=15)
     sock.sendall(b"STARTTLS\r\n")
     assert f.readline().startswith(b"220")
     started = time.time()

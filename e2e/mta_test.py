@@ -278,6 +278,17 @@ class System:
         self.dns.stop()
 
 
+def raw_session(sy, helo, timeout=10):
+    """A plain socket past the greeting and EHLO, with a line reader."""
+    sock = socket.create_connection(("127.0.0.1", sy.smtp_port), timeout=timeout)
+    f = sock.makefile("rb")
+    f.readline()
+    sock.sendall(f"EHLO {helo}\r\n".encode())
+    while f.readline()[3:4] == b"-":
+        pass
+    return sock, f
+
+
 # --- tests ---------------------------------------------------------------------------------
 def test_swaks_and_smtplib_deliver_byte_for_byte(sy):
     original = sy.send("smtplib byte check", body="Line one\r\n.leading dot\r\nLast line\r\n")
@@ -457,12 +468,7 @@ def test_protocol_extensions_and_limits(sy):
     got = wait_for(lambda: sy.sink.with_subject("over tls"), what="TLS message delivered")[0]
     assert b"with ESMTPS" in got["data"]
     # Pipelined commands are answered in order.
-    sock = socket.create_connection(("127.0.0.1", sy.smtp_port), timeout=10)
-    f = sock.makefile("rb")
-    f.readline()
-    sock.sendall(b"EHLO p.test\r\n")
-    while f.readline()[3:4] == b"-":
-        pass
+    sock, f = raw_session(sy, "p.test")
     sock.sendall(b"MAIL FROM:<p@ext.test>\r\nRCPT TO:<user@example.test>\r\nRCPT TO:<x@other.test>\r\nRSET\r\nNOOP\r\nQUIT\r\n")
     answers = [f.readline()[:3] for _ in range(6)]
     assert answers == [b"250", b"250", b"550", b"250", b"250", b"221"], answers
