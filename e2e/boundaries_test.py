@@ -365,6 +365,23 @@ def test_reputation_of_many_clients_reaches_the_api_after_an_outage(sy):
         assert items[0]["connections"] >= 1, items
 
 
+def test_the_worker_never_delivers_into_its_own_host(sy):
+    # Without the development setting, a destination that is (or resolves to) loopback is
+    # not connected to: the mail waits, saying why.
+    sy.kill_worker()
+    sy.start_worker(MOAT_ALLOW_INTERNAL_DESTINATIONS="false")
+    try:
+        sy.send("to an internal destination")
+        t = wait_for(lambda: [m for m in sy.tracked("to an internal destination") if m["status"] == "deferred"],
+                     what="deferred for its internal destination")
+        assert "internal address" in (t[0]["last_error"] or ""), t[0]
+        assert sy.sink.with_subject("to an internal destination") == []
+    finally:
+        sy.kill_worker()
+        sy.start_worker()
+    wait_for(lambda: sy.sink.with_subject("to an internal destination"), what="delivered once allowed")
+
+
 def test_a_revoked_node_token_is_refused(sy):
     out = subprocess.run([f"{API_BIN}/moat-api", "node", "create", "--name", "mx-retired"], env=sy.api_env, cwd=sy.dir,
                          capture_output=True, text=True, check=True)

@@ -170,6 +170,8 @@ class System:
                    # The test client at 127.0.0.1 is a known gateway; other loopback addresses
                    # meet every connection defence (see e2e/defences_test.py).
                    MOAT_TRUSTED_NETWORKS="127.0.0.1/32", MOAT_TARPIT_UNKNOWN_MAX_MS="300",
+                   # Every test server (customer servers, MX hosts) lives on loopback.
+                   MOAT_ALLOW_INTERNAL_DESTINATIONS="true",
                    MOAT_LOG="info")
         env.update(self.extra_env)
         env.update(extra)

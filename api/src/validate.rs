@@ -88,28 +88,6 @@ pub fn host(field: &str, value: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::invalid(field, format!("`{trimmed}` is not a host name or IP address")))
 }
 
-/// Whether an address is this machine, a link-local one, or a cloud metadata service: a
-/// destination there would make Moat deliver customer mail into its own infrastructure.
-fn is_internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_unspecified()
-                || v4.is_link_local()
-                || v4.is_broadcast()
-                || v4.octets() == [100, 100, 100, 200]
-                || v4.octets()[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let metadata: std::net::Ipv6Addr = "fd00:ec2::254".parse().expect("valid address");
-            v6.is_loopback() || v6.is_unspecified() || v6.is_unicast_link_local() || v6 == metadata
-        }
-    }
-}
-
 /// A customer's mail server: [`host`], and not an internal address or name unless
 /// `internal_ok` (the platform admin, or a deployment that allows it for development).
 pub fn destination(field: &str, value: &str, internal_ok: bool) -> ApiResult<String> {
@@ -121,7 +99,7 @@ pub fn destination(field: &str, value: &str, internal_ok: bool) -> ApiResult<Str
         || host.ends_with(".localhost")
         || host == "metadata.google.internal"
         || host.ends_with(".internal");
-    if internal_name || host.parse::<IpAddr>().is_ok_and(is_internal) {
+    if internal_name || host.parse::<IpAddr>().is_ok_and(moat_openapi::is_internal_address) {
         return Err(ApiError::invalid(
             field,
             format!("`{host}` is a loopback, link-local or metadata address; name the customer's own mail server"),

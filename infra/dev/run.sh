@@ -25,7 +25,8 @@ fi
 MOAT_ALLOW_INTERNAL_DESTINATIONS=${MOAT_ALLOW_INTERNAL_DESTINATIONS:-true} \
   MOAT_DEMO_SEED=${MOAT_DEMO_SEED:-true} MOAT_DATA_DIR="$DATA" MOAT_HTTP_LISTEN="$API_LISTEN" "$BIN/moat-api" serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fsS "http://$API_LISTEN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-MOAT_API_URL="http://$API_LISTEN" MOAT_NODE_TOKEN="$(cat "$DATA/node.token")" MOAT_DATA_DIR="$DATA/mta" \
+MOAT_ALLOW_INTERNAL_DESTINATIONS=${MOAT_ALLOW_INTERNAL_DESTINATIONS:-true} \
+  MOAT_API_URL="http://$API_LISTEN" MOAT_NODE_TOKEN="$(cat "$DATA/node.token")" MOAT_DATA_DIR="$DATA/mta" \
   MOAT_SMTP_LISTEN="$SMTP_LISTEN" "$BIN/moat-mta" run & pids+=($!)
 sleep 1
 cat <<TXT

@@ -81,6 +81,10 @@ pub struct WorkerConfig {
     pub data_timeout_secs: u64,
     /// Seconds a client may take for the TLS handshake after STARTTLS.
     pub tls_handshake_timeout_secs: u64,
+    /// Deliver to destinations that resolve to loopback, link-local or metadata addresses
+    /// (development and tests only: otherwise a customer's or a sender's DNS could make the
+    /// worker send mail into its own host).
+    pub allow_internal_destinations: bool,
     /// Bearer token of the local queue endpoints (`/queue…` on `metrics_listen`); generated
     /// into `<data dir>/admin.token` (mode 0600) when not set. `/healthz` and `/metrics` stay open.
     pub admin_token: Option<Secret>,
@@ -169,6 +173,7 @@ impl Default for WorkerConfig {
             idle_timeout_secs: 300,
             data_timeout_secs: 600,
             tls_handshake_timeout_secs: 30,
+            allow_internal_destinations: false,
             admin_token: None,
             bare_newlines: BareNewlines::Reject,
             retry_schedule_secs: vec![120, 300, 600, 900, 1800, 3600, 7200],

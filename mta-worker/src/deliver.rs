@@ -78,6 +78,21 @@ pub async fn mx_hosts(resolver: &TokioResolver, domain: &str, port: u16) -> Resu
     Ok(hosts)
 }
 
+/// The first internal address `host` is or resolves to (see
+/// [`moat_openapi::is_internal_address`]), if any; a name that does not resolve is left to the
+/// delivery attempt to report.
+pub async fn internal_address(resolver: &TokioResolver, host: &str) -> Option<std::net::IpAddr> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return moat_openapi::is_internal_address(ip).then_some(ip);
+    }
+    if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
+        return Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    }
+    let ips = resolver.lookup_ip(host).await.ok()?;
+    ips.iter().find(|ip| moat_openapi::is_internal_address(*ip))
+}
+
 /// The TLS client set-ups, built once: building one reads and parses the system's whole
 /// CA store, which cost more CPU than the rest of a delivery together (found by profiling
 /// the relay benchmark).

@@ -190,18 +190,38 @@ pub async fn run(worker: Worker) {
 }
 
 async fn destination(worker: &Worker, target: &Target) -> Result<Destination, Outcome> {
+    let internal_ok = worker.config.allow_internal_destinations;
     match target {
         Target::Customer { domain, host, port, tls } => {
             let policy = worker.policy.get();
-            Ok(match policy.domain(domain) {
+            let dest = match policy.domain(domain) {
                 Some(d) => {
                     Destination { hosts: vec![(d.destination_host.clone(), d.destination_port)], tls: d.tls_mode }
                 }
                 None => Destination { hosts: vec![(host.clone(), *port)], tls: *tls },
-            })
+            };
+            if !internal_ok {
+                for (host, _) in &dest.hosts {
+                    if let Some(ip) = deliver::internal_address(&worker.resolver, host).await {
+                        // The customer can fix its destination: keep the mail and retry.
+                        return Err(Outcome::Deferred(format!(
+                            "451 4.4.3 the destination {host} resolves to an internal address ({ip}); not delivered"
+                        )));
+                    }
+                }
+            }
+            Ok(dest)
         }
         Target::Mx { domain } => {
-            let hosts = deliver::mx_hosts(&worker.resolver, domain, worker.config.mx_port).await?;
+            let mut hosts = deliver::mx_hosts(&worker.resolver, domain, worker.config.mx_port).await?;
+            if !internal_ok {
+                hosts.retain(|(ip, _)| !ip.parse().is_ok_and(moat_openapi::is_internal_address));
+                if hosts.is_empty() {
+                    return Err(Outcome::Failed(format!(
+                        "554 5.4.6 the mail hosts of {domain} are internal addresses (mail would loop back)"
+                    )));
+                }
+            }
             Ok(Destination { hosts, tls: TlsMode::Opportunistic })
         }
     }

@@ -76,3 +76,28 @@ macro_rules! list_type {
         }
     };
 }
+
+/// Whether an address is this machine, a link-local one, or a cloud metadata service: a
+/// customer destination there would make Moat deliver mail into its own infrastructure. The
+/// API refuses such destinations and the worker refuses to connect to them (unless an
+/// operator allows it for development).
+pub fn is_internal_address(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_unspecified()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.octets() == [100, 100, 100, 200]
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal_address(IpAddr::V4(v4));
+            }
+            let metadata = std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+            v6.is_loopback() || v6.is_unspecified() || v6.is_unicast_link_local() || v6 == metadata
+        }
+    }
+}
