@@ -105,6 +105,14 @@ def quarantined(sy, subject, token):
     return [i for i in items if i["subject"] == subject]
 
 
+def advertised_size(sy):
+    s = sy.smtp()
+    try:
+        return int(s.esmtp_features.get("size", "0"))
+    finally:
+        s.quit()
+
+
 def message(subject, sender, body="Hello.\r\n", to="user@example.test"):
     return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {formatdate()}\r\n"
             f"Message-ID: <{uuid.uuid4().hex}@client.test>\r\n\r\n{body}").encode()
@@ -205,6 +213,28 @@ def test_a_5mb_message_with_a_blocked_attachment_reaches_the_quarantine(sy):
     items = wait_for(lambda: quarantined(sy, "five megabytes", user), timeout=60, what="the 5 MB message in quarantine")
     assert items[0]["reasons"] == ["attachment: installer.zip contains setup.exe"], items[0]
     assert glob.glob(f"{sy.dir}/mta/quarantine/refused/*") == []
+
+
+def test_the_worker_takes_no_message_larger_than_the_api_does(sy):
+    # An API that takes at most 1 MiB: the worker learns it from the snapshot, advertises a
+    # smaller SIZE and refuses larger mail at MAIL FROM, instead of answering 250 for a copy
+    # it could not hand over.
+    sy.stop_api()
+    sy.api_env["MOAT_MAX_MESSAGE_SIZE"] = str(1024 * 1024)
+    try:
+        sy.start_api()
+
+        size = wait_for(lambda: (lambda n: n if n < 1024 * 1024 else None)(advertised_size(sy)),
+                        what="the smaller SIZE advertised")
+        s = sy.smtp()
+        code, text = s.docmd(f"MAIL FROM:<big@ext.test> SIZE={size + 1}")
+        assert code == 552, (code, text)
+        s.quit()
+    finally:
+        sy.stop_api()
+        del sy.api_env["MOAT_MAX_MESSAGE_SIZE"]
+        sy.start_api()
+    wait_for(lambda: advertised_size(sy) > 1024 * 1024, what="the full SIZE again")
 
 
 def test_a_2mb_subject_is_tracked_truncated_and_later_mail_still_ships(sy):

@@ -295,6 +295,23 @@ mod tests {
     use crate::scratch::ScratchDir;
 
     #[test]
+    fn the_admin_token_is_the_configured_one_or_a_private_generated_one() {
+        let dir = ScratchDir::new();
+        let config = WorkerConfig { data_dir: dir.path().to_path_buf(), ..WorkerConfig::default() };
+        let generated = config.admin_token().unwrap();
+        assert!(generated.len() >= 32);
+        assert_eq!(config.admin_token().unwrap(), generated, "kept across calls (the queue CLI reads it)");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("admin.token")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let configured = WorkerConfig { admin_token: Some(Secret("from-config".into())), ..config };
+        assert_eq!(configured.admin_token().unwrap(), "from-config");
+    }
+
+    #[test]
     fn a_dnsbl_action_that_is_not_one_of_the_three_fails_to_load() {
         let dir = ScratchDir::new();
         let file = dir.path().join("moat-mta.toml");

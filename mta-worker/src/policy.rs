@@ -283,12 +283,20 @@ pub async fn sync(policy: Policy, api: ApiClient, path: PathBuf) {
         policy.set(PolicyIndex::new(&snapshot));
     }
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+    // The whole snapshot at start and after every failure: what is not versioned with the
+    // policy (the API's limits, which change when the API restarts with new settings) is
+    // current then too.
+    let mut full = true;
     loop {
-        let since = if policy.get().loaded { policy.get().version } else { -1 };
-        let result = if since < 0 { api.policy().await.map(Some) } else { api.policy_changes(since, 25).await };
+        let result = if full || !policy.get().loaded {
+            api.policy().await.map(Some)
+        } else {
+            api.policy_changes(policy.get().version, 25).await
+        };
         match result {
             Ok(Some(snapshot)) => {
                 backoff.reset();
+                full = false;
                 tracing::info!(version = snapshot.version, domains = snapshot.domains.len(), "policy updated");
                 save(&path, &snapshot);
                 policy.set(PolicyIndex::new(&snapshot));
@@ -296,6 +304,7 @@ pub async fn sync(policy: Policy, api: ApiClient, path: PathBuf) {
             Ok(None) => backoff.reset(),
             Err(err) => {
                 tracing::warn!(%err, "policy sync failed; serving the last snapshot");
+                full = true;
                 backoff.wait().await;
             }
         }

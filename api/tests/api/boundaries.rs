@@ -226,6 +226,23 @@ async fn bodies_are_limited_per_route() {
 }
 
 #[tokio::test]
+async fn the_csv_limit_is_the_configured_one() {
+    let app = TestApp::spawn_with(|c| c.max_csv_bytes = 4096).await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "csvlimit").await;
+    let mut csv = String::from("email,display_name\n");
+    for i in 0..200 {
+        csv.push_str(&format!("u{i}@csvlimit.test,User {i}\n"));
+    }
+    let path = format!("/api/v1/orgs/{}/users/import", t.org_id);
+    let (status, res) = app.raw(Method::POST, &path, Some(&t.org_admin), "text/csv", &csv).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{res}");
+    assert!(res["error"]["message"].as_str().unwrap().contains("4096"), "{res}");
+    let (status, res) = app.raw(Method::POST, &path, Some(&t.org_admin), "text/csv", &csv[..1000]).await;
+    assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE, "{res}");
+}
+
+#[tokio::test]
 async fn event_text_is_bounded_and_a_huge_subject_is_tracked_truncated() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
