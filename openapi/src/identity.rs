@@ -21,29 +21,6 @@ pub enum Role {
     PlatformAdmin,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::SpamCzar => "spam_czar",
-            Role::OrgAdmin => "org_admin",
-            Role::MspAdmin => "msp_admin",
-            Role::PlatformAdmin => "platform_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Some(match s {
-            "user" => Role::User,
-            "spam_czar" => Role::SpamCzar,
-            "org_admin" => Role::OrgAdmin,
-            "msp_admin" => Role::MspAdmin,
-            "platform_admin" => Role::PlatformAdmin,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {

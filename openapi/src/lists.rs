@@ -16,29 +16,6 @@ pub enum ListLevel {
     Global,
 }
 
-impl ListLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ListLevel::User => "user",
-            ListLevel::Domain => "domain",
-            ListLevel::Org => "org",
-            ListLevel::Msp => "msp",
-            ListLevel::Global => "global",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ListLevel> {
-        Some(match s {
-            "user" => ListLevel::User,
-            "domain" => ListLevel::Domain,
-            "org" => ListLevel::Org,
-            "msp" => ListLevel::Msp,
-            "global" => ListLevel::Global,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {

@@ -66,25 +66,6 @@ pub enum TlsMode {
     None,
 }
 
-impl TlsMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsMode::Opportunistic => "opportunistic",
-            TlsMode::Required => "required",
-            TlsMode::None => "none",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TlsMode> {
-        Some(match s {
-            "opportunistic" => TlsMode::Opportunistic,
-            "required" => TlsMode::Required,
-            "none" => TlsMode::None,
-            _ => return None,
-        })
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Domain {
     pub id: Uuid,

@@ -77,7 +77,7 @@ pub async fn create(
     let pattern = validate::list_pattern("pattern", &req.pattern)?;
     check_scope(&state, &caller, &req.scope, true).await?;
     let entry = state.store.create_list_entry(&req.scope, req.kind, &pattern).await?;
-    tracing::info!(entry = %entry.id, level = entry.scope.level.as_str(), "list entry added");
+    tracing::info!(entry = %entry.id, level = %moat_openapi::wire_name(&entry.scope.level), "list entry added");
     Ok((StatusCode::CREATED, Json(entry)))
 }
 

@@ -62,7 +62,7 @@ pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUse
         let get = |col: &str| index.get(col).and_then(|&i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_string);
         let role = match get("role") {
             None => Role::User,
-            Some(r) => Role::parse(&r.to_lowercase())
+            Some(r) => moat_openapi::from_wire_name::<Role>(&r.to_lowercase())
                 .ok_or_else(|| line_err(line, format!("role: `{r}` is not org_admin, spam_czar or user")))?,
         };
         let user = CreateUser {
@@ -104,9 +104,11 @@ async fn build_users(
     let mut users = Vec::with_capacity(rows.len());
     for (line, row) in rows {
         if !caller.may_grant(row.role) {
-            return Err(
-                ApiError::invalid("role", format!("you cannot grant the role {}", row.role.as_str())).at_line(*line)
-            );
+            return Err(ApiError::invalid(
+                "role",
+                format!("you cannot grant the role {}", moat_openapi::wire_name(&row.role)),
+            )
+            .at_line(*line));
         }
         accounts::check_own_domain("email", &row.email, domains).map_err(|e| e.at_line(*line))?;
         let new = accounts::build_new_user(state, row, Home::Org(org)).await.map_err(|e| e.at_line(*line))?;

@@ -91,7 +91,7 @@ pub async fn update_user(
         if !caller.may_grant(role) {
             return Err(ApiError::forbidden());
         }
-        user.role = role.as_str().to_string();
+        user.role = moat_openapi::wire_name(&role);
     }
     if let Some(delegate) = req.quarantine_delegate_id {
         user.quarantine_delegate_id = match (delegate, user.org_id) {

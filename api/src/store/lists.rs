@@ -2,7 +2,7 @@
 //! the caller's guards (`http/lists.rs`) rather than in SQL.
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{ListEntry, ListKind, ListLevel, ListScope, WorkerOrg};
+use moat_openapi::{ListEntry, ListKind, ListLevel, ListScope, WorkerOrg, from_wire_name, wire_name};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreResult};
@@ -22,8 +22,8 @@ impl From<Row> for ListEntry {
     fn from(r: Row) -> ListEntry {
         ListEntry {
             id: r.id,
-            scope: ListScope { level: ListLevel::parse(&r.scope_level).unwrap_or(ListLevel::Global), id: r.scope_id },
-            kind: if r.kind == "allow" { ListKind::Allow } else { ListKind::Block },
+            scope: ListScope { level: from_wire_name(&r.scope_level).unwrap_or(ListLevel::Global), id: r.scope_id },
+            kind: from_wire_name(&r.kind).unwrap_or(ListKind::Block),
             pattern: r.pattern,
             created_at: r.created_at,
         }
@@ -41,10 +41,10 @@ impl Store {
             pattern: pattern.to_string(),
             created_at: now(),
         };
-        let kind = if kind == ListKind::Allow { "allow" } else { "block" };
+        let kind = wire_name(&kind);
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO list_entries (id, scope_level, scope_id, kind, pattern, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(entry.id).bind(scope.level.as_str()).bind(scope.id).bind(kind).bind(pattern).bind(entry.created_at)
+            .bind(entry.id).bind(wire_name(&scope.level)).bind(scope.id).bind(kind).bind(pattern).bind(entry.created_at)
             .execute(pool).await.map(|r| r.rows_affected()))
         .on_unique("pattern", "this entry is already on the list")?;
         Ok(entry)
@@ -56,7 +56,7 @@ impl Store {
             "SELECT {COLUMNS} FROM list_entries WHERE ($1 IS NULL OR scope_level = $1) AND ($2 IS NULL OR scope_id = $2) \
              ORDER BY scope_level, pattern, id"
         );
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(&sql).bind(level.map(ListLevel::as_str)).bind(scope_id).fetch_all(pool).await)?;
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(&sql).bind(level.as_ref().map(wire_name)).bind(scope_id).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(ListEntry::from).collect())
     }
 

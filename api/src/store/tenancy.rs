@@ -1,7 +1,7 @@
 //! MSPs, organisations, domains, allowed outbound IPs and organisation policy.
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{AllowedIp, Domain, Msp, Org, Policy, TlsMode};
+use moat_openapi::{AllowedIp, Domain, Msp, Org, Policy, TlsMode, from_wire_name, wire_name};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreError, StoreResult};
@@ -56,7 +56,7 @@ impl From<DomainRow> for Domain {
             name: r.name,
             destination_host: r.destination_host,
             destination_port: u16::try_from(r.destination_port).unwrap_or_default(),
-            tls_mode: TlsMode::parse(&r.tls_mode).unwrap_or_default(),
+            tls_mode: from_wire_name(&r.tls_mode).unwrap_or_default(),
             inbound_enabled: r.inbound_enabled,
             outbound_enabled: r.outbound_enabled,
             maintenance_banner: r.maintenance_banner,
@@ -87,7 +87,7 @@ macro_rules! bind_domain {
             .bind(&$d.name)
             .bind(&$d.destination_host)
             .bind(i32::from($d.destination_port))
-            .bind($d.tls_mode.as_str())
+            .bind(moat_openapi::wire_name(&$d.tls_mode))
             .bind($d.inbound_enabled)
             .bind($d.outbound_enabled)
             .bind(&$d.maintenance_banner)
@@ -269,7 +269,7 @@ impl Store {
         with_pool!(self, pool => sqlx::query(
             "UPDATE domains SET destination_host = $1, destination_port = $2, tls_mode = $3, inbound_enabled = $4, \
              outbound_enabled = $5, maintenance_banner = $6 WHERE id = $7")
-            .bind(&domain.destination_host).bind(i32::from(domain.destination_port)).bind(domain.tls_mode.as_str())
+            .bind(&domain.destination_host).bind(i32::from(domain.destination_port)).bind(wire_name(&domain.tls_mode))
             .bind(domain.inbound_enabled).bind(domain.outbound_enabled).bind(&domain.maintenance_banner).bind(domain.id)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())

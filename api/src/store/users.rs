@@ -2,7 +2,7 @@
 //! and the all-or-nothing bulk paths (CSV import, provisioning).
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{Domain, Policy, Role, User};
+use moat_openapi::{Domain, Policy, Role, User, from_wire_name, wire_name};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreError, StoreResult};
@@ -27,8 +27,8 @@ pub struct UserRecord {
 
 impl UserRecord {
     pub fn role(&self) -> Role {
-        // The column only ever holds values written from `Role::as_str`.
-        Role::parse(&self.role).unwrap_or(Role::User)
+        // The column only ever holds wire names of roles.
+        from_wire_name(&self.role).unwrap_or(Role::User)
     }
 
     pub fn to_wire(&self) -> User {
@@ -302,7 +302,7 @@ impl Store {
 
     pub async fn count_platform_admins(&self) -> StoreResult<i64> {
         let n = with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
-            .bind(Role::PlatformAdmin.as_str()).fetch_one(pool).await)?;
+            .bind(wire_name(&Role::PlatformAdmin)).fetch_one(pool).await)?;
         Ok(n)
     }
 

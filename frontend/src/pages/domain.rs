@@ -23,7 +23,7 @@ fn DomainForm(domain: Domain) -> impl IntoView {
     let (id, org_id) = (domain.id, domain.org_id);
     let host = RwSignal::new(domain.destination_host.clone());
     let port = RwSignal::new(domain.destination_port.to_string());
-    let tls = RwSignal::new(domain.tls_mode.as_str().to_string());
+    let tls = RwSignal::new(moat_openapi::wire_name(&domain.tls_mode));
     let inbound = RwSignal::new(domain.inbound_enabled);
     let outbound = RwSignal::new(domain.outbound_enabled);
     let banner = RwSignal::new(domain.maintenance_banner.clone().unwrap_or_default());
@@ -41,7 +41,7 @@ fn DomainForm(domain: Domain) -> impl IntoView {
         let body = UpdateDomain {
             destination_host: Some(host.get().trim().to_string()),
             destination_port: Some(p),
-            tls_mode: TlsMode::parse(&tls.get()),
+            tls_mode: moat_openapi::from_wire_name::<TlsMode>(&tls.get()),
             inbound_enabled: Some(inbound.get()),
             outbound_enabled: Some(outbound.get()),
             maintenance_banner: Some((!text.is_empty()).then_some(text)),

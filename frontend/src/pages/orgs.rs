@@ -202,7 +202,7 @@ fn Domains(org_id: Uuid) -> impl IntoView {
                                 <tr>
                                     <td><A href=format!("/domains/{}", d.id)>{d.name.clone()}</A></td>
                                     <td>{format!("{}:{}", d.destination_host, d.destination_port)}</td>
-                                    <td>{d.tls_mode.as_str()}</td>
+                                    <td>{moat_openapi::wire_name(&d.tls_mode)}</td>
                                     <td>{if d.inbound_enabled { "on" } else { "off" }}</td>
                                 </tr>
                             }).collect_view()}
@@ -311,7 +311,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
         let body = CreateUser {
             email: email.get().trim().to_string(),
             display_name: name.get().trim().to_string(),
-            role: Role::parse(&role.get()).unwrap_or(Role::User),
+            role: moat_openapi::from_wire_name::<Role>(&role.get()).unwrap_or(Role::User),
             password: None,
             time_zone: None,
         };
@@ -377,8 +377,9 @@ pub fn RoleSelect(#[prop(into)] id: String, value: RwSignal<String>) -> impl Int
             <label for=id.clone()>"Role"</label>
             <select id=id on:change=move |ev| value.set(event_target_value(&ev)) prop:value=move || value.get()>
                 {[Role::User, Role::SpamCzar, Role::OrgAdmin].into_iter().map(|r| {
-                    let wire = r.as_str();
-                    view! { <option value=wire selected=move || value.get() == wire>{role_label(r)}</option> }
+                    let wire = moat_openapi::wire_name(&r);
+                    let selected = wire.clone();
+                    view! { <option value=wire selected=move || value.get() == selected>{role_label(r)}</option> }
                 }).collect_view()}
             </select>
         </div>

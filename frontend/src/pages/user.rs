@@ -30,7 +30,7 @@ fn UserForm(user: User) -> impl IntoView {
         .unwrap_or("/".into());
     let name = RwSignal::new(user.display_name.clone());
     let zone = RwSignal::new(user.time_zone.clone());
-    let role = RwSignal::new(user.role.as_str().to_string());
+    let role = RwSignal::new(moat_openapi::wire_name(&user.role));
     let name_err = RwSignal::new(None::<String>);
     let failure = RwSignal::new(None::<api::ApiError>);
     let notice = RwSignal::new(None::<&'static str>);
@@ -45,7 +45,7 @@ fn UserForm(user: User) -> impl IntoView {
         let body = UpdateUser {
             display_name: Some(name.get()),
             time_zone: Some(zone.get()),
-            role: if org_user { Role::parse(&role.get()) } else { None },
+            role: if org_user { moat_openapi::from_wire_name::<Role>(&role.get()) } else { None },
             ..Default::default()
         };
         spawn_local(async move {

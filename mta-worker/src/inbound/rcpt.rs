@@ -168,7 +168,7 @@ fn listed(session: &Session, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Ref
     rcpt.correspondent = rcpt.user_id.is_some_and(|u| policy.is_correspondent(u, &sender));
     if let Some((ListKind::Block, level)) = rcpt.lists.authenticated {
         let drop = blocked_mail_is_dropped(&policy, &rcpt);
-        tracing::info!(rcpt = %rcpt.address, %sender, level = level.as_str(), drop, "sender block-listed");
+        tracing::info!(rcpt = %rcpt.address, %sender, level = %moat_openapi::wire_name(&level), drop, "sender block-listed");
         if drop {
             rcpt.dropped = true;
             return Ok(rcpt);
