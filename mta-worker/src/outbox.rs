@@ -25,7 +25,7 @@ use crate::error::{WorkerError, WorkerResult};
 
 /// Events per POST.
 const BATCH: usize = 500;
-/// Encoded bytes per POST (the API takes twice this; see `ChannelLimits`).
+/// Encoded bytes per POST, at most (less when the API takes less; see `ChannelLimits`).
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// A segment this large is closed and a new one started.
 const SEGMENT_BYTES: u64 = 1 << 20;
@@ -160,13 +160,13 @@ impl Outbox {
 
     /// Reads up to BATCH events from the segments, oldest first. Answers the events, the
     /// segments they finish (to delete once shipped) and the position reached in the newest.
-    fn take(&self, position: &ShipPosition) -> (Vec<MessageEvent>, Vec<PathBuf>, ShipPosition) {
+    fn take(&self, position: &ShipPosition, max_bytes: usize) -> (Vec<MessageEvent>, Vec<PathBuf>, ShipPosition) {
         let files = segments(&self.dir);
         let mut events = Vec::new();
         let mut finished = Vec::new();
         let mut taken_bytes = 0;
         for (i, path) in files.iter().enumerate() {
-            if events.len() >= BATCH || taken_bytes >= BATCH_BYTES {
+            if events.len() >= BATCH || taken_bytes >= max_bytes {
                 return (events, finished, position.clone());
             }
             let start = if position.segment.as_ref() == Some(path) { position.offset } else { 0 };
@@ -181,7 +181,7 @@ impl Outbox {
             let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
             let mut used = 0;
             for line in bytes[..complete].split_inclusive(|&b| b == b'\n') {
-                if used > 0 && taken_bytes + line.len() > BATCH_BYTES {
+                if used > 0 && taken_bytes + line.len() > max_bytes {
                     break;
                 }
                 used += line.len();
@@ -191,7 +191,7 @@ impl Outbox {
                     Err(_) if line.trim_ascii().is_empty() => {}
                     Err(_) => tracing::error!(path = %path.display(), "skipping an unreadable outbox entry"),
                 }
-                if events.len() >= BATCH || taken_bytes >= BATCH_BYTES {
+                if events.len() >= BATCH || taken_bytes >= max_bytes {
                     break;
                 }
             }
@@ -208,13 +208,21 @@ impl Outbox {
     /// Ships events to the API forever. A batch the API refuses for good is sent again one
     /// event at a time, and each event it still refuses is set aside (see [`Outbox::set_aside`]),
     /// so one poisoned event never holds up the ones after it.
-    pub async fn ship(self, api: ApiClient, metrics: std::sync::Arc<crate::metrics::Metrics>) {
+    pub async fn ship(
+        self,
+        api: ApiClient,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        policy: crate::policy::Policy,
+    ) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         let mut position = ShipPosition::default();
         loop {
             let outbox = self.clone();
             let from = position.clone();
-            let Ok((events, finished, reached)) = tokio::task::spawn_blocking(move || outbox.take(&from)).await else {
+            let max_bytes = policy.get().event_batch_bytes(BATCH_BYTES);
+            let Ok((events, finished, reached)) =
+                tokio::task::spawn_blocking(move || outbox.take(&from, max_bytes)).await
+            else {
                 backoff.wait().await;
                 continue;
             };
@@ -235,7 +243,8 @@ impl Outbox {
                     tracing::warn!(%err, "the API refused a batch of events; sending them one by one");
                     let outbox = self.clone();
                     let from = position.clone();
-                    let events = tokio::task::spawn_blocking(move || outbox.take(&from).0).await.unwrap_or_default();
+                    let events =
+                        tokio::task::spawn_blocking(move || outbox.take(&from, max_bytes).0).await.unwrap_or_default();
                     self.ship_one_by_one(&api, events, &metrics).await
                 }
                 Err(err) => Err(err),
@@ -317,7 +326,7 @@ mod tests {
         outbox.record(one("a")).await.unwrap();
         outbox.record(one("b")).await.unwrap();
 
-        let (events, finished, position) = outbox.take(&ShipPosition::default());
+        let (events, finished, position) = outbox.take(&ShipPosition::default(), BATCH_BYTES);
         assert_eq!(ids(&events), ["old", "a", "b"]);
         assert_eq!(finished.len(), 1, "the old segment is done: {finished:?}");
         assert!(position.segment.as_ref().is_some_and(|p| p.ends_with("00000000000000000008.log")));
@@ -326,13 +335,26 @@ mod tests {
         for path in finished {
             fs::remove_file(path).unwrap();
         }
-        let (again, _, same) = outbox.take(&position);
+        let (again, _, same) = outbox.take(&position, BATCH_BYTES);
         assert!(again.is_empty());
         assert_eq!(same.offset, position.offset);
 
         outbox.record(one("c")).await.unwrap();
-        let (events, _, _) = outbox.take(&position);
+        let (events, _, _) = outbox.take(&position, BATCH_BYTES);
         assert_eq!(ids(&events), ["c"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_at_its_byte_limit_but_takes_at_least_one_line() {
+        let dir = ScratchDir::new();
+        let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
+        for id in ["a", "b", "c"] {
+            outbox.record(one(id)).await.unwrap();
+        }
+        let (events, _, position) = outbox.take(&ShipPosition::default(), 1);
+        assert_eq!(ids(&events), ["a"]);
+        let (events, _, _) = outbox.take(&position, BATCH_BYTES);
+        assert_eq!(ids(&events), ["b", "c"]);
     }
 
     #[tokio::test]
@@ -344,7 +366,7 @@ mod tests {
         }
         let outbox = Outbox::open(dir.path().to_path_buf()).unwrap();
         outbox.record(one("after")).await.unwrap();
-        let (events, finished, _) = outbox.take(&ShipPosition::default());
+        let (events, finished, _) = outbox.take(&ShipPosition::default(), BATCH_BYTES);
         assert_eq!(ids(&events), ["before", "after"]);
         assert_eq!(finished.len(), 1);
     }

@@ -247,11 +247,25 @@ impl PolicyIndex {
     }
 
     /// The largest message this worker may accept: its own limit, or less when the API
-    /// takes less (room is kept for the headers the worker adds).
+    /// takes less, as a message or as an upload (base64 with room for its metadata); room is
+    /// kept for the headers the worker adds.
     pub fn max_message_size(&self, own: usize) -> usize {
         const STAMP_ROOM: u64 = 64 * 1024;
+        const METADATA_ROOM: u64 = 1024 * 1024;
         match self.limits {
-            Some(l) => own.min(l.max_message_bytes.saturating_sub(STAMP_ROOM) as usize),
+            Some(l) => {
+                let as_upload = l.max_upload_bytes.saturating_sub(METADATA_ROOM) / 4 * 3;
+                own.min(l.max_message_bytes.min(as_upload).saturating_sub(STAMP_ROOM) as usize)
+            }
+            None => own,
+        }
+    }
+
+    /// The most encoded bytes one event batch may carry: `own`, or half of what the API takes
+    /// when that is less (an event line can pass the cut before it is noticed).
+    pub fn event_batch_bytes(&self, own: usize) -> usize {
+        match self.limits {
+            Some(l) => own.min((l.max_event_batch_bytes / 2) as usize).max(1),
             None => own,
         }
     }
@@ -391,6 +405,25 @@ mod tests {
         assert_eq!(index.sending_org(relay, ""), Ok(Some(org)));
         assert_eq!(index.sending_org(relay, "ceo@bank.test"), Err(SenderRefusal::NotOurDomain));
         assert_eq!(index.sending_org("198.51.100.1".parse().unwrap(), "ann@example.test"), Ok(None));
+    }
+
+    #[test]
+    fn the_apis_limits_bound_message_size_and_event_batches() {
+        let limits = |message: u64, upload: u64, batch: u64| PolicyIndex {
+            limits: Some(moat_openapi::ChannelLimits {
+                max_message_bytes: message,
+                max_upload_bytes: upload,
+                max_event_batch_bytes: batch,
+            }),
+            ..Default::default()
+        };
+        let own = 25 << 20;
+        assert_eq!(PolicyIndex::default().max_message_size(own), own, "an API without limits");
+        assert_eq!(limits(10 << 20, 100 << 20, 8 << 20).max_message_size(own), (10 << 20) - 65536);
+        // An upload limit of 2 MiB leaves 1 MiB of base64: 768 KiB of message.
+        assert_eq!(limits(10 << 20, 2 << 20, 8 << 20).max_message_size(own), 786432 - 65536);
+        assert_eq!(limits(10 << 20, 100 << 20, 8 << 20).event_batch_bytes(4 << 20), 4 << 20);
+        assert_eq!(limits(10 << 20, 100 << 20, 1 << 20).event_batch_bytes(4 << 20), 512 << 10);
     }
 
     #[test]

@@ -158,7 +158,7 @@ fn spawn_background(worker: &Worker, api: api::ApiClient) {
         }
     });
     tokio::spawn(policy::sync(worker.policy.clone(), api.clone(), worker.config.snapshot_path()));
-    tokio::spawn(worker.outbox.clone().ship(api.clone(), worker.metrics.clone()));
+    tokio::spawn(worker.outbox.clone().ship(api.clone(), worker.metrics.clone(), worker.policy.clone()));
     let (uploads, uploader, outbox, metrics) =
         (worker.uploads.clone(), api.clone(), worker.outbox.clone(), worker.metrics.clone());
     tokio::spawn(async move { uploads.ship(uploader, outbox, metrics).await });
