@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use moat_mta::config::WorkerConfig;
+use moat_mta::common::config::WorkerConfig;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -25,7 +25,7 @@ enum Command {
     /// Inspect and steer the delivery queue.
     Queue {
         #[command(subcommand)]
-        action: moat_mta::queue_cli::QueueAction,
+        action: moat_mta::tools::queue_cli::QueueAction,
     },
     /// Train a spam model file from raw messages, one file each (like `sa-learn`).
     Learn {
@@ -64,13 +64,13 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match cli.command {
         Command::Run => tokio::runtime::Runtime::new()?.block_on(moat_mta::start::run(config)),
-        Command::Queue { action } => moat_mta::queue_cli::run(config, action),
+        Command::Queue { action } => moat_mta::tools::queue_cli::run(config, action),
         Command::Learn { model, spam, ham } => {
             anyhow::ensure!(!spam.is_empty() || !ham.is_empty(), "give --spam and/or --ham folders");
-            moat_mta::offline::learn(&model, &spam, &ham)
+            moat_mta::tools::offline::learn(&model, &spam, &ham)
         }
         Command::Scan { model, quarantine_at, reject_at, paths } => {
-            moat_mta::offline::scan(model.as_deref(), &config.rule_weights, quarantine_at, reject_at, &paths)
+            moat_mta::tools::offline::scan(model.as_deref(), &config.rule_weights, quarantine_at, reject_at, &paths)
         }
     }
 }

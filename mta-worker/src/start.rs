@@ -11,29 +11,55 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{Resolver, TokioResolver};
 use tokio::net::TcpListener;
 
-use crate::config::WorkerConfig;
-use crate::state::{Worker, WorkerInner};
-use crate::{
-    api, batv, dnsbl, greylist, inbound, metrics, outbox, policy, quarantine, queue, reputation, rspamd, scan, spool,
-    state, tls,
-};
+use crate::common::config::WorkerConfig;
+use crate::common::{files, metrics};
+use crate::connection::{dnsbl, limits, reputation, tls};
+use crate::content::{rspamd, scan};
+use crate::delivery::{queue, spool};
+use crate::envelope::{backscatter, batv, greylist};
+use crate::node::state::{Worker, WorkerInner};
+use crate::upstream::client as api;
+use crate::upstream::{outbox, policy_sync, uploads};
+use crate::{node, policy, smtp};
+
+/// Who works the delivery queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QueueMode {
+    /// A background task, as a node runs.
+    Background,
+    /// The caller, pass by pass (`delivery::queue::run_due`): how tests step the queue.
+    Manual,
+}
+
+/// A started node: its state and the addresses it listens on.
+pub struct Node {
+    pub worker: Worker,
+    pub smtp: std::net::SocketAddr,
+    pub admin: std::net::SocketAddr,
+}
 
 /// Runs a node until SIGINT or SIGTERM.
 pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let token = config.node_token.clone().context("MOAT_NODE_TOKEN is required (from `moat-api node create`)")?;
-    let api = api::ApiClient::new(&config.api_url, token.expose())?;
-    let worker = build_worker(&config, api.clone())?;
-    let (listener, admin) = bind(&config).await?;
-    spawn_background(&worker, api);
-    spawn_admin_port(&worker, admin, config.admin_token()?);
-    tokio::select! {
-        _ = inbound::serve(worker.clone(), listener) => {}
-        _ = shutdown_signal() => tracing::info!("shutting down"),
-    }
+    let node = start(&config, QueueMode::Background).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
     // Sessions not yet answered 250 are simply dropped (the client retries); deliveries in
     // flight get a moment to record their outcome.
-    worker.queue.drain(Duration::from_secs(config.shutdown_grace_secs)).await;
+    node.worker.queue.drain(Duration::from_secs(config.shutdown_grace_secs)).await;
     Ok(())
+}
+
+/// Starts a node: state, ports, background tasks, and SMTP served in a task.
+pub async fn start(config: &WorkerConfig, queue: QueueMode) -> anyhow::Result<Node> {
+    let token = config.node_token.clone().context("MOAT_NODE_TOKEN is required (from `moat-api node create`)")?;
+    let api = api::ApiClient::new(&config.api_url, token.expose())?;
+    let worker = build_worker(config, api.clone())?;
+    let (listener, admin) = bind(config).await?;
+    let (smtp_addr, admin_addr) = (listener.local_addr()?, admin.local_addr()?);
+    spawn_background(&worker, api, queue);
+    spawn_admin_port(&worker, admin, config.admin_token()?);
+    tokio::spawn(smtp::serve(worker.clone(), listener));
+    Ok(Node { worker, smtp: smtp_addr, admin: admin_addr })
 }
 
 /// The resolver for MX lookups, authentication and DNS lists: the configured server, or the
@@ -78,14 +104,14 @@ fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> anyhow::Result<Wo
     let sites = dnsbl::parse_sites(&config.dnsbl_sites).map_err(anyhow::Error::msg)?;
     let dnsbl = dnsbl::Dnsbl::new(sites);
     Ok(Worker::new(WorkerInner {
-        batv: bounce_tags(config)?,
-        sent_ids: state::relayed_message_ids(),
+        batv: Arc::new(bounce_tags(config)?),
+        sent_ids: backscatter::relayed_message_ids(),
         api,
         reputation: Arc::new(reputation::Reputation::default()),
-        uploads: Arc::new(quarantine::Uploads::open(config.data_dir.join("quarantine"))?),
+        uploads: Arc::new(uploads::Uploads::open(config.data_dir.join("quarantine"))?),
         dnsbl,
         greylist: greylist::Greylist::new(config),
-        limits: state::Limits::new(config),
+        limits: limits::Limits::new(config),
         trusted: config.trusted().map_err(anyhow::Error::msg)?,
         authenticator: mail_auth::MessageAuthenticator(resolver.clone()),
         resolver,
@@ -97,7 +123,7 @@ fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> anyhow::Result<Wo
         spool,
         outbox: outbox::Outbox::open(config.outbox_dir())?,
         tls,
-        config: config.clone(),
+        config: Arc::new(config.clone()),
     }))
 }
 
@@ -112,7 +138,7 @@ fn bounce_tags(config: &WorkerConfig) -> anyhow::Result<batv::Batv> {
             .take(32)
             .map(char::from)
             .collect();
-        spool::write_secret_atomically(&path, format!("0:{secret}").as_bytes())?;
+        files::write_secret_atomically(&path, format!("0:{secret}").as_bytes())?;
     }
     batv::Batv::parse(std::fs::read_to_string(&path)?.trim()).map_err(anyhow::Error::msg)
 }
@@ -149,7 +175,7 @@ async fn bind(config: &WorkerConfig) -> anyhow::Result<(TcpListener, TcpListener
 
 /// Registration, policy sync, event and upload shipping, reputation exchange and the
 /// delivery queue.
-fn spawn_background(worker: &Worker, api: api::ApiClient) {
+fn spawn_background(worker: &Worker, api: api::ApiClient, queue: QueueMode) {
     let (registrar, hostname) = (api.clone(), worker.config.hostname.clone());
     tokio::spawn(async move {
         match registrar.register(&hostname).await {
@@ -157,7 +183,7 @@ fn spawn_background(worker: &Worker, api: api::ApiClient) {
             Err(err) => tracing::warn!(%err, "cannot register with the API yet; serving from the last snapshot"),
         }
     });
-    tokio::spawn(policy::sync(worker.policy.clone(), api.clone(), worker.config.snapshot_path()));
+    tokio::spawn(policy_sync::sync(worker.policy.clone(), api.clone(), worker.config.snapshot_path()));
     tokio::spawn(worker.outbox.clone().ship(api.clone(), worker.metrics.clone(), worker.policy.clone()));
     let (uploads, uploader, outbox, metrics) =
         (worker.uploads.clone(), api.clone(), worker.outbox.clone(), worker.metrics.clone());
@@ -166,12 +192,14 @@ fn spawn_background(worker: &Worker, api: api::ApiClient) {
     let every = Duration::from_secs(worker.config.reputation_sync_secs.max(1));
     tokio::spawn(async move { reputation.sync(api, every).await });
     worker.queue.load(&worker.spool);
-    tokio::spawn(queue::run(worker.clone()));
+    if queue == QueueMode::Background {
+        tokio::spawn(queue::run(worker.delivery()));
+    }
 }
 
 /// `/healthz`, `/metrics` and the token-guarded queue endpoints.
 fn spawn_admin_port(worker: &Worker, admin: TcpListener, token: String) {
-    let router = metrics::router(worker.clone(), token);
+    let router = node::admin::router(worker.clone(), token);
     tokio::spawn(async move {
         if let Err(err) = axum::serve(admin, router).await {
             tracing::error!(%err, "metrics server stopped");
