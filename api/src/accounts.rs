@@ -60,7 +60,7 @@ pub async fn build_new_user(state: &AppState, input: &CreateUser, home: Home) ->
         org_id,
         email,
         display_name,
-        role: moat_openapi::wire_name(&input.role),
+        role: input.role,
         active: password_hash.is_some(),
         password_hash,
         time_zone,

@@ -194,32 +194,12 @@ pub trait Paged {
     fn is_empty(&self) -> bool;
 }
 
-macro_rules! paged {
-    ($($list:ty),*) => {
-        $(impl Paged for $list {
-            fn total(&self) -> i64 {
-                self.total
-            }
-            fn is_empty(&self) -> bool {
-                self.items.is_empty()
-            }
-        })*
-    };
-}
-paged!(
-    moat_openapi::MspList,
-    moat_openapi::OrgList,
-    moat_openapi::DomainList,
-    moat_openapi::UserList,
-    moat_openapi::AllowedIpList
-);
-
-impl Paged for moat_openapi::QuarantineList {
+impl<T> Paged for moat_openapi::Page<T> {
     fn total(&self) -> i64 {
         self.total
     }
     fn capped(&self) -> bool {
-        self.total_capped
+        self.is_capped()
     }
     fn is_empty(&self) -> bool {
         self.items.is_empty()

@@ -5,6 +5,25 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// How a caller authenticated.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerKind {
+    User,
+    ApiKey,
+}
+
+/// How wide a caller's reach is: the whole platform, one MSP, one organisation, or a plain
+/// user's own mail (and its delegators').
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReachLevel {
+    Platform,
+    Msp,
+    Org,
+    User,
+}
+
 /// Roles, from widest to narrowest reach.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -47,16 +66,16 @@ pub struct Me {
     /// The user, absent when the caller is an API key.
     pub user: Option<User>,
     pub role: Role,
-    /// `user` or `api_key`.
-    pub via: String,
+    /// How the caller authenticated.
+    pub via: CallerKind,
     pub reach: Reach,
 }
 
 /// The tenants a caller can see: none listed means the whole platform.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Reach {
-    /// `platform`, `msp`, `org` or `user`.
-    pub level: String,
+    /// How wide the reach is.
+    pub level: ReachLevel,
     pub msp_id: Option<Uuid>,
     pub org_id: Option<Uuid>,
     /// For plain users: themselves and the users who delegated their quarantine to them.
@@ -121,7 +140,8 @@ pub mod double_option {
     }
 }
 
-crate::list_type!(UserList, User);
+/// A page of `User`.
+pub type UserList = crate::Page<User>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -192,4 +212,13 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-crate::list_type!(ApiKeyList, ApiKey);
+/// A page of `ApiKey`.
+pub type ApiKeyList = crate::Page<ApiKey>;
+
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Role, String> {
+        crate::from_wire_name(&name).ok_or_else(|| format!("not a role: {name}"))
+    }
+}

@@ -47,34 +47,35 @@ pub struct PageParams {
     pub per_page: Option<u32>,
 }
 
-/// Declares a list response `{items, total, page, per_page}` for one item type.
-#[macro_export]
-macro_rules! list_type {
-    ($name:ident, $item:ty) => {
-        #[doc = concat!("A page of `", stringify!($item), "` with the total count.")]
-        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq)]
-        pub struct $name {
-            pub items: Vec<$item>,
-            pub total: i64,
-            pub page: u32,
-            pub per_page: u32,
-        }
-    };
-    // A search whose total is exact up to a limit: past it `total` is that limit and
-    // `total_capped` is true ("at least").
-    ($name:ident, $item:ty, capped) => {
-        #[doc = concat!("A page of `", stringify!($item), "` with the total count (exact up to 1,000).")]
-        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq)]
-        pub struct $name {
-            pub items: Vec<$item>,
-            pub total: i64,
-            /// True when there are more matches than `total` (counting stopped at 1,000).
-            #[serde(default)]
-            pub total_capped: bool,
-            pub page: u32,
-            pub per_page: u32,
-        }
-    };
+/// A page of a list with the total count: `{items, total, page, per_page}`. Searches count
+/// exactly up to a limit (1,000): past it `total` is that limit and `total_capped` is true
+/// ("at least"); lists that always count exactly leave `total_capped` out.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    /// True when there are more matches than `total` (searches only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_capped: Option<bool>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl<T> Page<T> {
+    /// A page of a list that counts exactly.
+    pub fn new(items: Vec<T>, total: i64, page: u32, per_page: u32) -> Page<T> {
+        Page { items, total, total_capped: None, page, per_page }
+    }
+
+    /// A page of a search, whose count may have stopped at its limit.
+    pub fn of_search(items: Vec<T>, total: i64, capped: bool, page: u32, per_page: u32) -> Page<T> {
+        Page { items, total, total_capped: Some(capped), page, per_page }
+    }
+
+    /// Whether the count stopped at its limit.
+    pub fn is_capped(&self) -> bool {
+        self.total_capped.unwrap_or(false)
+    }
 }
 
 /// Whether an address is this machine, a link-local one, or a cloud metadata service: a
@@ -99,5 +100,24 @@ pub fn is_internal_address(ip: std::net::IpAddr) -> bool {
             let metadata = std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
             v6.is_loopback() || v6.is_unspecified() || v6.is_unicast_link_local() || v6 == metadata
         }
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::Page;
+
+    #[test]
+    fn a_page_is_the_same_json_as_the_list_types_it_replaced() {
+        let list = Page::new(vec![1, 2], 2, 1, 50);
+        assert_eq!(serde_json::to_string(&list).unwrap(), r#"{"items":[1,2],"total":2,"page":1,"per_page":50}"#);
+        let search = Page::of_search(vec![1], 1000, true, 2, 1);
+        assert_eq!(
+            serde_json::to_string(&search).unwrap(),
+            r#"{"items":[1],"total":1000,"total_capped":true,"page":2,"per_page":1}"#
+        );
+        assert!(search.is_capped() && !list.is_capped());
+        let read: Page<i32> = serde_json::from_str(r#"{"items":[],"total":0,"page":1,"per_page":50}"#).unwrap();
+        assert!(!read.is_capped());
     }
 }

@@ -50,7 +50,8 @@ pub struct ListEntry {
     pub created_at: DateTime<Utc>,
 }
 
-crate::list_type!(ListEntryList, ListEntry);
+/// A page of `ListEntry`.
+pub type ListEntryList = crate::Page<ListEntry>;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

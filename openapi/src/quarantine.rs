@@ -22,7 +22,8 @@ pub struct QuarantineItem {
     pub size: i64,
 }
 
-crate::list_type!(QuarantineList, QuarantineItem, capped);
+/// A page of `QuarantineItem`.
+pub type QuarantineList = crate::Page<QuarantineItem>;
 
 /// Quarantine search.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]

@@ -26,7 +26,8 @@ pub struct UpdateMsp {
     pub name: Option<String>,
 }
 
-crate::list_type!(MspList, Msp);
+/// A page of `Msp`.
+pub type MspList = crate::Page<Msp>;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Org {
@@ -51,7 +52,8 @@ pub struct UpdateOrg {
     pub name: Option<String>,
 }
 
-crate::list_type!(OrgList, Org);
+/// A page of `Org`.
+pub type OrgList = crate::Page<Org>;
 
 /// How the worker talks TLS to a domain's destination server.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -111,7 +113,8 @@ pub struct UpdateDomain {
     pub maintenance_banner: Option<Option<String>>,
 }
 
-crate::list_type!(DomainList, Domain);
+/// A page of `Domain`.
+pub type DomainList = crate::Page<Domain>;
 
 /// Result of a CSV user import.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -203,4 +206,5 @@ pub struct CreateAllowedIp {
     pub cidr: String,
 }
 
-crate::list_type!(AllowedIpList, AllowedIp);
+/// A page of `AllowedIp`.
+pub type AllowedIpList = crate::Page<AllowedIp>;

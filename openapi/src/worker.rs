@@ -328,7 +328,8 @@ pub struct TrackedMessage {
     pub updated_at: DateTime<Utc>,
 }
 
-crate::list_type!(TrackedMessageList, TrackedMessage, capped);
+/// A page of `TrackedMessage`.
+pub type TrackedMessageList = crate::Page<TrackedMessage>;
 
 /// One tracked message with its event history.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -415,7 +416,8 @@ pub struct ReputationQuery {
     pub per_page: Option<u32>,
 }
 
-crate::list_type!(IpReputationList, IpReputation);
+/// A page of `IpReputation`.
+pub type IpReputationList = crate::Page<IpReputation>;
 
 #[cfg(test)]
 mod tests {

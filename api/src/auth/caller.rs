@@ -60,9 +60,9 @@ impl FromRequestParts<AppState> for Caller {
 
 impl Caller {
     pub fn for_user(user: UserRecord) -> ApiResult<Caller> {
-        let role = user.role();
+        let role = user.role;
         let missing =
-            || ApiError::Internal(anyhow::anyhow!("user {} has role {} without its tenant", user.id, user.role));
+            || ApiError::Internal(anyhow::anyhow!("user {} has role {:?} without its tenant", user.id, user.role));
         let scope = match role {
             Role::PlatformAdmin => Scope::Platform,
             Role::MspAdmin => Scope::Msp(user.msp_id.ok_or_else(missing)?),
@@ -100,20 +100,20 @@ impl Caller {
     /// The reach as shown by `GET /auth/me`.
     pub async fn reach(&self, state: &AppState) -> ApiResult<Reach> {
         let (level, msp_id, org_id, user_ids) = match self.scope {
-            Scope::Platform => ("platform", None, None, vec![]),
-            Scope::Msp(msp) => ("msp", Some(msp), None, vec![]),
+            Scope::Platform => (moat_openapi::ReachLevel::Platform, None, None, vec![]),
+            Scope::Msp(msp) => (moat_openapi::ReachLevel::Msp, Some(msp), None, vec![]),
             Scope::Org(org) => {
                 let msp = state.store.get_org(Scope::Platform, org).await?.map(|o| o.msp_id);
-                ("org", msp, Some(org), vec![])
+                (moat_openapi::ReachLevel::Org, msp, Some(org), vec![])
             }
             Scope::User { org_id, user_id } => {
                 let msp = state.store.get_org(Scope::Platform, org_id).await?.map(|o| o.msp_id);
                 let mut ids = vec![user_id];
                 ids.extend(state.store.delegators_of(user_id).await?);
-                ("user", msp, Some(org_id), ids)
+                (moat_openapi::ReachLevel::User, msp, Some(org_id), ids)
             }
         };
-        Ok(Reach { level: level.into(), msp_id, org_id, user_ids })
+        Ok(Reach { level, msp_id, org_id, user_ids })
     }
 
     // --- Resources within reach -------------------------------------------------------------
@@ -159,7 +159,7 @@ impl Caller {
     pub async fn manage_user(&self, state: &AppState, id: Uuid) -> ApiResult<UserRecord> {
         let user = self.user(state, id).await?;
         self.require(Role::OrgAdmin)?;
-        if user.role() > self.role {
+        if user.role > self.role {
             return Err(ApiError::forbidden());
         }
         Ok(user)

@@ -17,13 +17,13 @@ use crate::validate;
 /// Live keys within the caller's reach.
 #[utoipa::path(get, path = "/api-keys", tag = "integrations",
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = ApiKeyList), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::ApiKey>), (status = 403, body = ErrorBody)))]
 pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ApiKeyList>> {
     caller.require(Role::OrgAdmin)?;
     let keys = state.store.list_api_keys(caller.scope).await?;
     let total = keys.len() as i64;
     let per_page = u32::try_from(keys.len()).unwrap_or(u32::MAX).max(1);
-    Ok(Json(ApiKeyList { items: keys.iter().map(|k| k.to_wire()).collect(), total, page: 1, per_page }))
+    Ok(Json(ApiKeyList::new(keys.iter().map(|k| k.to_wire()).collect(), total, 1, per_page)))
 }
 
 /// Create a key; the `secret` in the answer is shown this once.

@@ -35,7 +35,7 @@ pub fn new_domain(field: &str, req: &CreateDomain, internal_ok: bool) -> ApiResu
 
 #[utoipa::path(get, path = "/orgs/{id}/domains", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = DomainList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::Domain>), (status = 404, body = ErrorBody)))]
 pub async fn list_domains(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,7 +45,7 @@ pub async fn list_domains(
     caller.org(&state, id).await?;
     let paging = Paging::new(p.page, p.per_page);
     let (items, total) = state.store.list_domains(caller.scope, id, paging).await?;
-    Ok(Json(DomainList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(DomainList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Add a domain to an organisation; its mail is relayed to `destination_host:destination_port`.

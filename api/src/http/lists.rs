@@ -84,7 +84,7 @@ pub async fn create(
 /// Entries within the caller's reach (global entries are visible to everyone).
 #[utoipa::path(get, path = "/lists", tag = "policy", params(ListQuery),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = ListEntryList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::ListEntry>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,7 +101,7 @@ pub async fn list(
     }
     let total = visible.len() as i64;
     let items = visible.into_iter().skip(paging.offset() as usize).take(paging.per_page as usize).collect();
-    Ok(Json(ListEntryList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(ListEntryList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Remove an entry.

@@ -27,7 +27,7 @@ fn only_own(recipients: &mut Vec<String>, own: &str) {
 /// Search tracked messages (newest first).
 #[utoipa::path(get, path = "/messages", tag = "tracking", params(MessageQuery),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = TrackedMessageList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::TrackedMessage>), (status = 401, body = ErrorBody)))]
 pub async fn list_messages(
     State(state): State<AppState>,
     caller: Caller,
@@ -39,7 +39,7 @@ pub async fn list_messages(
     if let Some(own) = own_address(&caller) {
         items.iter_mut().for_each(|m| only_own(&mut m.recipients, own));
     }
-    Ok(Json(TrackedMessageList { items, total, total_capped, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(TrackedMessageList::of_search(items, total, total_capped, paging.page, paging.per_page)))
 }
 
 /// One tracked message with its events.
@@ -64,7 +64,7 @@ pub async fn get_message(
 /// Organisation and MSP admins see only addresses that sent mail to their own organisations.
 #[utoipa::path(get, path = "/reputation", tag = "tracking", params(ReputationQuery),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = IpReputationList), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::IpReputation>), (status = 403, body = ErrorBody)))]
 pub async fn list_reputation(
     State(state): State<AppState>,
     caller: Caller,
@@ -74,5 +74,5 @@ pub async fn list_reputation(
     let paging = Paging::new(q.page, q.per_page);
     let ip = q.ip.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let (items, total) = state.store.list_reputation(caller.scope, ip, paging).await?;
-    Ok(Json(IpReputationList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(IpReputationList::new(items, total, paging.page, paging.per_page)))
 }

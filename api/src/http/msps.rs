@@ -17,7 +17,7 @@ use crate::validate;
 /// MSPs the caller can see.
 #[utoipa::path(get, path = "/msps", tag = "tenancy", params(PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = MspList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::Msp>), (status = 401, body = ErrorBody)))]
 pub async fn list_msps(
     State(state): State<AppState>,
     caller: Caller,
@@ -25,10 +25,10 @@ pub async fn list_msps(
 ) -> ApiResult<Json<MspList>> {
     let paging = Paging::new(p.page, p.per_page);
     if caller.scope.org_filter().is_some() {
-        return Ok(Json(MspList { items: vec![], total: 0, page: paging.page, per_page: paging.per_page }));
+        return Ok(Json(MspList::new(vec![], 0, paging.page, paging.per_page)));
     }
     let (items, total) = state.store.list_msps(caller.scope, paging).await?;
-    Ok(Json(MspList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(MspList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Create an MSP (platform admin).
@@ -94,7 +94,7 @@ pub async fn delete_msp(
 /// The MSP's admins.
 #[utoipa::path(get, path = "/msps/{id}/users", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = UserList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::User>), (status = 404, body = ErrorBody)))]
 pub async fn list_msp_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,7 +104,7 @@ pub async fn list_msp_users(
     caller.msp(&state, id).await?;
     let paging = Paging::new(p.page, p.per_page);
     let (items, total) = state.store.list_users(caller.scope, UserParent::Msp(id), paging).await?;
-    Ok(Json(UserList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(UserList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Add an MSP admin (`role` must be `msp_admin`).

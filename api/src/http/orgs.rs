@@ -16,7 +16,7 @@ use crate::validate;
 /// Organisations the caller can see.
 #[utoipa::path(get, path = "/orgs", tag = "tenancy", params(OrgListParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = OrgList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::Org>), (status = 401, body = ErrorBody)))]
 pub async fn list_orgs(
     State(state): State<AppState>,
     caller: Caller,
@@ -24,7 +24,7 @@ pub async fn list_orgs(
 ) -> ApiResult<Json<OrgList>> {
     let paging = Paging::new(p.page, p.per_page);
     let (items, total) = state.store.list_orgs(caller.scope, paging).await?;
-    Ok(Json(OrgList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(OrgList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Create an organisation under an MSP (`msp_id` required for platform admins).

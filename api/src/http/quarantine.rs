@@ -48,7 +48,7 @@ pub async fn upload(
 /// Quarantined messages within the caller's reach, newest first.
 #[utoipa::path(get, path = "/quarantine", tag = "quarantine", params(QuarantineQuery),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = QuarantineList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::QuarantineItem>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,5 +56,5 @@ pub async fn list(
 ) -> ApiResult<Json<QuarantineList>> {
     let paging = Paging::new(q.page, q.per_page);
     let (items, total, total_capped) = state.store.list_quarantine(caller.scope, &q, paging).await?;
-    Ok(Json(QuarantineList { items, total, total_capped, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(QuarantineList::of_search(items, total, total_capped, paging.page, paging.per_page)))
 }

@@ -22,7 +22,7 @@ pub const MAX_RELAY_SERVERS: usize = 100;
 /// The organisation's relay servers, by address.
 #[utoipa::path(get, path = "/orgs/{id}/allowed-ips", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = AllowedIpList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::AllowedIp>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_allowed_ips(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,7 +35,7 @@ pub async fn list_allowed_ips(
     let paging = Paging::new(p.page, p.per_page);
     let total = all.len() as i64;
     let items = all.into_iter().skip(paging.offset() as usize).take(paging.per_page as usize).collect();
-    Ok(Json(AllowedIpList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(AllowedIpList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Add a relay server (an address, or a network of at most /24 for IPv4 or /48 for IPv6;

@@ -16,7 +16,7 @@ use crate::validate;
 
 #[utoipa::path(get, path = "/orgs/{id}/users", tag = "tenancy", params(("id" = Uuid, Path), PageParams),
     security(("bearer_jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = UserList), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::User>), (status = 404, body = ErrorBody)))]
 pub async fn list_org_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -26,7 +26,7 @@ pub async fn list_org_users(
     caller.org(&state, id).await?;
     let paging = Paging::new(p.page, p.per_page);
     let (items, total) = state.store.list_users(caller.scope, UserParent::Org(id), paging).await?;
-    Ok(Json(UserList { items, total, page: paging.page, per_page: paging.per_page }))
+    Ok(Json(UserList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Add a user; without `password` the user is sent an activation email.
@@ -80,7 +80,7 @@ pub async fn update_user(
     if let Some(tz) = &req.time_zone {
         user.time_zone = validate::time_zone("time_zone", tz)?;
     }
-    if let Some(role) = req.role.filter(|r| *r != user.role()) {
+    if let Some(role) = req.role.filter(|r| *r != user.role) {
         if is_self {
             return Err(ApiError::invalid("role", "you cannot change your own role"));
         }
@@ -91,7 +91,7 @@ pub async fn update_user(
         if !caller.may_grant(role) {
             return Err(ApiError::forbidden());
         }
-        user.role = moat_openapi::wire_name(&role);
+        user.role = role;
     }
     if let Some(delegate) = req.quarantine_delegate_id {
         user.quarantine_delegate_id = match (delegate, user.org_id) {

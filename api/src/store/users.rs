@@ -2,7 +2,7 @@
 //! and the all-or-nothing bulk paths (CSV import, provisioning).
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{Domain, Policy, Role, User, from_wire_name, wire_name};
+use moat_openapi::{Domain, Policy, Role, User, wire_name};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreError, StoreResult};
@@ -17,7 +17,8 @@ pub struct UserRecord {
     pub org_id: Option<Uuid>,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: Option<String>,
     pub time_zone: String,
     pub quarantine_delegate_id: Option<Uuid>,
@@ -26,17 +27,12 @@ pub struct UserRecord {
 }
 
 impl UserRecord {
-    pub fn role(&self) -> Role {
-        // The column only ever holds wire names of roles.
-        from_wire_name(&self.role).unwrap_or(Role::User)
-    }
-
     pub fn to_wire(&self) -> User {
         User {
             id: self.id,
             email: self.email.clone(),
             display_name: self.display_name.clone(),
-            role: self.role(),
+            role: self.role,
             msp_id: self.msp_id,
             org_id: self.org_id,
             time_zone: self.time_zone.clone(),
@@ -114,7 +110,7 @@ macro_rules! insert_new_user {
             .bind(u.org_id)
             .bind(&u.email)
             .bind(&u.display_name)
-            .bind(&u.role)
+            .bind(wire_name(&u.role))
             .bind(&u.password_hash)
             .bind(&u.time_zone)
             .bind(u.quarantine_delegate_id)
@@ -261,7 +257,7 @@ impl Store {
     pub async fn update_user(&self, user: &UserRecord) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query(
             "UPDATE users SET display_name = $1, role = $2, time_zone = $3, quarantine_delegate_id = $4 WHERE id = $5")
-            .bind(&user.display_name).bind(&user.role).bind(&user.time_zone).bind(user.quarantine_delegate_id).bind(user.id)
+            .bind(&user.display_name).bind(wire_name(&user.role)).bind(&user.time_zone).bind(user.quarantine_delegate_id).bind(user.id)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
