@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use moat_mta::common::config::WorkerConfig;
+use moat_mta::common::error::WorkerError;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -57,8 +58,17 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("moat-mta: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), WorkerError> {
     let config = WorkerConfig::load(cli.config.as_deref())?;
     let filter = EnvFilter::try_from_env("MOAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -66,7 +76,9 @@ fn main() -> anyhow::Result<()> {
         Command::Run => tokio::runtime::Runtime::new()?.block_on(moat_mta::start::run(config)),
         Command::Queue { action } => moat_mta::tools::queue_cli::run(config, action),
         Command::Learn { model, spam, ham } => {
-            anyhow::ensure!(!spam.is_empty() || !ham.is_empty(), "give --spam and/or --ham folders");
+            if spam.is_empty() && ham.is_empty() {
+                return Err(WorkerError::Usage("give --spam and/or --ham folders".into()));
+            }
             moat_mta::tools::offline::learn(&model, &spam, &ham)
         }
         Command::Scan { model, quarantine_at, reject_at, paths } => {

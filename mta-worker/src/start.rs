@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::{Resolver, TokioResolver};
 use tokio::net::TcpListener;
 
 use crate::common::config::WorkerConfig;
+use crate::common::error::{AtPath, WorkerError, WorkerResult};
 use crate::common::{files, metrics};
 use crate::connection::{dnsbl, limits, reputation, tls};
 use crate::content::{rspamd, scan};
@@ -39,7 +39,7 @@ pub struct Node {
 }
 
 /// Runs a node until SIGINT or SIGTERM.
-pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+pub async fn run(config: WorkerConfig) -> WorkerResult<()> {
     let node = start(&config, QueueMode::Background).await?;
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -50,8 +50,11 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
 }
 
 /// Starts a node: state, ports, background tasks, and SMTP served in a task.
-pub async fn start(config: &WorkerConfig, queue: QueueMode) -> anyhow::Result<Node> {
-    let token = config.node_token.clone().context("MOAT_NODE_TOKEN is required (from `moat-api node create`)")?;
+pub async fn start(config: &WorkerConfig, queue: QueueMode) -> WorkerResult<Node> {
+    let token = config
+        .node_token
+        .clone()
+        .ok_or_else(|| WorkerError::Config("MOAT_NODE_TOKEN is required (from `moat-api node create`)".into()))?;
     let api = api::ApiClient::new(&config.api_url, token.expose())?;
     let worker = build_worker(config, api.clone())?;
     let (listener, admin) = bind(config).await?;
@@ -64,7 +67,7 @@ pub async fn start(config: &WorkerConfig, queue: QueueMode) -> anyhow::Result<No
 
 /// The resolver for MX lookups, authentication and DNS lists: the configured server, or the
 /// system's.
-pub fn resolver(config: &WorkerConfig) -> anyhow::Result<TokioResolver> {
+pub fn resolver(config: &WorkerConfig) -> WorkerResult<TokioResolver> {
     let mut opts = ResolverOpts::default();
     opts.attempts = 2;
     opts.timeout = Duration::from_secs(5);
@@ -84,24 +87,30 @@ pub fn resolver(config: &WorkerConfig) -> anyhow::Result<TokioResolver> {
                 TokioRuntimeProvider::default(),
             )
             .with_options(opts)
-            .build()?
+            .build()
+            .map_err(dns_error)?
         }
-        None => {
-            Resolver::builder_tokio().context("cannot read the system DNS configuration")?.with_options(opts).build()?
-        }
+        None => Resolver::builder_tokio()
+            .map_err(|e| WorkerError::Config(format!("cannot read the system DNS configuration: {e}")))?
+            .with_options(opts)
+            .build()
+            .map_err(dns_error)?,
     })
+}
+
+fn dns_error(err: impl std::fmt::Display) -> WorkerError {
+    WorkerError::Config(format!("DNS resolver: {err}"))
 }
 
 /// Opens the spool (recovering what a crash left), the outbox and the upload folder, loads
 /// keys and models, and assembles the state every session and task shares.
-fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> anyhow::Result<Worker> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> WorkerResult<Worker> {
+    std::fs::create_dir_all(&config.data_dir).at("cannot create", &config.data_dir)?;
     let spool = spool::Spool::open(config.spool_dir())?;
     spool.recover()?;
     let tls = tls::acceptor(config).map_err(|err| tracing::warn!(%err, "STARTTLS disabled")).ok();
     let resolver = resolver(config)?;
-    let sites = dnsbl::parse_sites(&config.dnsbl_sites).map_err(anyhow::Error::msg)?;
+    let sites = dnsbl::parse_sites(&config.dnsbl_sites)?;
     let dnsbl = dnsbl::Dnsbl::new(sites);
     Ok(Worker::new(WorkerInner {
         batv: Arc::new(bounce_tags(config)?),
@@ -112,7 +121,7 @@ fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> anyhow::Result<Wo
         dnsbl,
         greylist: greylist::Greylist::new(config),
         limits: limits::Limits::new(config),
-        trusted: config.trusted().map_err(anyhow::Error::msg)?,
+        trusted: config.trusted()?,
         authenticator: mail_auth::MessageAuthenticator(resolver.clone()),
         resolver,
         scanner: spam_scanner(config),
@@ -128,9 +137,9 @@ fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> anyhow::Result<Wo
 }
 
 /// The BATV keys: configured, or one generated once into the data folder (owner-only).
-fn bounce_tags(config: &WorkerConfig) -> anyhow::Result<batv::Batv> {
+fn bounce_tags(config: &WorkerConfig) -> WorkerResult<batv::Batv> {
     if let Some(keys) = &config.batv_keys {
-        return batv::Batv::parse(keys.expose()).map_err(anyhow::Error::msg);
+        return batv::Batv::parse(keys.expose());
     }
     let path = config.data_dir.join("batv.key");
     if !path.exists() {
@@ -140,7 +149,7 @@ fn bounce_tags(config: &WorkerConfig) -> anyhow::Result<batv::Batv> {
             .collect();
         files::write_secret_atomically(&path, format!("0:{secret}").as_bytes())?;
     }
-    batv::Batv::parse(std::fs::read_to_string(&path)?.trim()).map_err(anyhow::Error::msg)
+    batv::Batv::parse(std::fs::read_to_string(&path).at("cannot read", &path)?.trim())
 }
 
 /// The scorer with its models; models retrained on disk (by `moat-mta learn`) are picked
@@ -161,13 +170,10 @@ fn spam_scanner(config: &WorkerConfig) -> scan::Scanner {
 }
 
 /// The SMTP and admin listeners.
-async fn bind(config: &WorkerConfig) -> anyhow::Result<(TcpListener, TcpListener)> {
-    let listener = TcpListener::bind(config.smtp_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.smtp_listen))?;
-    let admin = TcpListener::bind(config.metrics_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.metrics_listen))?;
+async fn bind(config: &WorkerConfig) -> WorkerResult<(TcpListener, TcpListener)> {
+    let listen = |addr| move |source| WorkerError::Listen { addr, source };
+    let listener = TcpListener::bind(config.smtp_listen).await.map_err(listen(config.smtp_listen))?;
+    let admin = TcpListener::bind(config.metrics_listen).await.map_err(listen(config.metrics_listen))?;
     tracing::info!(smtp = %listener.local_addr()?, metrics = %admin.local_addr()?, "moat-mta listening");
     println!("Moat MTA listening on smtp://{} (metrics http://{})", listener.local_addr()?, admin.local_addr()?);
     Ok((listener, admin))

@@ -62,7 +62,11 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     Ok(Json(Me {
         user: caller.user.as_ref().map(|u| u.to_wire()),
         role: caller.role,
-        via: if caller.api_key_id.is_some() { moat_openapi::CallerKind::ApiKey } else { moat_openapi::CallerKind::User },
+        via: if caller.api_key_id.is_some() {
+            moat_openapi::CallerKind::ApiKey
+        } else {
+            moat_openapi::CallerKind::User
+        },
         reach,
     }))
 }

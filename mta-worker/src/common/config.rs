@@ -10,6 +10,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::common::error::{WorkerError, WorkerResult};
+
 /// A secret that `Debug` and logs never show.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(transparent)]
@@ -219,16 +221,17 @@ impl Default for WorkerConfig {
 }
 
 impl WorkerConfig {
-    pub fn load(file: Option<&Path>) -> anyhow::Result<WorkerConfig> {
+    pub fn load(file: Option<&Path>) -> WorkerResult<WorkerConfig> {
         let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("moat-mta.toml"));
-        Ok(Figment::from(Serialized::defaults(WorkerConfig::default()))
+        Figment::from(Serialized::defaults(WorkerConfig::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("MOAT_").split("__").ignore(&["config"]))
-            .extract()?)
+            .extract()
+            .map_err(|e| WorkerError::Config(e.to_string()))
     }
 
     /// The trusted networks, parsed; an entry that is not a CIDR or address is an error.
-    pub fn trusted(&self) -> Result<Vec<ipnet::IpNet>, String> {
+    pub fn trusted(&self) -> WorkerResult<Vec<ipnet::IpNet>> {
         self.trusted_networks
             .split(',')
             .map(str::trim)
@@ -236,7 +239,7 @@ impl WorkerConfig {
             .map(|s| {
                 s.parse::<ipnet::IpNet>()
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| format!("trusted_networks: `{s}` is not a CIDR"))
+                    .map_err(|_| WorkerError::Config(format!("trusted_networks: `{s}` is not a CIDR")))
             })
             .collect()
     }

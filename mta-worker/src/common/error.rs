@@ -14,6 +14,14 @@ pub enum WorkerError {
     Tls(String),
     #[error("configuration: {0}")]
     Config(String),
+    /// A file or folder named by the operator cannot be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    File { action: &'static str, path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    /// A command was given what it cannot work with.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl WorkerError {
@@ -25,3 +33,14 @@ impl WorkerError {
 }
 
 pub type WorkerResult<T> = Result<T, WorkerError>;
+
+/// Names the file an I/O error is about: `read(path).at("cannot read", path)`.
+pub trait AtPath<T> {
+    fn at(self, action: &'static str, path: &std::path::Path) -> WorkerResult<T>;
+}
+
+impl<T> AtPath<T> for std::io::Result<T> {
+    fn at(self, action: &'static str, path: &std::path::Path) -> WorkerResult<T> {
+        self.map_err(|source| WorkerError::File { action, path: path.to_path_buf(), source })
+    }
+}

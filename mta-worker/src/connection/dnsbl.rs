@@ -8,6 +8,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use hickory_resolver::TokioResolver;
 use hickory_resolver::proto::rr::RData;
 
+use crate::common::error::{WorkerError, WorkerResult};
+
 /// What one reply octet may be.
 #[derive(Debug, Clone, PartialEq)]
 enum Octet {
@@ -69,12 +71,12 @@ fn split_octets(filter: &str) -> Vec<String> {
 }
 
 /// Parses the comma-separated site list; an unreadable entry is an error naming it.
-pub fn parse_sites(spec: &str) -> Result<Vec<Site>, String> {
+pub fn parse_sites(spec: &str) -> WorkerResult<Vec<Site>> {
     spec.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|entry| {
-            let bad = || format!("dnsbl_sites: cannot read `{entry}`");
+            let bad = || WorkerError::Config(format!("dnsbl_sites: cannot read `{entry}`"));
             let (rest, weight) = match entry.rsplit_once('*') {
                 Some((rest, w)) if !rest.ends_with('.') => (rest, w.parse::<i32>().map_err(|_| bad())?),
                 _ => (entry, 1),

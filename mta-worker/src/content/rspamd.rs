@@ -28,8 +28,11 @@ struct Symbol {
 }
 
 impl Rspamd {
-    pub fn new(url: &str) -> anyhow::Result<Rspamd> {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    pub fn new(url: &str) -> crate::common::error::WorkerResult<Rspamd> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| crate::common::error::WorkerError::Config(format!("rspamd client: {e}")))?;
         Ok(Rspamd { http, url: format!("{}/checkv2", url.trim_end_matches('/')) })
     }
 

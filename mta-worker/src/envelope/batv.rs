@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::common::error::{WorkerError, WorkerResult};
+
 const VALID_DAYS: i64 = 7;
 
 pub struct Batv {
@@ -21,19 +23,20 @@ fn day_now() -> i64 {
 
 impl Batv {
     /// Parses `K:secret,...`; the first key signs.
-    pub fn parse(spec: &str) -> Result<Batv, String> {
+    pub fn parse(spec: &str) -> WorkerResult<Batv> {
+        let bad = |why: &str| WorkerError::Config(format!("batv_keys: {why}"));
         let mut keys = HashMap::new();
         let mut signing = None;
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, secret) = part.split_once(':').ok_or("batv_keys: use K:secret")?;
-            let digit = k.parse::<u8>().ok().filter(|d| *d < 10).ok_or("batv_keys: K must be one digit")?;
+            let (k, secret) = part.split_once(':').ok_or_else(|| bad("use K:secret"))?;
+            let digit = k.parse::<u8>().ok().filter(|d| *d < 10).ok_or_else(|| bad("K must be one digit"))?;
             if secret.len() < 16 {
-                return Err("batv_keys: secrets need at least 16 characters".into());
+                return Err(bad("secrets need at least 16 characters"));
             }
             keys.insert(digit, secret.as_bytes().to_vec());
             signing.get_or_insert(digit);
         }
-        Ok(Batv { keys, signing: signing.ok_or("batv_keys: no key")? })
+        Ok(Batv { keys, signing: signing.ok_or_else(|| bad("no key"))? })
     }
 
     fn tag(&self, key: u8, day: i64, address: &str) -> Option<String> {

@@ -63,8 +63,16 @@ fn summarize(parsed: Option<&mail_parser::Message<'_>>, inbound: bool) -> Summar
     }
 }
 
-/// Spools (or quarantines) the message; `Ok(Err(reason))` refuses it with a 550 instead.
-pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Result<String, String>> {
+/// What became of a complete message.
+pub enum Accepted {
+    /// Durable under this spool id: answer 250.
+    Queued(String),
+    /// Refused with this reason: answer 550 (anything held is durable all the same).
+    Refused(String),
+}
+
+/// Spools (or quarantines) the message, or refuses it.
+pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accepted> {
     let id = new_id();
     let inbound = session.rcpts.iter().any(|r| r.inbound);
     // Inbound mail may not arrive looking already judged by us.
@@ -77,7 +85,7 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Result
     };
     let sender = session.mail_from.clone().unwrap_or_default();
     if let Some(reason) = foreign_from(&session.policy(), &sender, &session.rcpts, parsed.as_ref()) {
-        return Ok(Err(reason));
+        return Ok(Accepted::Refused(reason));
     }
     let summary = summarize(parsed.as_ref(), inbound);
     let judged = if inbound { Some(judge(session, &id, &body, parsed.as_ref()).await) } else { None };
@@ -102,10 +110,10 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Result
         session.worker.queue.enqueue(&msg);
     }
     if let Some(reason) = outcome.refusal() {
-        return Ok(Err(format!("Message refused: {reason}")));
+        return Ok(Accepted::Refused(format!("Message refused: {reason}")));
     }
     remember_outbound(session, &msg, &summary);
-    Ok(Ok(id))
+    Ok(Accepted::Queued(id))
 }
 
 /// The spool's record of the message, one route per destination and list treatment.

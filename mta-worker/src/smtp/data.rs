@@ -1,7 +1,7 @@
 //! DATA and BDAT: receive the message, apply the bare-newline rule and back-scatter
 //! protection, hand it to the accept step, and only once it is durable answer `250`.
 
-use super::accept::accept;
+use super::accept::{Accepted, accept};
 use super::{Next, Session};
 use crate::common::config::BareNewlines;
 use crate::envelope::backscatter::backscatter;
@@ -98,8 +98,8 @@ pub async fn finish(session: &mut Session) {
         return;
     }
     match accept(session, raw).await {
-        Ok(Ok(id)) => session.reply(250, "2.0.0", &format!("Ok: queued as {id}")),
-        Ok(Err(reason)) => {
+        Ok(Accepted::Queued(id)) => session.reply(250, "2.0.0", &format!("Ok: queued as {id}")),
+        Ok(Accepted::Refused(reason)) => {
             tracing::info!(%reason, "message refused");
             session.reply(550, "5.7.1", &reason);
         }

@@ -5,21 +5,21 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use chrono::Utc;
 
+use crate::common::error::{AtPath, WorkerResult};
 use crate::content::scan::bayes::Model;
 use crate::content::scan::tokens::{Bodies, Tokens};
 use crate::content::scan::{self, Scanner};
 
 /// Every regular file under the given files and folders, sorted (hidden files skipped).
-fn message_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+fn message_files(paths: &[PathBuf]) -> WorkerResult<Vec<PathBuf>> {
     let mut found = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let meta = std::fs::metadata(path).at("cannot read", path)?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("cannot list {}", path.display()))?
+                .at("cannot list", path)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
                 .collect();
@@ -33,8 +33,8 @@ fn message_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// A message file's bytes without an mbox `From ` separator line, if it has one.
-fn read_message(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_message(path: &Path) -> WorkerResult<Vec<u8>> {
+    let raw = std::fs::read(path).at("cannot read", path)?;
     Ok(match raw.strip_prefix(b"From ") {
         Some(rest) => rest.iter().position(|&b| b == b'\n').map(|i| rest[i + 1..].to_vec()).unwrap_or_default(),
         None => raw,
@@ -42,12 +42,9 @@ fn read_message(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// `moat-mta learn`: adds the messages to the model file (created when missing).
-pub fn learn(model_path: &Path, spam: &[PathBuf], ham: &[PathBuf]) -> anyhow::Result<()> {
-    let mut model = if model_path.exists() {
-        Model::load(model_path).with_context(|| format!("cannot load {}", model_path.display()))?
-    } else {
-        Model::default()
-    };
+pub fn learn(model_path: &Path, spam: &[PathBuf], ham: &[PathBuf]) -> WorkerResult<()> {
+    let mut model =
+        if model_path.exists() { Model::load(model_path).at("cannot load", model_path)? } else { Model::default() };
     let mut counts = [0usize; 2];
     for (paths, is_spam) in [(spam, true), (ham, false)] {
         for file in message_files(paths)? {
@@ -60,7 +57,7 @@ pub fn learn(model_path: &Path, spam: &[PathBuf], ham: &[PathBuf]) -> anyhow::Re
             counts[usize::from(!is_spam)] += 1;
         }
     }
-    model.save(model_path).with_context(|| format!("cannot write {}", model_path.display()))?;
+    model.save(model_path).at("cannot write", model_path)?;
     println!(
         "learned {} spam and {} ham; {} now holds {} spam, {} ham, {} tokens",
         counts[0],
@@ -80,10 +77,10 @@ pub fn scan(
     quarantine_at: f64,
     reject_at: f64,
     paths: &[PathBuf],
-) -> anyhow::Result<()> {
+) -> WorkerResult<()> {
     let mut scanner = Scanner::new(weights);
     if let Some(path) = model_path {
-        scanner = scanner.with_model(Model::load(path).with_context(|| format!("cannot load {}", path.display()))?);
+        scanner = scanner.with_model(Model::load(path).at("cannot load", path)?);
     }
     let files = message_files(paths)?;
     let stdout = std::io::stdout();

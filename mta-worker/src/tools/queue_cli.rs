@@ -5,6 +5,7 @@
 use clap::Subcommand;
 
 use crate::common::config::WorkerConfig;
+use crate::common::error::{WorkerError, WorkerResult};
 
 #[derive(Subcommand)]
 pub enum QueueAction {
@@ -17,7 +18,7 @@ pub enum QueueAction {
 }
 
 /// Runs one queue command against the spool (and tells a running worker, best effort).
-pub fn run(config: WorkerConfig, action: QueueAction) -> anyhow::Result<()> {
+pub fn run(config: WorkerConfig, action: QueueAction) -> WorkerResult<()> {
     let spool = crate::delivery::spool::Spool::open(config.spool_dir())?;
     let token = config.admin_token()?;
     let poke = |path: &str, method: reqwest::Method| {
@@ -66,12 +67,14 @@ pub fn run(config: WorkerConfig, action: QueueAction) -> anyhow::Result<()> {
             );
         }
         QueueAction::Remove { id } => {
-            anyhow::ensure!(crate::delivery::spool::is_valid_id(&id), "`{id}` is not a queue id");
+            if !crate::delivery::spool::is_valid_id(&id) {
+                return Err(WorkerError::Usage(format!("`{id}` is not a queue id")));
+            }
             if spool.remove(&id)? {
                 poke(&format!("/queue/{id}"), reqwest::Method::DELETE);
                 println!("removed {id}");
             } else {
-                anyhow::bail!("no queued message {id}");
+                return Err(WorkerError::Usage(format!("no queued message {id}")));
             }
         }
     }
