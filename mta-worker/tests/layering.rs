@@ -137,3 +137,44 @@ fn the_checker_sees_grouped_imports_and_plain_paths() {
     assert_eq!(paths[2], ["delivery", "queue", "run"]);
     assert!(rank(&["smtp".to_string()]) > rank(&["delivery".to_string()]));
 }
+
+/// The length of every function in `file`, by its first line and its closing brace at the
+/// same indentation (rustfmt's layout).
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let signature = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(crate) fn ", "pub(crate) async fn "];
+        if !signature.iter().any(|s| trimmed.starts_with(s)) || trimmed.ends_with(';') {
+            continue;
+        }
+        let closing = format!("{indent}}}");
+        if let Some(end) = lines[i..].iter().position(|l| *l == closing) {
+            let name = trimmed.split('(').next().unwrap_or(trimmed).to_string();
+            found.push((name, end + 1));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_of_the_worker_or_the_api_is_over_a_hundred_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("../api/src"), &mut files);
+    let mut long = Vec::new();
+    for file in &files {
+        for (name, lines) in function_lengths(&std::fs::read_to_string(file).expect("read")) {
+            if lines > 100 {
+                long.push(format!("{}: {name} has {lines} lines", file.display()));
+            }
+        }
+    }
+    assert!(files.len() > 60, "the sources were not found");
+    assert!(long.is_empty(), "split these into named steps:\n{}", long.join("\n"));
+    let sample = "fn short() {\n    one();\n}\n\npub async fn longer() {\n    a();\n    b();\n}\n";
+    assert_eq!(function_lengths(sample), vec![("fn short".to_string(), 3), ("pub async fn longer".to_string(), 4)]);
+}
