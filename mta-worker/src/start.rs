@@ -54,6 +54,7 @@ pub async fn start(config: &WorkerConfig, queue: QueueMode) -> WorkerResult<Node
     let token = config
         .node_token
         .clone()
+        .filter(|t| !t.expose().trim().is_empty())
         .ok_or_else(|| WorkerError::Config("MOAT_NODE_TOKEN is required (from `moat-api node create`)".into()))?;
     let api = api::ApiClient::new(&config.api_url, token.expose())?;
     let worker = build_worker(config, api.clone())?;
