@@ -101,7 +101,13 @@ pub fn activation_for(state: &AppState, user: &UserRecord) -> ((NewToken, System
         token_hash: sha256_hex(&secret),
         expires_at: now() + ACTIVATION_TTL,
     };
-    ((token, mail(&user.email, "Welcome to Moat: activate your account", body)), secret)
+    let html = html_mail(
+        &user.display_name,
+        "an account was created for you on Moat, the mail security gateway that filters your mail.",
+        ("Set your password", &link),
+        "The link works once, for 7 days.",
+    );
+    ((token, mail(&user.email, "Welcome to Moat: activate your account", body, html)), secret)
 }
 
 /// A fresh password-reset token for `user` and the mail that carries it.
@@ -119,9 +125,39 @@ pub fn reset_for(state: &AppState, user: &UserRecord) -> (NewToken, SystemMail) 
         token_hash: sha256_hex(&secret),
         expires_at: now() + RESET_TTL,
     };
-    (token, mail(&user.email, "Moat password reset", body))
+    let html = html_mail(
+        &user.display_name,
+        "a password reset was requested for your Moat account.",
+        ("Choose a new password", &link),
+        "The link works once, for one hour. If you did not ask for this, ignore this mail.",
+    );
+    (token, mail(&user.email, "Moat password reset", body, html))
 }
 
-fn mail(to: &str, subject: &str, body: String) -> SystemMail {
-    SystemMail { id: Uuid::new_v4(), recipient: to.to_string(), subject: subject.to_string(), body, created_at: now() }
+fn mail(to: &str, subject: &str, body: String, html: String) -> SystemMail {
+    SystemMail {
+        id: Uuid::new_v4(),
+        recipient: to.to_string(),
+        subject: subject.to_string(),
+        body,
+        html,
+        created_at: now(),
+    }
+}
+
+/// The HTML part of an account mail: greeting, one sentence, one button, a note.
+fn html_mail(name: &str, what: &str, (label, link): (&str, &str), note: &str) -> String {
+    let (name, what, label, link, note) = (escape(name), escape(what), escape(label), escape(link), escape(note));
+    format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;color:#222\">\
+         <p>Hello {name},</p><p>{what}</p>\
+         <p><a href=\"{link}\" style=\"background:#0b6e5f;color:#fff;padding:10px 16px;border-radius:4px;\
+         text-decoration:none\">{label}</a></p><p style=\"color:#555\">{note}</p>\
+         <p style=\"color:#555\">{link}</p></body></html>"
+    )
+}
+
+/// Text made safe inside HTML elements and attribute values.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

@@ -72,6 +72,25 @@ pub struct Config {
     /// Let organisation and MSP admins point a domain at loopback, link-local or cloud
     /// metadata addresses (development and tests only; the platform admin always may).
     pub allow_internal_destinations: bool,
+    /// The SMTP relay system mail (activation, reset) leaves through, `host:port`; unset,
+    /// system mail waits in the outbox (its state says so).
+    pub smtp_relay: Option<String>,
+    /// How to talk to the relay: `starttls` (default), `tls` (implicit) or `none` (plain,
+    /// for a relay on loopback).
+    pub smtp_relay_tls: RelayTls,
+    pub smtp_relay_user: Option<String>,
+    pub smtp_relay_password: Option<Secret>,
+    /// The envelope sender and `From:` address of system mail.
+    pub system_mail_from: String,
+}
+
+/// TLS towards the system-mail relay.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayTls {
+    None,
+    Starttls,
+    Tls,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +128,11 @@ impl Default for Config {
             max_message_size: 25 * 1024 * 1024,
             max_csv_bytes: 16 * 1024 * 1024,
             allow_internal_destinations: false,
+            smtp_relay: None,
+            smtp_relay_tls: RelayTls::Starttls,
+            smtp_relay_user: None,
+            smtp_relay_password: None,
+            system_mail_from: "no-reply@moat.localhost".into(),
         }
     }
 }

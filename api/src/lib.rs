@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod seed;
 pub mod state;
@@ -40,6 +41,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = state.store.backend_name(), "moat-api listening");
     println!("Moat API listening on http://{addr}");
+    jobs::spawn(&state);
+    match &state.config.smtp_relay {
+        Some(relay) => tracing::info!(%relay, "system mail goes out through the SMTP relay"),
+        None => tracing::warn!("MOAT_SMTP_RELAY is not set: system mail (activation, reset) waits in the outbox"),
+    }
     let app = http::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     state.store.close().await;

@@ -170,6 +170,18 @@ test("an org admin names its relay servers, and a whole network is refused", asy
   await page.close();
 });
 
+test("the platform admin sees that system mail has no way out without a relay", async () => {
+  const page = await newPage();
+  await login(page, "admin@moat.test", "moat-demo-admin");
+  await page.waitForURL(`${base}/msps`);
+  await page.getByRole("link", { name: "System mail" }).click();
+  await page.getByRole("heading", { name: "System mail" }).waitFor();
+  await page.getByText("No SMTP relay is configured (MOAT_SMTP_RELAY): nothing is sent.").waitFor();
+  await page.screenshot({ path: join(shots, "system-mail.png"), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
 /// Puts one message into the demo user's quarantine the way a worker does.
 async function quarantineOne(subject) {
   const token = execFileSync(bin, ["node", "create", "--name", "browser-test"], { env: serverEnv }).toString().trim().split("\n").pop();

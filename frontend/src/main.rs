@@ -36,6 +36,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/account") view=|| guarded(Role::User, pages::account::AccountPage)/>
                     <Route path=path!("/quarantine") view=|| guarded(Role::User, pages::quarantine::QuarantinePage)/>
                     <Route path=path!("/msps") view=|| guarded(Role::PlatformAdmin, pages::msps::MspsPage)/>
+                    <Route path=path!("/system-mail") view=|| guarded(Role::PlatformAdmin, pages::system_mail::SystemMailPage)/>
                     <Route path=path!("/msps/:id") view=|| guarded(Role::MspAdmin, pages::msps::MspPage)/>
                     <Route path=path!("/orgs") view=|| guarded(Role::MspAdmin, pages::orgs::OrgsPage)/>
                     <Route path=path!("/orgs/:id") view=|| guarded(Role::OrgAdmin, pages::orgs::OrgPage)/>
@@ -57,6 +58,7 @@ fn TopBar() -> impl IntoView {
         let mut links: Vec<(String, &'static str)> = Vec::new();
         if me.role >= Role::PlatformAdmin {
             links.push(("/msps".into(), "MSPs"));
+            links.push(("/system-mail".into(), "System mail"));
         }
         if me.role >= Role::MspAdmin {
             links.push(("/orgs".into(), "Organisations"));

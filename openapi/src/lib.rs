@@ -5,6 +5,7 @@ pub mod identity;
 pub mod lists;
 pub mod policy;
 pub mod quarantine;
+pub mod system_mail;
 pub mod tenancy;
 pub mod worker;
 
@@ -12,6 +13,7 @@ pub use identity::*;
 pub use lists::*;
 pub use policy::*;
 pub use quarantine::*;
+pub use system_mail::*;
 pub use tenancy::*;
 pub use worker::*;
 

@@ -12,6 +12,7 @@ mod orgs;
 mod provision;
 mod quarantine;
 mod relay;
+mod system_mail;
 mod users;
 mod worker;
 
@@ -102,6 +103,8 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(users::get_user, users::update_user, users::delete_user))
         .routes(routes!(users::resend_welcome))
         .routes(routes!(users::reset_password))
+        .routes(routes!(system_mail::system_mail_state))
+        .routes(routes!(system_mail::list_system_mail))
         .routes(routes!(users::reset_settings))
         .routes(routes!(relay::list_allowed_ips, relay::add_allowed_ip))
         .routes(routes!(relay::remove_allowed_ip))

@@ -16,6 +16,7 @@ mod lists;
 mod quarantine;
 mod reputation;
 pub(crate) mod search;
+mod system_mail;
 mod tenancy;
 mod users;
 mod worker;

@@ -52,13 +52,17 @@ pub struct NewToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A message for the system outbox (activation, password reset, digests later).
+/// A message for the system outbox (activation, password reset, digests later), sent by
+/// the system-mail job (`crate::jobs::system_mail`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SystemMail {
     pub id: Uuid,
     pub recipient: String,
     pub subject: String,
+    /// The text part.
     pub body: String,
+    /// The HTML part (empty: text only).
+    pub html: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -96,8 +100,8 @@ const INSERT_USER: &str = "INSERT INTO users (id, msp_id, org_id, email, display
      time_zone, quarantine_delegate_id, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const INSERT_TOKEN: &str = "INSERT INTO user_tokens (id, user_id, purpose, token_hash, expires_at, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
-const INSERT_MAIL: &str =
-    "INSERT INTO system_mail (id, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)";
+const INSERT_MAIL: &str = "INSERT INTO system_mail (id, recipient, subject, body, html, created_at, status, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $6)";
 pub const DUPLICATE_EMAIL: &str = "a user with this email already exists";
 
 /// Inserts a [`NewUser`] (and its activation token and mail) on `$conn`.
@@ -147,6 +151,7 @@ macro_rules! insert_mail {
             .bind(&$m.recipient)
             .bind(&$m.subject)
             .bind(&$m.body)
+            .bind(&$m.html)
             .bind($m.created_at)
             .execute(&mut *$conn)
             .await?
@@ -326,10 +331,11 @@ impl Store {
         Ok(user)
     }
 
-    /// Outbox messages, newest first (delivery comes with the MTA worker).
+    /// The system mail to one address, newest first.
     pub async fn system_mail_to(&self, recipient: &str) -> StoreResult<Vec<SystemMail>> {
         let rows = with_pool!(self, pool => sqlx::query_as(
-            "SELECT id, recipient, subject, body, created_at FROM system_mail WHERE recipient = $1 ORDER BY created_at DESC")
+            "SELECT id, recipient, subject, body, html, created_at FROM system_mail WHERE recipient = $1 \
+             ORDER BY created_at DESC")
             .bind(recipient).fetch_all(pool).await)?;
         Ok(rows)
     }

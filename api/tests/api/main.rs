@@ -7,6 +7,7 @@ mod boundaries;
 mod bulk;
 mod cross_tenant;
 mod helpers;
+mod jobs;
 mod lists;
 mod meta;
 mod tenancy;

@@ -7,4 +7,5 @@ pub mod login;
 pub mod msps;
 pub mod orgs;
 pub mod quarantine;
+pub mod system_mail;
 pub mod user;

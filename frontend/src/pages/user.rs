@@ -96,9 +96,9 @@ fn UserForm(user: User) -> impl IntoView {
             </form>
             <div class="actions">
                 <Show when=move || !user.active>
-                    <button class="btn" on:click=move |_| action("resend-welcome", "Welcome email sent")>"Resend welcome email"</button>
+                    <button class="btn" on:click=move |_| action("resend-welcome", "Welcome email queued for sending")>"Resend welcome email"</button>
                 </Show>
-                <button class="btn" on:click=move |_| action("reset-password", "Password reset email sent")>"Send password reset"</button>
+                <button class="btn" on:click=move |_| action("reset-password", "Password reset email queued for sending")>"Send password reset"</button>
                 <button class="btn" on:click=move |_| action("reset-settings", "Settings reset")>"Reset settings"</button>
                 <DeleteButton label="Delete user" on_confirm=delete/>
             </div>
