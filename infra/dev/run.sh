@@ -23,7 +23,9 @@ if python3 -c "import aiosmtpd" 2>/dev/null; then
 fi
 # The demo customer's mail server runs on this machine, so loopback destinations are allowed.
 MOAT_ALLOW_INTERNAL_DESTINATIONS=${MOAT_ALLOW_INTERNAL_DESTINATIONS:-true} \
-  MOAT_DEMO_SEED=${MOAT_DEMO_SEED:-true} MOAT_DATA_DIR="$DATA" MOAT_HTTP_LISTEN="$API_LISTEN" "$BIN/moat-api" serve & pids+=($!)
+  MOAT_DEMO_SEED=${MOAT_DEMO_SEED:-true} MOAT_DATA_DIR="$DATA" MOAT_HTTP_LISTEN="$API_LISTEN" \
+  MOAT_SMTP_RELAY=${MOAT_SMTP_RELAY:-$SMTP_LISTEN} MOAT_SMTP_RELAY_TLS=${MOAT_SMTP_RELAY_TLS:-none} \
+  MOAT_SYSTEM_MAIL_FROM=${MOAT_SYSTEM_MAIL_FROM:-no-reply@moat.localhost} "$BIN/moat-api" serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fsS "http://$API_LISTEN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 MOAT_ALLOW_INTERNAL_DESTINATIONS=${MOAT_ALLOW_INTERNAL_DESTINATIONS:-true} \
   MOAT_API_URL="http://$API_LISTEN" MOAT_NODE_TOKEN="$(cat "$DATA/node.token")" MOAT_DATA_DIR="$DATA/mta" \
@@ -35,6 +37,8 @@ Send a test message through Moat (delivered to the demo mail server, saved in $D
   swaks --server $SMTP_LISTEN --from someone@ext.test --to user@example.test --header "Subject: hello Moat"
 Track it:  log in as admin@example.test and GET http://$API_LISTEN/api/v1/messages
 Queue:     MOAT_DATA_DIR=$DATA/mta $BIN/moat-mta queue list
+System mail (welcome, password reset) goes out through this worker (MOAT_SMTP_RELAY=$SMTP_LISTEN),
+so mail to the demo users lands in $DATA/demo-inbox too.
 Press Ctrl-C to stop.
 TXT
 wait -n "${pids[@]}"
