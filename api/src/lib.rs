@@ -10,6 +10,7 @@ pub mod extract;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod preview;
 pub mod seed;
 pub mod state;
 pub mod store;

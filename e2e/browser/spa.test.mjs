@@ -183,8 +183,8 @@ test("the platform admin sees that system mail has no way out without a relay", 
 });
 
 /// Puts one message into the demo user's quarantine the way a worker does.
-async function quarantineOne(subject) {
-  const token = execFileSync(bin, ["node", "create", "--name", "browser-test"], { env: serverEnv }).toString().trim().split("\n").pop();
+async function quarantineOne(subject, raw = `Subject: ${subject}\r\n\r\nspam\r\n`, id = "browser-test.1-1") {
+  const token = execFileSync(bin, ["node", "create", "--name", `browser-${id}`], { env: serverEnv }).toString().trim().split("\n").pop();
   const login = await (await fetch(`${base}/api/v1/auth/login`, {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ email: "user@example.test", password: "moat-demo-user" }),
@@ -193,9 +193,9 @@ async function quarantineOne(subject) {
   const res = await fetch(`${base}/api/v1/worker/quarantine`, {
     method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
     body: JSON.stringify({
-      id: "browser-test.1-1", org_id: me.reach.org_id, user_id: me.user.id, recipient: "user@example.test",
+      id, org_id: me.reach.org_id, user_id: me.user.id, recipient: "user@example.test",
       sender: "spammer@ext.test", subject, score: 1000, reasons: ["GTUBE"], received_at: new Date().toISOString(),
-      raw_base64: Buffer.from(`Subject: ${subject}\r\n\r\nspam\r\n`).toString("base64"),
+      raw_base64: Buffer.from(raw).toString("base64"),
     }),
   });
   assert.equal(res.status, 201);
@@ -228,5 +228,45 @@ test("a plain user sees its quarantine, no admin navigation, and admin URLs show
   }
   await page.screenshot({ path: join(shots, "user-not-found.png") });
   assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("a hostile HTML message previews without running anything or fetching its images", async () => {
+  // The "remote" image is on loopback (tests talk to 127.0.0.0/8 only); nothing listens there.
+  const html = `<p onmouseover="alert('hover')">Your invoice</p><script>alert('script')</script>` +
+    `<img src="https://127.0.0.1:49999/pixel.gif" onerror="alert('img')">` +
+    `<a href="javascript:alert('link')">Pay now</a> <a href="https://bank.example.evil.test/login">Your bank</a>`;
+  const raw = `Subject: Hostile invoice\r\nMIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n${html}\r\n`;
+  await quarantineOne("Hostile invoice", raw, "browser-hostile.1-1");
+  const page = await newPage(1280);
+  const dialogs = [];
+  const pixels = [];
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  // Requests of the sandboxed frame are seen at the context (and failed ones logged).
+  page.context().on("request", (r) => { if (r.url().includes("pixel.gif")) pixels.push(r.url()); });
+  page.on("console", (m) => { if (/ERR_CONNECTION_REFUSED/.test(m.text())) pixels.push("refused"); });
+  await login(page, "user@example.test", "moat-demo-user");
+  await page.waitForURL(`${base}/quarantine`);
+  const row = page.locator("#quarantine-table tr", { hasText: "Hostile invoice" });
+  await row.getByRole("button", { name: "Preview" }).click();
+  await page.getByText("1 remote image(s) blocked.").waitFor();
+  const frame = page.frameLocator("iframe.preview-frame");
+  await frame.getByText("Your invoice").waitFor();
+  await frame.getByText("Your invoice").hover();
+  const inner = await frame.locator("body").innerHTML();
+  for (const bad of ["script", "onmouseover", "javascript:", "pixel.gif", "onerror"]) {
+    assert.ok(!inner.includes(bad), `${bad} reached the preview: ${inner}`);
+  }
+  await page.locator(".preview-links").getByText("https://bank.example.evil.test/login").waitFor();
+  await page.screenshot({ path: join(shots, "quarantine-preview.png"), fullPage: true });
+  assert.deepEqual(dialogs, [], "no script ran");
+  assert.deepEqual(pixels, [], "no image was fetched before the reader asked");
+  assert.deepEqual(page.problems, []);
+  await page.getByRole("button", { name: "Show remote images" }).click();
+  await frame.locator("img[src*='pixel.gif']").waitFor({ state: "attached" });
+  await frame.locator("img").waitFor({ state: "attached" });
+  await page.waitForTimeout(500);
+  assert.ok(pixels.length >= 1, "the image is fetched once the reader asks");
+  assert.deepEqual(dialogs, [], "and still nothing ran");
   await page.close();
 });

@@ -58,3 +58,55 @@ pub struct QuarantineUpload {
     /// The raw message, base64 (standard alphabet).
     pub raw_base64: String,
 }
+
+/// One header field of a message, decoded for display.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct HeaderField {
+    pub name: String,
+    pub value: String,
+}
+
+/// An attachment as listed (its bytes are never served from the preview).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// One quarantined message: its list fields, header fields and attachments.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct QuarantineMessage {
+    #[serde(flatten)]
+    pub item: QuarantineItem,
+    pub headers: Vec<HeaderField>,
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// A link of a previewed message: what it says and where it really goes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct PreviewLink {
+    pub text: String,
+    pub href: String,
+}
+
+/// What a quarantined message shows, made safe: the text part as it is, the HTML part
+/// sanitized (no scripts, styles, forms, frames or event handlers; `javascript:` and other
+/// active links removed; remote images removed unless asked for).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct QuarantinePreview {
+    pub text: Option<String>,
+    pub html: Option<String>,
+    /// How many remote images were left out (ask with `images=true` to keep them).
+    pub remote_images_blocked: u32,
+    /// Every link of the HTML part with its real target.
+    pub links: Vec<PreviewLink>,
+}
+
+/// Preview options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// Keep remote images (`http`/`https` sources) in the HTML part.
+    pub images: Option<bool>,
+}

@@ -121,6 +121,9 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(worker::push_reputation, worker::pull_reputation))
         .routes(routes!(messages::list_reputation))
         .routes(routes!(quarantine::list))
+        .routes(routes!(quarantine::get_one))
+        .routes(routes!(quarantine::preview))
+        .routes(routes!(quarantine::raw))
         .routes(routes!(lists::create, lists::list))
         .routes(routes!(lists::delete));
     let v1 = limited(small, SMALL_BODY_BYTES)
@@ -145,8 +148,10 @@ pub static OPENAPI_JSON: LazyLock<String> =
 
 /// Content-Security-Policy of every answer: nothing loads from elsewhere, no inline
 /// scripts or styles; `wasm-unsafe-eval` is what compiling the app's WebAssembly needs.
+/// Remote (`https:`) images are allowed only because a quarantine preview shows them when
+/// its reader asks; the API removes them from previews otherwise.
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-    img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; \
+    img-src 'self' data: https:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; \
     form-action 'self'; frame-ancestors 'none'";
 
 /// The built SPA: content-hashed files under `/assets` are cached for a year; every other

@@ -7,14 +7,14 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use moat_openapi::{
-    ErrorBody, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, QuarantineList, QuarantineQuery,
-    QuarantineUpload, bounded,
+    ErrorBody, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, PreviewQuery, QuarantineItem,
+    QuarantineList, QuarantineMessage, QuarantinePreview, QuarantineQuery, QuarantineUpload, Role, bounded,
 };
 
 use crate::auth::Caller;
 use crate::auth::node::WorkerNode;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store::{Paging, Scope};
 
@@ -57,4 +57,63 @@ pub async fn list(
     let paging = Paging::new(q.page, q.per_page);
     let (items, total, total_capped) = state.store.list_quarantine(caller.scope, &q, paging).await?;
     Ok(Json(QuarantineList::of_search(items, total, total_capped, paging.page, paging.per_page)))
+}
+
+/// The message `id` within the caller's reach, with its raw bytes.
+async fn held(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(QuarantineItem, Vec<u8>)> {
+    let (item, blob_key) = state.store.get_quarantine(caller.scope, id).await?.ok_or_else(ApiError::not_found)?;
+    let raw = state.blobs.get(&blob_key).await?;
+    Ok((item, raw))
+}
+
+/// One quarantined message: its fields, header fields and attachment list.
+#[utoipa::path(get, path = "/quarantine/{id}", tag = "quarantine", params(("id" = String, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = QuarantineMessage), (status = 404, body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<QuarantineMessage>> {
+    let (item, raw) = held(&state, &caller, &id).await?;
+    let (headers, attachments) = crate::preview::outline(&raw);
+    Ok(Json(QuarantineMessage { item, headers, attachments }))
+}
+
+/// What the message shows, made safe (see `QuarantinePreview`).
+#[utoipa::path(get, path = "/quarantine/{id}/preview", tag = "quarantine", params(("id" = String, Path), PreviewQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = QuarantinePreview), (status = 404, body = ErrorBody)))]
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PreviewQuery>,
+) -> ApiResult<Json<QuarantinePreview>> {
+    let (_, raw) = held(&state, &caller, &id).await?;
+    Ok(Json(crate::preview::preview(&raw, q.images.unwrap_or(false))))
+}
+
+/// The raw message, for organisation admins and up, as a download (never rendered by the
+/// browser: `message/rfc822` attachment with `nosniff`).
+#[utoipa::path(get, path = "/quarantine/{id}/raw", tag = "quarantine", params(("id" = String, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, content_type = "message/rfc822"), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn raw(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (item, raw) = held(&state, &caller, &id).await?;
+    caller.require(Role::OrgAdmin)?;
+    tracing::info!(id = %item.id, by = ?caller.user_id(), "raw quarantined message downloaded");
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "message/rfc822".to_string()),
+        (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.eml\"", item.id)),
+        (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        (axum::http::header::CACHE_CONTROL, "private, no-store".to_string()),
+    ];
+    Ok((headers, raw).into_response())
 }

@@ -53,6 +53,31 @@ const QUARANTINE_TEXT: TextIndex = TextIndex {
 };
 
 impl Store {
+    /// One quarantined message within `scope` (a plain user: its own and its delegators'),
+    /// with the key of its raw bytes.
+    pub async fn get_quarantine(&self, scope: Scope, id: &str) -> StoreResult<Option<(QuarantineItem, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct WithBlob {
+            #[sqlx(flatten)]
+            row: Row,
+            blob_key: String,
+        }
+        let (msp, org, user) = match scope {
+            Scope::Platform => (None, None, None),
+            Scope::Msp(msp) => (Some(msp), None, None),
+            Scope::Org(org) => (None, Some(org), None),
+            Scope::User { org_id, user_id } => (None, Some(org_id), Some(user_id)),
+        };
+        let sql = format!(
+            "SELECT {QUARANTINE_COLUMNS}, q.blob_key FROM quarantine q WHERE q.id = $1 \
+             AND ($2 IS NULL OR q.org_id IN (SELECT id FROM orgs WHERE msp_id = $2)) AND ($3 IS NULL OR q.org_id = $3) \
+             AND ($4 IS NULL OR q.user_id = $4 OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = $4))"
+        );
+        let row: Option<WithBlob> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(id).bind(msp).bind(org).bind(user).fetch_optional(pool).await)?;
+        Ok(row.map(|r| (QuarantineItem::from(r.row), r.blob_key)))
+    }
+
     /// Records a quarantined copy; answers false when it was already there.
     pub async fn insert_quarantine(&self, q: &QuarantineUpload, size: i64, blob_key: &str) -> StoreResult<bool> {
         let reasons = serde_json::to_string(&q.reasons).map_err(StoreError::internal)?;

@@ -340,3 +340,51 @@ async fn text_search_finds_substrings_across_tenants_within_reach() {
     let (_, list) = app.get("/api/v1/messages?q=ext.test", &b.org_admin).await;
     assert_eq!(ids(&list), ["s2"]);
 }
+
+#[tokio::test]
+async fn one_message_is_shown_safely_within_reach_and_downloaded_only_by_admins() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "pa").await;
+    let b = tenant(&app, &admin, "pb").await;
+    let node = node_token(&app).await;
+    let raw = "From: spam@ext.test\r\nSubject: Invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n\
+--B\r\nContent-Type: text/html\r\n\r\n<p onmouseover=\"x()\">Pay <a href=\"javascript:go()\">now</a></p>\
+<img src=\"https://tracker.test/p.gif\"><script>alert(1)</script>\r\n--B\r\nContent-Type: application/zip\r\n\
+Content-Disposition: attachment; filename=\"invoice.zip\"\r\n\r\nZIPDATA\r\n--B--\r\n";
+    let upload = json!({"id": "p1.1-1", "org_id": a.org_id, "user_id": a.user_id, "recipient": "user@pa.test",
+        "sender": "spam@ext.test", "subject": "Invoice", "score": 9.0, "reasons": ["BAYES_99"], "received_at": Utc::now(),
+        "raw_base64": base64::engine::general_purpose::STANDARD.encode(raw)});
+    assert_eq!(app.post("/api/v1/worker/quarantine", &node, upload).await.0, StatusCode::CREATED);
+
+    let (status, one) = app.get("/api/v1/quarantine/p1.1-1", &a.user).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["subject"], "Invoice");
+    assert_eq!(one["attachments"][0]["name"], "invoice.zip");
+    assert!(one["headers"].as_array().unwrap().iter().any(|h| h["name"] == "Subject"));
+    let (_, shown) = app.get("/api/v1/quarantine/p1.1-1/preview", &a.user).await;
+    let html = shown["html"].as_str().unwrap();
+    for bad in ["<script", "onmouseover", "javascript:", "tracker.test"] {
+        assert!(!html.contains(bad), "{bad} survived: {html}");
+    }
+    assert_eq!(shown["remote_images_blocked"], 1);
+    let (_, shown) = app.get("/api/v1/quarantine/p1.1-1/preview?images=true", &a.user).await;
+    assert!(shown["html"].as_str().unwrap().contains("https://tracker.test/p.gif"));
+
+    // Other tenants, even their admins, do not learn it exists.
+    for token in [&b.user, &b.org_admin, &b.msp_admin] {
+        for path in ["/api/v1/quarantine/p1.1-1", "/api/v1/quarantine/p1.1-1/preview", "/api/v1/quarantine/p1.1-1/raw"]
+        {
+            assert_eq!(app.get(path, token).await.0, StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+    // The raw message: admins download it, users may not.
+    assert_eq!(app.download("/api/v1/quarantine/p1.1-1/raw", &a.user).await.0, StatusCode::FORBIDDEN);
+    let (status, headers, bytes) = app.download("/api/v1/quarantine/p1.1-1/raw", &a.org_admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "message/rfc822");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(bytes, raw.as_bytes());
+}

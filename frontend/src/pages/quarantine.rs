@@ -2,14 +2,15 @@
 //! and those delegated to it; a whole organisation for czars and admins), searchable.
 
 use leptos::prelude::*;
-use moat_openapi::QuarantineList;
+use moat_openapi::{QuarantineList, QuarantineMessage, QuarantinePreview};
 
-use crate::components::{Field, PagedList};
+use crate::components::{ErrorNote, Field, Load, PagedList, Spinner, load_into};
 
 #[component]
 pub fn QuarantinePage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
+    let selected = RwSignal::new(None::<String>);
     view! {
         <section class="panel">
             <h1>"Quarantine"</h1>
@@ -28,11 +29,11 @@ pub fn QuarantinePage() -> impl IntoView {
                     format!("/quarantine?q={}", js_sys::encode_uri_component(&q))
                 };
                 let list = PagedList::<QuarantineList>::new(&path);
-                list.view("Nothing in quarantine.", |l| view! {
+                list.view("Nothing in quarantine.", move |l| view! {
                     <table class="table" id="quarantine-table">
                         <thead><tr>
                             <th scope="col">"Subject"</th><th scope="col">"From"</th><th scope="col">"Received"</th>
-                            <th scope="col">"To"</th><th scope="col">"Why"</th>
+                            <th scope="col">"To"</th><th scope="col">"Why"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
                         </tr></thead>
                         <tbody>
                             {l.items.into_iter().map(|m| view! {
@@ -42,12 +43,88 @@ pub fn QuarantinePage() -> impl IntoView {
                                     <td>{m.received_at.format("%Y-%m-%d %H:%M").to_string()}</td>
                                     <td>{m.recipient.clone()}</td>
                                     <td>{m.reasons.join(", ")}</td>
+                                    <td>{
+                                        let id = m.id.clone();
+                                        view! { <button class="btn" on:click=move |_| selected.set(Some(id.clone()))>"Preview"</button> }
+                                    }</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
                     </table>
                 }.into_any())
             }}
+        </section>
+        {move || selected.get().map(|id| view! { <PreviewPane id=id on_close=Callback::new(move |_| selected.set(None))/> })}
+    }
+}
+
+/// One held message, shown safely: its facts, the sanitized HTML in a sandboxed frame (no
+/// script can run there even if one got through), the text part otherwise, every link with
+/// its real target, and remote images only when the reader asks.
+#[component]
+fn PreviewPane(id: String, on_close: Callback<()>) -> impl IntoView {
+    let message = RwSignal::new(Load::<QuarantineMessage>::Loading);
+    let preview = RwSignal::new(Load::<QuarantinePreview>::Loading);
+    let encoded = js_sys::encode_uri_component(&id).as_string().unwrap_or_default();
+    load_into(message, format!("/quarantine/{encoded}"));
+    load_into(preview, format!("/quarantine/{encoded}/preview"));
+    let show_images = {
+        let encoded = encoded.clone();
+        move |_| load_into(preview, format!("/quarantine/{encoded}/preview?images=true"))
+    };
+    let facts = move || {
+        match message.get() {
+        Load::Loading => view! { <Spinner/> }.into_any(),
+        Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
+        Load::Ready(m) => view! {
+            <dl class="facts">
+                <dt>"From"</dt><dd>{m.item.sender.clone()}</dd>
+                <dt>"To"</dt><dd>{m.item.recipient.clone()}</dd>
+                <dt>"Subject"</dt><dd>{m.item.subject.clone()}</dd>
+                <dt>"Why it was held"</dt><dd>{m.item.reasons.join(", ")}</dd>
+                <dt>"Attachments"</dt><dd>{if m.attachments.is_empty() { "none".to_string() } else {
+                    m.attachments.iter().map(|a| format!("{} ({}, {} bytes)", a.name, a.content_type, a.size)).collect::<Vec<_>>().join("; ")
+                }}</dd>
+            </dl>
+        }.into_any(),
+    }
+    };
+    let body = move || match preview.get() {
+        Load::Loading => view! { <Spinner/> }.into_any(),
+        Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
+        Load::Ready(p) => {
+            let blocked = p.remote_images_blocked;
+            let links = p.links.clone();
+            view! {
+                {(blocked > 0).then(|| view! {
+                    <p class="notice warning">{format!("{blocked} remote image(s) blocked. ")}
+                        <button class="btn" on:click=show_images.clone()>"Show remote images"</button>
+                    </p>
+                })}
+                {match (p.html, p.text) {
+                    (Some(html), _) => view! {
+                        <iframe class="preview-frame" title="Message preview" sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc=html></iframe>
+                    }.into_any(),
+                    (None, Some(text)) => view! { <pre class="preview-text">{text}</pre> }.into_any(),
+                    (None, None) => view! { <p>"This message has no readable part."</p> }.into_any(),
+                }}
+                {(!links.is_empty()).then(|| view! {
+                    <h3>"Links in this message"</h3>
+                    <ul class="preview-links">
+                        {links.into_iter().map(|l| view! { <li>{format!("{} → ", if l.text.is_empty() { "(no text)".to_string() } else { l.text })}<code>{l.href}</code></li> }).collect_view()}
+                    </ul>
+                })}
+            }.into_any()
+        }
+    };
+    view! {
+        <section class="panel" id="preview" aria-label="Message preview">
+            <div class="panel-head">
+                <h2>"Preview"</h2>
+                <button class="btn" on:click=move |_| on_close.run(())>"Close preview"</button>
+            </div>
+            {facts}
+            {body}
         </section>
     }
 }
