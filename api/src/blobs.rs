@@ -39,4 +39,12 @@ impl Blobs {
     pub async fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
         Ok(tokio::fs::read(self.path(key)).await?)
     }
+
+    /// Removes a blob; one already gone is not an error.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
 }

@@ -270,3 +270,32 @@ test("a hostile HTML message previews without running anything or fetching its i
   assert.deepEqual(dialogs, [], "and still nothing ran");
   await page.close();
 });
+
+test("a user marks messages reviewed and deletes one; the unread badge follows", async () => {
+  await quarantineOne("Badge one", "Subject: Badge one\r\n\r\nspam\r\n", "badge-1.1-1");
+  await quarantineOne("Badge two", "Subject: Badge two\r\n\r\nspam\r\n", "badge-2.1-1");
+  const page = await newPage(1280);
+  await login(page, "user@example.test", "moat-demo-user");
+  await page.waitForURL(`${base}/quarantine`);
+  const badge = page.getByRole("navigation", { name: "Main" }).locator(".badge");
+  await badge.waitFor();
+  const before = Number(await badge.innerText());
+  assert.ok(before >= 2, `unread ${before}`);
+  await page.getByLabel("Select Badge one").check();
+  await page.getByLabel("Select Badge two").check();
+  await page.getByText("2 selected").waitFor();
+  await page.getByRole("button", { name: "Mark reviewed" }).click();
+  await page.getByText("0 selected").waitFor();
+  await page.waitForFunction((n) => {
+    const b = document.querySelector(".mainnav .badge");
+    return (b ? Number(b.textContent) : 0) === n;
+  }, before - 2);
+  await page.getByLabel("Select Badge one").check();
+  await page.getByRole("button", { name: "Delete selected" }).click();
+  await page.getByRole("button", { name: "Yes, delete" }).click();
+  await page.locator("#quarantine-table").getByText("Badge two").waitFor();
+  await page.locator("#quarantine-table").getByText("Badge one").waitFor({ state: "detached" });
+  await page.screenshot({ path: join(shots, "quarantine-actions.png"), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

@@ -67,7 +67,22 @@ fn TopBar() -> impl IntoView {
         }
         links.push(("/quarantine".into(), "Quarantine"));
         links.push(("/account".into(), "My account"));
-        Some(links.into_iter().map(|(href, label)| view! { <li><A href=href>{label}</A></li> }).collect_view())
+        let unread = session.unread;
+        Some(
+            links
+                .into_iter()
+                .map(|(href, label)| {
+                    let badge = (label == "Quarantine").then(|| {
+                        move || {
+                            unread.get().filter(|n| *n > 0).map(|n| {
+                                view! { <span class="badge" aria-label=format!("{n} unread")>{n}</span> }
+                            })
+                        }
+                    });
+                    view! { <li><A href=href>{label}{badge}</A></li> }
+                })
+                .collect_view(),
+        )
     };
     let who = move || session.me().map(|me| me.user.map(|u| u.email).unwrap_or_else(|| "API key".into()));
     view! {

@@ -20,6 +20,8 @@ pub struct Session {
     pub branding: RwSignal<Branding>,
     /// API requests in flight (drives the loading bar).
     pub in_flight: RwSignal<u32>,
+    /// Unread quarantined messages within the caller's reach (the navigation badge).
+    pub unread: RwSignal<Option<i64>>,
 }
 
 impl Session {
@@ -33,6 +35,7 @@ impl Session {
                 primary_color: "#0b6e5f".into(),
             }),
             in_flight: RwSignal::new(0),
+            unread: RwSignal::new(None),
         };
         api::track_in_flight(session.in_flight);
         api::on_unauthorized(move || session.auth.set(Auth::Anonymous));
@@ -52,12 +55,23 @@ impl Session {
     pub fn refresh(self) {
         spawn_local(async move {
             match api::get::<Me>("/auth/me").await {
-                Ok(me) => self.auth.set(Auth::Caller(Box::new(me))),
+                Ok(me) => {
+                    self.auth.set(Auth::Caller(Box::new(me)));
+                    self.refresh_unread();
+                }
                 Err(_) => {
                     api::set_token(None);
                     self.auth.set(Auth::Anonymous);
                 }
             }
+        });
+    }
+
+    /// Reloads the unread count (after login and after every quarantine action).
+    pub fn refresh_unread(self) {
+        spawn_local(async move {
+            let summary = api::get::<moat_openapi::QuarantineSummary>("/quarantine/summary").await;
+            self.unread.set(summary.ok().map(|s| s.unread));
         });
     }
 

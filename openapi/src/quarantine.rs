@@ -110,3 +110,41 @@ pub struct PreviewQuery {
     /// Keep remote images (`http`/`https` sources) in the HTML part.
     pub images: Option<bool>,
 }
+
+/// Most ids one quarantine action takes.
+pub const MAX_ACTION_IDS: usize = 1000;
+
+/// Quarantined messages to act on (up to 1,000, all within the caller's reach).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct QuarantineIds {
+    pub ids: Vec<String>,
+}
+
+/// Marks messages reviewed (or not).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReviewedRequest {
+    pub ids: Vec<String>,
+    pub reviewed: bool,
+}
+
+/// What an action changed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ActionResult {
+    pub affected: i64,
+}
+
+/// Unread (not yet reviewed) messages of one user.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct UserUnread {
+    pub user_id: Uuid,
+    pub unread: i64,
+}
+
+/// The caller's quarantine in numbers: unread and total within its reach, and the unread
+/// count of each user in it that has any (at most 500, most unread first).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct QuarantineSummary {
+    pub unread: i64,
+    pub total: i64,
+    pub users: Vec<UserUnread>,
+}

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use moat_openapi::{
-    ErrorBody, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, PreviewQuery, QuarantineItem,
-    QuarantineList, QuarantineMessage, QuarantinePreview, QuarantineQuery, QuarantineUpload, Role, bounded,
+    ActionResult, ErrorBody, MAX_ACTION_IDS, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, PreviewQuery,
+    QuarantineIds, QuarantineItem, QuarantineList, QuarantineMessage, QuarantinePreview, QuarantineQuery,
+    QuarantineSummary, QuarantineUpload, ReviewedRequest, Role, bounded,
 };
 
 use crate::auth::Caller;
@@ -116,4 +117,64 @@ pub async fn raw(
         (axum::http::header::CACHE_CONTROL, "private, no-store".to_string()),
     ];
     Ok((headers, raw).into_response())
+}
+
+/// The distinct ids of an action, checked: 1 to 1,000 of them, every one within the
+/// caller's reach (otherwise 404, and nothing changes).
+async fn ids_in_reach(state: &AppState, caller: &Caller, ids: &[String]) -> ApiResult<Vec<String>> {
+    let mut distinct: Vec<String> = ids.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.is_empty() || distinct.len() > MAX_ACTION_IDS {
+        return Err(ApiError::invalid("ids", &format!("give 1 to {MAX_ACTION_IDS} message ids")));
+    }
+    if distinct.iter().any(|id| id.is_empty() || id.len() > 200) {
+        return Err(ApiError::invalid("ids", "a message id has 1 to 200 characters"));
+    }
+    if state.store.quarantine_in_reach(caller.scope, &distinct).await? != distinct.len() as i64 {
+        return Err(ApiError::not_found());
+    }
+    Ok(distinct)
+}
+
+/// Marks messages reviewed (or unread again).
+#[utoipa::path(post, path = "/quarantine/reviewed", tag = "quarantine", request_body = ReviewedRequest,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = ActionResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn mark_reviewed(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ReviewedRequest>,
+) -> ApiResult<Json<ActionResult>> {
+    let ids = ids_in_reach(&state, &caller, &req.ids).await?;
+    let affected = state.store.set_reviewed(caller.scope, &ids, req.reviewed).await?;
+    Ok(Json(ActionResult { affected }))
+}
+
+/// Deletes messages for good (rows and raw bytes).
+#[utoipa::path(post, path = "/quarantine/delete", tag = "quarantine", request_body = QuarantineIds,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = ActionResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn delete_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<QuarantineIds>,
+) -> ApiResult<Json<ActionResult>> {
+    let ids = ids_in_reach(&state, &caller, &req.ids).await?;
+    let keys = state.store.delete_quarantine(caller.scope, &ids).await?;
+    for key in &keys {
+        // The rows are gone; a blob left behind is only disk (logged), never shown again.
+        if let Err(err) = state.blobs.delete(key).await {
+            tracing::warn!(%err, %key, "cannot remove a deleted message's raw bytes");
+        }
+    }
+    Ok(Json(ActionResult { affected: keys.len() as i64 }))
+}
+
+/// Unread and total counts within the caller's reach, and per user (the SPA's badge).
+#[utoipa::path(get, path = "/quarantine/summary", tag = "quarantine",
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = QuarantineSummary), (status = 401, body = ErrorBody)))]
+pub async fn summary(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<QuarantineSummary>> {
+    Ok(Json(state.store.quarantine_summary(caller.scope).await?))
 }

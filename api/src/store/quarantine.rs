@@ -1,11 +1,11 @@
 //! Quarantined messages: metadata and search (the raw bytes live in the blob store).
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineUpload};
+use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineSummary, QuarantineUpload, UserUnread};
 use uuid::Uuid;
 
 use super::error::{StoreError, StoreResult};
-use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, reported_total, run_search};
+use super::search::{Arg, Conditions, SearchPlan, TextFilter, TextIndex, bind_args, reported_total, run_search};
 use super::{Paging, Scope, Store, with_pool};
 
 #[derive(sqlx::FromRow)]
@@ -52,7 +52,84 @@ const QUARANTINE_TEXT: TextIndex = TextIndex {
     columns: &[("sender", "lower(q.sender)"), ("recipient", "q.recipient"), ("subject", "lower(q.subject)")],
 };
 
+/// The quarantine rows `scope` reaches: its organisations, and for a plain user its own
+/// messages and those of the users who delegated their quarantine to it.
+fn reach(scope: Scope) -> Conditions {
+    let mut c = Conditions::default();
+    c.org_scope("q", scope);
+    if let Scope::User { user_id, .. } = scope {
+        let u = c.arg(Arg::Uuid(user_id));
+        c.add(format!(
+            "(q.user_id = {u} OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = {u}))"
+        ));
+    }
+    c
+}
+
+/// `reach(scope)` and `q.id IN (ids)`.
+fn reach_of_ids(scope: Scope, ids: &[String]) -> Conditions {
+    let mut c = reach(scope);
+    let list: Vec<String> = ids.iter().map(|id| c.arg(Arg::Text(id.clone()))).collect();
+    c.add(format!("q.id IN ({})", list.join(", ")));
+    c
+}
+
 impl Store {
+    /// How many of `ids` (distinct) `scope` reaches.
+    pub async fn quarantine_in_reach(&self, scope: Scope, ids: &[String]) -> StoreResult<i64> {
+        let c = reach_of_ids(scope, ids);
+        let sql = format!("SELECT COUNT(*) FROM quarantine q WHERE {}", c.sql());
+        let n = with_pool!(self, pool => bind_args!(sqlx::query_scalar::<_, i64>(&sql), c.args).fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    /// Marks messages reviewed or not; answers how many changed.
+    pub async fn set_reviewed(&self, scope: Scope, ids: &[String], reviewed: bool) -> StoreResult<i64> {
+        let mut c = reach_of_ids(scope, ids);
+        let value = c.arg(Arg::Bool(reviewed));
+        let sql = format!(
+            "UPDATE quarantine SET reviewed = {value} WHERE id IN (SELECT q.id FROM quarantine q WHERE {}) \
+             AND reviewed <> {value}",
+            c.sql()
+        );
+        let n = with_pool!(self, pool => bind_args!(sqlx::query(&sql), c.args).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n as i64)
+    }
+
+    /// Deletes messages; answers the keys of their raw bytes (for the blob store).
+    pub async fn delete_quarantine(&self, scope: Scope, ids: &[String]) -> StoreResult<Vec<String>> {
+        let c = reach_of_ids(scope, ids);
+        let sql = format!(
+            "DELETE FROM quarantine WHERE id IN (SELECT q.id FROM quarantine q WHERE {}) RETURNING blob_key",
+            c.sql()
+        );
+        let keys =
+            with_pool!(self, pool => bind_args!(sqlx::query_scalar::<_, String>(&sql), c.args).fetch_all(pool).await)?;
+        Ok(keys)
+    }
+
+    /// Unread and total within `scope`, and the unread count per user (most first, 500 at most).
+    pub async fn quarantine_summary(&self, scope: Scope) -> StoreResult<QuarantineSummary> {
+        let c = reach(scope);
+        let totals = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN q.reviewed THEN 0 ELSE 1 END), 0) AS BIGINT) \
+             FROM quarantine q WHERE {}",
+            c.sql()
+        );
+        let per_user = format!(
+            "SELECT q.user_id, CAST(COUNT(*) AS BIGINT) AS unread FROM quarantine q WHERE {} AND NOT q.reviewed \
+             AND q.user_id IS NOT NULL GROUP BY q.user_id ORDER BY unread DESC, q.user_id LIMIT 500",
+            c.sql()
+        );
+        let ((total, unread), users): ((i64, i64), Vec<(Uuid, i64)>) = with_pool!(self, pool => {
+            let totals = bind_args!(sqlx::query_as::<_, (i64, i64)>(&totals), c.args).fetch_one(pool).await?;
+            let users = bind_args!(sqlx::query_as::<_, (Uuid, i64)>(&per_user), c.args).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>((totals, users))
+        })?;
+        let users = users.into_iter().map(|(user_id, unread)| UserUnread { user_id, unread }).collect();
+        Ok(QuarantineSummary { unread, total, users })
+    }
+
     /// One quarantined message within `scope` (a plain user: its own and its delegators'),
     /// with the key of its raw bytes.
     pub async fn get_quarantine(&self, scope: Scope, id: &str) -> StoreResult<Option<(QuarantineItem, String)>> {

@@ -388,3 +388,62 @@ Content-Disposition: attachment; filename=\"invoice.zip\"\r\n\r\nZIPDATA\r\n--B-
     assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
     assert_eq!(bytes, raw.as_bytes());
 }
+
+#[tokio::test]
+async fn reviewed_marks_and_deletes_act_only_within_reach_and_move_the_unread_count() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "ra").await;
+    let b = tenant(&app, &admin, "rb").await;
+    let node = node_token(&app).await;
+    let upload = |id: &str, org: &str, user: &str, rcpt: &str| {
+        json!({"id": id, "org_id": org, "user_id": user, "recipient": rcpt, "sender": "spam@ext.test",
+               "subject": "Offer", "score": 8.0, "reasons": ["BAYES_99"], "received_at": Utc::now(),
+               "raw_base64": "U3ViamVjdDogT2ZmZXINCg0KYnV5DQo="})
+    };
+    for id in ["r1", "r2", "r3"] {
+        app.post("/api/v1/worker/quarantine", &node, upload(id, &a.org_id, &a.user_id, "user@ra.test")).await;
+    }
+    app.post("/api/v1/worker/quarantine", &node, upload("theirs", &b.org_id, &b.user_id, "user@rb.test")).await;
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
+    assert_eq!((summary["unread"].as_i64(), summary["total"].as_i64()), (Some(3), Some(3)), "{summary}");
+    assert_eq!(summary["users"][0]["user_id"], a.user_id.as_str());
+
+    let (status, res) =
+        app.post("/api/v1/quarantine/reviewed", &a.user, json!({"ids": ["r1", "r2", "r1"], "reviewed": true})).await;
+    assert_eq!((status, res["affected"].as_i64()), (StatusCode::OK, Some(2)));
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
+    assert_eq!(summary["unread"], 1);
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.org_admin).await;
+    assert_eq!(summary["unread"], 1, "the organisation's count moves too");
+
+    // Another tenant's id, alone or mixed in: 404 and nothing changes.
+    for ids in [json!(["theirs"]), json!(["r3", "theirs"])] {
+        let (status, _) =
+            app.post("/api/v1/quarantine/reviewed", &a.org_admin, json!({"ids": ids, "reviewed": true})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = app.post("/api/v1/quarantine/delete", &a.org_admin, json!({"ids": ids})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &b.user).await;
+    assert_eq!(summary["unread"], 1, "the other tenant's message is untouched");
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
+    assert_eq!(summary["unread"], 1, "r3 was not marked by the refused call");
+
+    // Bounds.
+    let many: Vec<String> = (0..1001).map(|n| format!("id{n}")).collect();
+    let (status, body) = app.post("/api/v1/quarantine/delete", &a.user, json!({"ids": many})).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ids")));
+    let (status, _) = app.post("/api/v1/quarantine/delete", &a.user, json!({"ids": []})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Unread again, then delete: gone from lists, previews and counts.
+    app.post("/api/v1/quarantine/reviewed", &a.user, json!({"ids": ["r1"], "reviewed": false})).await;
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
+    assert_eq!(summary["unread"], 2);
+    let (status, res) = app.post("/api/v1/quarantine/delete", &a.user, json!({"ids": ["r1", "r3"]})).await;
+    assert_eq!((status, res["affected"].as_i64()), (StatusCode::OK, Some(2)));
+    assert_eq!(app.get("/api/v1/quarantine/r1", &a.user).await.0, StatusCode::NOT_FOUND);
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
+    assert_eq!((summary["unread"].as_i64(), summary["total"].as_i64()), (Some(0), Some(1)));
+}

@@ -2,15 +2,43 @@
 //! and those delegated to it; a whole organisation for czars and admins), searchable.
 
 use leptos::prelude::*;
-use moat_openapi::{QuarantineList, QuarantineMessage, QuarantinePreview};
+use leptos::task::spawn_local;
+use moat_openapi::{
+    ActionResult, QuarantineIds, QuarantineList, QuarantineMessage, QuarantinePreview, ReviewedRequest,
+};
 
-use crate::components::{ErrorNote, Field, Load, PagedList, Spinner, load_into};
+use crate::api;
+use crate::components::{DeleteButton, ErrorNote, Field, Load, PagedList, Spinner, load_into};
+use crate::session::use_session;
 
 #[component]
 pub fn QuarantinePage() -> impl IntoView {
     let search = RwSignal::new(String::new());
     let query = RwSignal::new(String::new());
     let selected = RwSignal::new(None::<String>);
+    // Messages ticked for an action, and a counter that reloads the list after one.
+    let ticked = RwSignal::new(Vec::<String>::new());
+    let version = RwSignal::new(0u32);
+    let failure = RwSignal::new(None::<api::ApiError>);
+    let session = use_session();
+    let act = move |path: &'static str, reviewed: Option<bool>| {
+        let ids = ticked.get();
+        spawn_local(async move {
+            let done = match reviewed {
+                Some(reviewed) => api::post::<_, ActionResult>(path, &ReviewedRequest { ids, reviewed }).await,
+                None => api::post::<_, ActionResult>(path, &QuarantineIds { ids }).await,
+            };
+            match done {
+                Ok(_) => {
+                    failure.set(None);
+                    ticked.set(Vec::new());
+                    version.update(|v| *v += 1);
+                    session.refresh_unread();
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
     view! {
         <section class="panel">
             <h1>"Quarantine"</h1>
@@ -21,7 +49,19 @@ pub fn QuarantinePage() -> impl IntoView {
                 <Field id="q-search" label="Search sender, recipient or subject" value=search error=Signal::derive(|| None::<String>)/>
                 <button class="btn" type="submit">"Search"</button>
             </form>
+            <div class="toolbar" role="toolbar" aria-label="Selected messages">
+                <span>{move || format!("{} selected", ticked.get().len())}</span>
+                <button class="btn" disabled=move || ticked.get().is_empty()
+                    on:click=move |_| act("/quarantine/reviewed", Some(true))>"Mark reviewed"</button>
+                <button class="btn" disabled=move || ticked.get().is_empty()
+                    on:click=move |_| act("/quarantine/reviewed", Some(false))>"Mark unread"</button>
+                <Show when=move || !ticked.get().is_empty()>
+                    <DeleteButton label="Delete selected" on_confirm=Callback::new(move |_| act("/quarantine/delete", None))/>
+                </Show>
+                {move || failure.get().map(|e| view! { <ErrorNote error=e/> })}
+            </div>
             {move || {
+                version.get();
                 let q = query.get();
                 let path = if q.is_empty() {
                     "/quarantine".to_string()
@@ -32,12 +72,24 @@ pub fn QuarantinePage() -> impl IntoView {
                 list.view("Nothing in quarantine.", move |l| view! {
                     <table class="table" id="quarantine-table">
                         <thead><tr>
+                            <th scope="col"><span class="sr-only">"Select"</span></th>
                             <th scope="col">"Subject"</th><th scope="col">"From"</th><th scope="col">"Received"</th>
                             <th scope="col">"To"</th><th scope="col">"Why"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
                         </tr></thead>
                         <tbody>
                             {l.items.into_iter().map(|m| view! {
                                 <tr class:unread=!m.reviewed>
+                                    <td>{
+                                        let (id, toggle_id) = (m.id.clone(), m.id.clone());
+                                        view! {
+                                            <input type="checkbox" aria-label=format!("Select {}", m.subject)
+                                                prop:checked=move || ticked.get().contains(&id)
+                                                on:change=move |_| ticked.update(|t| match t.iter().position(|x| *x == toggle_id) {
+                                                    Some(i) => { t.remove(i); }
+                                                    None => t.push(toggle_id.clone()),
+                                                })/>
+                                        }
+                                    }</td>
                                     <td>{if m.subject.is_empty() { "(no subject)".to_string() } else { m.subject.clone() }}</td>
                                     <td>{m.sender.clone()}</td>
                                     <td>{m.received_at.format("%Y-%m-%d %H:%M").to_string()}</td>
