@@ -126,7 +126,7 @@ async fn ids_in_reach(state: &AppState, caller: &Caller, ids: &[String]) -> ApiR
     distinct.sort();
     distinct.dedup();
     if distinct.is_empty() || distinct.len() > MAX_ACTION_IDS {
-        return Err(ApiError::invalid("ids", &format!("give 1 to {MAX_ACTION_IDS} message ids")));
+        return Err(ApiError::invalid("ids", format!("give 1 to {MAX_ACTION_IDS} message ids")));
     }
     if distinct.iter().any(|id| id.is_empty() || id.len() > 200) {
         return Err(ApiError::invalid("ids", "a message id has 1 to 200 characters"));
