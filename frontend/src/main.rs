@@ -72,12 +72,10 @@ fn TopBar() -> impl IntoView {
             links
                 .into_iter()
                 .map(|(href, label)| {
-                    let badge = (label == "Quarantine").then(|| {
-                        move || {
-                            unread.get().filter(|n| *n > 0).map(|n| {
-                                view! { <span class="badge" aria-label=format!("{n} unread")>{n}</span> }
-                            })
-                        }
+                    let badge = (label == "Quarantine").then_some(move || {
+                        unread.get().filter(|n| *n > 0).map(|n| {
+                            view! { <span class="badge" aria-label=format!("{n} unread")>{n}</span> }
+                        })
                     });
                     view! { <li><A href=href>{label}{badge}</A></li> }
                 })
