@@ -148,3 +148,13 @@ pub struct QuarantineSummary {
     pub total: i64,
     pub users: Vec<UserUnread>,
 }
+
+/// Releases messages to their recipients (each at most once), optionally allow-listing
+/// their senders for the recipients.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReleaseRequest {
+    pub ids: Vec<String>,
+    /// Also add each sender to its recipient's own allow list.
+    #[serde(default)]
+    pub allow_sender: bool,
+}

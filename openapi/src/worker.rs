@@ -462,3 +462,41 @@ mod tests {
         assert!(cut.ends_with('…'));
     }
 }
+
+/// What a worker job asks for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerJobKind {
+    /// Deliver a quarantined message to its recipient's destination.
+    Release,
+}
+
+/// A job leased to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct WorkerJob {
+    pub id: Uuid,
+    pub kind: WorkerJobKind,
+    pub org_id: Uuid,
+    pub recipient: String,
+    /// The original envelope sender.
+    pub sender: String,
+    /// Who released it (for `X-Moat-Released`).
+    pub released_by: String,
+    /// The message, base64 (standard alphabet).
+    pub raw_base64: String,
+}
+
+/// Jobs leased to the calling worker (each for a few minutes; unfinished ones go back).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Default)]
+pub struct WorkerJobBatch {
+    pub jobs: Vec<WorkerJob>,
+}
+
+/// A worker's report on a job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct JobDone {
+    /// True when the job was carried out (a release: queued for delivery).
+    pub ok: bool,
+    #[serde(default)]
+    pub error: Option<String>,
+}

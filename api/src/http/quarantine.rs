@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use moat_openapi::{
     ActionResult, ErrorBody, MAX_ACTION_IDS, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, PreviewQuery,
     QuarantineIds, QuarantineItem, QuarantineList, QuarantineMessage, QuarantinePreview, QuarantineQuery,
-    QuarantineSummary, QuarantineUpload, ReviewedRequest, Role, bounded,
+    QuarantineSummary, QuarantineUpload, ReleaseRequest, ReviewedRequest, Role, bounded,
 };
 
 use crate::auth::Caller;
@@ -177,4 +177,49 @@ pub async fn delete_many(
     responses((status = 200, body = QuarantineSummary), (status = 401, body = ErrorBody)))]
 pub async fn summary(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<QuarantineSummary>> {
     Ok(Json(state.store.quarantine_summary(caller.scope).await?))
+}
+
+/// Who the caller is, as `X-Moat-Released` names it.
+fn releaser(caller: &Caller) -> String {
+    match (&caller.user, caller.api_key_id) {
+        (Some(user), _) => user.email.clone(),
+        (None, Some(key)) => format!("API key {key}"),
+        (None, None) => "unknown".into(),
+    }
+}
+
+/// Releases messages to their recipients: a job per message that a worker delivers to the
+/// recipient's destination with `X-Moat-Released` (releasing twice delivers once). With
+/// `allow_sender`, each sender also goes on its recipient's own allow list.
+#[utoipa::path(post, path = "/quarantine/release", tag = "quarantine", request_body = ReleaseRequest,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 202, body = ActionResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ReleaseRequest>,
+) -> ApiResult<(StatusCode, Json<ActionResult>)> {
+    let ids = ids_in_reach(&state, &caller, &req.ids).await?;
+    if req.allow_sender {
+        allow_senders(&state, &caller, &ids).await?;
+    }
+    let affected = state.store.create_release_jobs(caller.scope, &ids, &releaser(&caller)).await?;
+    tracing::info!(messages = ids.len(), new_jobs = affected, by = %releaser(&caller), "quarantined messages released");
+    Ok((StatusCode::ACCEPTED, Json(ActionResult { affected })))
+}
+
+/// Puts the sender of each message on its recipient's own allow list (once).
+async fn allow_senders(state: &AppState, caller: &Caller, ids: &[String]) -> ApiResult<()> {
+    for id in ids {
+        let Some((item, _)) = state.store.get_quarantine(caller.scope, id).await? else { continue };
+        let (Some(user), Ok(pattern)) = (item.user_id, crate::validate::list_pattern("sender", &item.sender)) else {
+            continue;
+        };
+        let scope = moat_openapi::ListScope { level: moat_openapi::ListLevel::User, id: Some(user) };
+        match state.store.create_list_entry(&scope, moat_openapi::ListKind::Allow, &pattern).await {
+            Ok(_) | Err(crate::store::StoreError::Conflict { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
 }

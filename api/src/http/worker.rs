@@ -8,9 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use moat_openapi::{
-    ChangesParams, CorrespondentBatch, ErrorBody, EventAck, EventBatch, MessageEvent, NodeInfo, PolicySnapshot,
-    RegisterNode, ReputationChanges, ReputationParams, ReputationPush,
+    ChangesParams, CorrespondentBatch, ErrorBody, EventAck, EventBatch, JobDone, MessageEvent, NodeInfo,
+    PolicySnapshot, RegisterNode, ReputationChanges, ReputationParams, ReputationPush, WorkerJob, WorkerJobBatch,
+    WorkerJobKind,
 };
+
+use uuid::Uuid;
 
 use crate::auth::node::WorkerNode;
 use crate::error::{ApiError, ApiResult};
@@ -151,5 +154,65 @@ pub async fn correspondents(
         crate::validate::email(&format!("correspondents[{i}].address"), &c.address)?;
     }
     state.store.record_correspondents(&batch.correspondents).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Jobs per lease call, and the raw bytes one batch carries at most (at least one job).
+const JOBS_PER_LEASE: i64 = 20;
+const MAX_JOB_BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// How long a worker has to report on a leased job before another may take it.
+const JOB_LEASE_SECS: i64 = 300;
+
+/// Leases due jobs to the calling worker (releases: the message and where it goes).
+#[utoipa::path(get, path = "/worker/jobs", tag = "worker",
+    security(("node_token" = [])),
+    responses((status = 200, body = WorkerJobBatch), (status = 401, body = ErrorBody)))]
+pub async fn lease_jobs(State(state): State<AppState>, _node: WorkerNode) -> ApiResult<Json<WorkerJobBatch>> {
+    use base64::Engine;
+    let until = crate::store::now() + chrono::Duration::seconds(JOB_LEASE_SECS);
+    let leased = state.store.lease_jobs(JOBS_PER_LEASE, until).await?;
+    let mut jobs = Vec::new();
+    let mut bytes = 0usize;
+    for job in leased {
+        if bytes > MAX_JOB_BATCH_BYTES {
+            // Leased but not sent: it goes back when its lease runs out.
+            continue;
+        }
+        let raw = match state.blobs.get(&job.blob_key).await {
+            Ok(raw) => raw,
+            Err(err) => {
+                tracing::warn!(%err, job = %job.id, "the released message is gone (deleted?)");
+                state.store.finish_job(job.id, false, Some("the message is no longer in quarantine")).await?;
+                continue;
+            }
+        };
+        bytes += raw.len();
+        jobs.push(WorkerJob {
+            id: job.id,
+            kind: WorkerJobKind::Release,
+            org_id: job.org_id,
+            recipient: job.recipient,
+            sender: job.sender,
+            released_by: job.released_by,
+            raw_base64: base64::engine::general_purpose::STANDARD.encode(raw),
+        });
+    }
+    Ok(Json(WorkerJobBatch { jobs }))
+}
+
+/// A worker reports on a job it leased.
+#[utoipa::path(post, path = "/worker/jobs/{id}/done", tag = "worker", params(("id" = Uuid, Path)), request_body = JobDone,
+    security(("node_token" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn job_done(
+    State(state): State<AppState>,
+    _node: WorkerNode,
+    crate::extract::ApiPath(id): crate::extract::ApiPath<Uuid>,
+    ApiJson(done): ApiJson<JobDone>,
+) -> ApiResult<StatusCode> {
+    let error = done.error.as_deref().map(|e| moat_openapi::bounded(e, 1000));
+    if !state.store.finish_job(id, done.ok, error.as_deref()).await? {
+        return Err(ApiError::not_found());
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,8 +12,9 @@
 mod correspondents;
 mod credentials;
 pub mod error;
+mod jobs;
 mod lists;
-mod quarantine;
+pub(crate) mod quarantine;
 mod reputation;
 pub(crate) mod search;
 mod system_mail;
@@ -23,6 +24,7 @@ mod worker;
 
 pub use credentials::*;
 pub use error::{StoreError, StoreResult};
+pub use jobs::{LeasedJob, MAX_JOB_ATTEMPTS};
 pub use tenancy::*;
 pub use users::*;
 

@@ -67,7 +67,7 @@ fn reach(scope: Scope) -> Conditions {
 }
 
 /// `reach(scope)` and `q.id IN (ids)`.
-fn reach_of_ids(scope: Scope, ids: &[String]) -> Conditions {
+pub(crate) fn reach_of_ids(scope: Scope, ids: &[String]) -> Conditions {
     let mut c = reach(scope);
     let list: Vec<String> = ids.iter().map(|id| c.arg(Arg::Text(id.clone()))).collect();
     c.add(format!("q.id IN ({})", list.join(", ")));

@@ -447,3 +447,49 @@ async fn reviewed_marks_and_deletes_act_only_within_reach_and_move_the_unread_co
     let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
     assert_eq!((summary["unread"].as_i64(), summary["total"].as_i64()), (Some(0), Some(1)));
 }
+
+#[tokio::test]
+async fn a_release_is_one_job_leased_by_one_node_and_allow_sender_lists_the_sender_for_its_user() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "la").await;
+    let b = tenant(&app, &admin, "lb").await;
+    let node = node_token(&app).await;
+    let other_node = node_token(&app).await;
+    let upload = json!({"id": "rel1", "org_id": a.org_id, "user_id": a.user_id, "recipient": "user@la.test",
+        "sender": "News@Partner.test", "subject": "Newsletter", "score": 6.0, "reasons": ["BULK"], "received_at": Utc::now(),
+        "raw_base64": "U3ViamVjdDogTmV3c2xldHRlcg0KDQpoaQ0K"});
+    app.post("/api/v1/worker/quarantine", &node, upload).await;
+    // Another tenant cannot release it, and learns nothing.
+    let (status, _) = app.post("/api/v1/quarantine/release", &b.org_admin, json!({"ids": ["rel1"]})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, jobs) = app.get("/api/v1/worker/jobs", &node).await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "no job from a refused release");
+
+    let (status, res) =
+        app.post("/api/v1/quarantine/release", &a.user, json!({"ids": ["rel1"], "allow_sender": true})).await;
+    assert_eq!((status, res["affected"].as_i64()), (StatusCode::ACCEPTED, Some(1)));
+    let (_, summary) = app.get("/api/v1/quarantine/summary", &a.user).await;
+    assert_eq!(summary["unread"], 0, "a released message counts as reviewed");
+    let (_, lists) = app.get(&format!("/api/v1/lists?level=user&scope_id={}", a.user_id), &a.user).await;
+    assert!(
+        lists["items"].as_array().unwrap().iter().any(|e| e["pattern"] == "news@partner.test" && e["kind"] == "allow"),
+        "{lists}"
+    );
+
+    let (status, jobs) = app.get("/api/v1/worker/jobs", &node).await;
+    assert_eq!(status, StatusCode::OK);
+    let job = &jobs["jobs"][0];
+    assert_eq!((job["kind"].as_str(), job["recipient"].as_str()), (Some("release"), Some("user@la.test")));
+    assert_eq!(job["released_by"], "user@la.test");
+    let (_, again) = app.get("/api/v1/worker/jobs", &other_node).await;
+    assert_eq!(again["jobs"].as_array().unwrap().len(), 0, "a leased job goes to one node");
+    let id = job["id"].as_str().unwrap();
+    let (status, _) = app.post(&format!("/api/v1/worker/jobs/{id}/done"), &node, json!({"ok": true})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.post(&format!("/api/v1/worker/jobs/{id}/done"), &node, json!({"ok": true})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a finished job is not finished twice");
+    let (_, res) = app.post("/api/v1/quarantine/release", &a.user, json!({"ids": ["rel1"]})).await;
+    assert_eq!(res["affected"], 0, "releasing twice delivers once");
+    assert_eq!(app.get("/api/v1/worker/jobs", &a.org_admin).await.0, StatusCode::UNAUTHORIZED, "jobs are for nodes");
+}

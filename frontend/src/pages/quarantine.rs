@@ -4,12 +4,20 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use moat_openapi::{
-    ActionResult, QuarantineIds, QuarantineList, QuarantineMessage, QuarantinePreview, ReviewedRequest,
+    ActionResult, QuarantineIds, QuarantineList, QuarantineMessage, QuarantinePreview, ReleaseRequest, ReviewedRequest,
 };
 
 use crate::api;
 use crate::components::{DeleteButton, ErrorNote, Field, Load, PagedList, Spinner, load_into};
 use crate::session::use_session;
+
+/// What the toolbar does to the ticked messages.
+#[derive(Clone, Copy)]
+enum Action {
+    Release { allow_sender: bool },
+    Reviewed(bool),
+    Delete,
+}
 
 #[component]
 pub fn QuarantinePage() -> impl IntoView {
@@ -20,17 +28,27 @@ pub fn QuarantinePage() -> impl IntoView {
     let ticked = RwSignal::new(Vec::<String>::new());
     let version = RwSignal::new(0u32);
     let failure = RwSignal::new(None::<api::ApiError>);
+    let notice = RwSignal::new(None::<String>);
     let session = use_session();
-    let act = move |path: &'static str, reviewed: Option<bool>| {
+    let act = move |action: Action| {
         let ids = ticked.get();
         spawn_local(async move {
-            let done = match reviewed {
-                Some(reviewed) => api::post::<_, ActionResult>(path, &ReviewedRequest { ids, reviewed }).await,
-                None => api::post::<_, ActionResult>(path, &QuarantineIds { ids }).await,
+            let done = match action {
+                Action::Reviewed(reviewed) => {
+                    api::post::<_, ActionResult>("/quarantine/reviewed", &ReviewedRequest { ids, reviewed }).await
+                }
+                Action::Release { allow_sender } => {
+                    api::post::<_, ActionResult>("/quarantine/release", &ReleaseRequest { ids, allow_sender }).await
+                }
+                Action::Delete => api::post::<_, ActionResult>("/quarantine/delete", &QuarantineIds { ids }).await,
             };
             match done {
-                Ok(_) => {
+                Ok(result) => {
                     failure.set(None);
+                    notice.set(match action {
+                        Action::Release { .. } => Some(format!("{} message(s) released for delivery", result.affected)),
+                        _ => None,
+                    });
                     ticked.set(Vec::new());
                     version.update(|v| *v += 1);
                     session.refresh_unread();
@@ -51,13 +69,18 @@ pub fn QuarantinePage() -> impl IntoView {
             </form>
             <div class="toolbar" role="toolbar" aria-label="Selected messages">
                 <span>{move || format!("{} selected", ticked.get().len())}</span>
+                <button class="btn btn-primary" disabled=move || ticked.get().is_empty()
+                    on:click=move |_| act(Action::Release { allow_sender: false })>"Release"</button>
                 <button class="btn" disabled=move || ticked.get().is_empty()
-                    on:click=move |_| act("/quarantine/reviewed", Some(true))>"Mark reviewed"</button>
+                    on:click=move |_| act(Action::Release { allow_sender: true })>"Release and allow sender"</button>
                 <button class="btn" disabled=move || ticked.get().is_empty()
-                    on:click=move |_| act("/quarantine/reviewed", Some(false))>"Mark unread"</button>
+                    on:click=move |_| act(Action::Reviewed(true))>"Mark reviewed"</button>
+                <button class="btn" disabled=move || ticked.get().is_empty()
+                    on:click=move |_| act(Action::Reviewed(false))>"Mark unread"</button>
                 <Show when=move || !ticked.get().is_empty()>
-                    <DeleteButton label="Delete selected" on_confirm=Callback::new(move |_| act("/quarantine/delete", None))/>
+                    <DeleteButton label="Delete selected" on_confirm=Callback::new(move |_| act(Action::Delete))/>
                 </Show>
+                {move || notice.get().map(|n| view! { <span class="saved" role="status">{n}</span> })}
                 {move || failure.get().map(|e| view! { <ErrorNote error=e/> })}
             </div>
             {move || {

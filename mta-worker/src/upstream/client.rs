@@ -95,4 +95,16 @@ impl ApiClient {
         Self::checked(self.post("/worker/correspondents").json(batch).send().await.map_err(api_err)?).await?;
         Ok(())
     }
+
+    /// Leases the jobs due for workers (releases from quarantine).
+    pub async fn lease_jobs(&self) -> WorkerResult<moat_openapi::WorkerJobBatch> {
+        let res = Self::checked(self.get("/worker/jobs").send().await.map_err(api_err)?).await?;
+        res.json().await.map_err(api_err)
+    }
+
+    /// Reports on a leased job.
+    pub async fn job_done(&self, id: uuid::Uuid, done: &moat_openapi::JobDone) -> WorkerResult<()> {
+        Self::checked(self.post(&format!("/worker/jobs/{id}/done")).json(done).send().await.map_err(api_err)?).await?;
+        Ok(())
+    }
 }

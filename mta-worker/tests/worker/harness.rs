@@ -142,6 +142,8 @@ pub struct Harness {
     pub domain: String,
     pub org_id: String,
     pub admin_token: String,
+    /// The worker's node token (for calls made as the worker).
+    pub node_token: String,
     dir: PathBuf,
 }
 
@@ -161,8 +163,8 @@ impl Harness {
         let admin_token = login(&http, &api_url, ADMIN_EMAIL, ADMIN_PASSWORD).await;
         let domain = format!("{tag}.test");
         let org_id = seed_tenant(&http, &api_url, &admin_token, &domain, sink.addr.port()).await;
-        let node = start_worker(&dir, &api_url, &api_state).await;
-        let harness = Harness { api_url, node, sink, domain, org_id, admin_token, dir };
+        let (node, node_token) = start_worker(&dir, &api_url, &api_state).await;
+        let harness = Harness { api_url, node, sink, domain, org_id, admin_token, node_token, dir };
         harness.wait_for_policy(|p| p.recipient(&format!("user@{}", harness.domain)).is_some()).await;
         harness
     }
@@ -180,9 +182,14 @@ impl Harness {
 
     /// A POST to the API as the platform admin; answers the status and body.
     pub async fn api_post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.api_post_as(&self.admin_token, path, body).await
+    }
+
+    /// A POST to the API with `token`; answers the status and body.
+    pub async fn api_post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
         let res = reqwest::Client::new()
             .post(format!("{}/api/v1{path}", self.api_url))
-            .bearer_auth(&self.admin_token)
+            .bearer_auth(token)
             .json(&body)
             .send()
             .await
@@ -271,7 +278,7 @@ async fn seed_tenant(http: &reqwest::Client, api: &str, token: &str, domain: &st
     org
 }
 
-async fn start_worker(dir: &std::path::Path, api_url: &str, api: &moat_api::state::AppState) -> Node {
+async fn start_worker(dir: &std::path::Path, api_url: &str, api: &moat_api::state::AppState) -> (Node, String) {
     let token = format!("moatnode_{}", uuid::Uuid::new_v4().simple());
     let hash = moat_api::auth::tokens::sha256_hex(&token);
     api.store.create_node("mx-harness", &hash).await.unwrap();
@@ -293,5 +300,5 @@ async fn start_worker(dir: &std::path::Path, api_url: &str, api: &moat_api::stat
         retry_schedule_secs: vec![0],
         ..Default::default()
     };
-    moat_mta::start::start(&config, QueueMode::Manual).await.expect("worker started")
+    (moat_mta::start::start(&config, QueueMode::Manual).await.expect("worker started"), token)
 }

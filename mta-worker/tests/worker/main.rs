@@ -119,3 +119,49 @@ async fn a_bounce_is_accepted_only_when_it_answers_mail_this_node_relayed() {
     let inbound: Vec<_> = h.spooled().into_iter().filter(|m| m.sender.is_empty()).collect();
     assert_eq!(inbound.len(), 1, "the accepted bounce is queued for the user");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_messages_are_delivered_once_each_with_who_released_them() {
+    use base64::Engine;
+    let h = Harness::start("release").await;
+    let to = format!("user@{}", h.domain);
+    let user_id = h.node.worker.policy.get().recipient(&to).unwrap().user_id;
+    let ids: Vec<String> = (1..=3).map(|n| format!("held{n}.1-1")).collect();
+    for (n, id) in ids.iter().enumerate() {
+        let raw = format!("From: <spam@far.test>\r\nTo: <{to}>\r\nSubject: held {n}\r\n\r\nbody {n}\r\n");
+        let upload = serde_json::json!({"id": id, "org_id": h.org_id, "user_id": user_id, "recipient": to,
+            "sender": "spam@far.test", "subject": format!("held {n}"), "score": 9.0, "reasons": ["BAYES_99"],
+            "received_at": chrono::Utc::now(), "raw_base64": base64::engine::general_purpose::STANDARD.encode(raw)});
+        let (status, body) = h.api_post_as(&h.node_token, "/worker/quarantine", upload).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = h.api_post("/quarantine/release", serde_json::json!({"ids": ids})).await;
+    assert_eq!((status, body["affected"].as_i64()), (202, Some(3)), "{body}");
+    let (status, body) = h.api_post("/quarantine/release", serde_json::json!({"ids": ids})).await;
+    assert_eq!((status, body["affected"].as_i64()), (202, Some(0)), "releasing again adds nothing: {body}");
+    // The worker leases the jobs in the background and spools them.
+    for _ in 0..200 {
+        if h.spooled().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.spooled().len(), 3, "three released messages spooled");
+    assert_eq!(h.run_due().await, 3);
+    let got = h.sink.messages();
+    assert_eq!(got.len(), 3, "{got:?}");
+    for m in &got {
+        assert_eq!(m.rcpts, vec![to.clone()]);
+        assert_eq!(m.from, "spam@far.test", "the original envelope sender");
+        assert!(m.data.starts_with("X-Moat-Released: root@platform.test\r\n"), "{}", m.data);
+    }
+    let mut subjects: Vec<String> =
+        got.iter().filter_map(|m| m.data.lines().find(|l| l.starts_with("Subject:")).map(str::to_string)).collect();
+    subjects.sort();
+    assert_eq!(subjects, vec!["Subject: held 0", "Subject: held 1", "Subject: held 2"]);
+    // Nothing more comes, however long the worker polls.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(h.spooled().is_empty());
+    assert_eq!(h.run_due().await, 0);
+    assert_eq!(h.sink.messages().len(), 3, "each released message is delivered once");
+}

@@ -1,0 +1,87 @@
+//! Worker jobs: releases from quarantine (later: archive sends), leased by one node at a
+//! time and finished once. A message is released at most once (a unique index), however
+//! often release is asked for or however many nodes poll.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+use super::search::bind_args;
+use super::{Scope, Store, now, with_pool};
+
+/// Attempts before a job that keeps failing is given up.
+pub const MAX_JOB_ATTEMPTS: i64 = 5;
+
+/// A leased job with what the worker needs to carry it out.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeasedJob {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub recipient: String,
+    pub sender: String,
+    pub blob_key: String,
+    pub released_by: String,
+}
+
+impl Store {
+    /// Creates a release job for each message of `ids` within `scope` not released before,
+    /// and marks them reviewed; answers how many jobs are new.
+    pub async fn create_release_jobs(&self, scope: Scope, ids: &[String], released_by: &str) -> StoreResult<i64> {
+        let c = super::quarantine::reach_of_ids(scope, ids);
+        let select =
+            format!("SELECT q.id, q.org_id, q.recipient, q.sender, q.blob_key FROM quarantine q WHERE {}", c.sql());
+        let created_at = now();
+        let created = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(String, Uuid, String, String, String)> =
+                bind_args!(sqlx::query_as(&select), c.args).fetch_all(&mut *tx).await?;
+            let mut created = 0i64;
+            for (qid, org, recipient, sender, blob) in rows {
+                created += sqlx::query(
+                    "INSERT INTO worker_jobs (id, kind, quarantine_id, org_id, recipient, sender, blob_key, released_by, \
+                     status, created_at) VALUES ($1, 'release', $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT DO NOTHING")
+                    .bind(Uuid::new_v4()).bind(&qid).bind(org).bind(&recipient).bind(&sender).bind(&blob)
+                    .bind(released_by).bind(created_at).execute(&mut *tx).await?.rows_affected() as i64;
+                sqlx::query("UPDATE quarantine SET reviewed = $1 WHERE id = $2").bind(true).bind(&qid).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(created)
+        })?;
+        Ok(created)
+    }
+
+    /// Leases up to `limit` due jobs (new ones, and ones whose lease ran out) until `until`.
+    pub async fn lease_jobs(&self, limit: i64, until: DateTime<Utc>) -> StoreResult<Vec<LeasedJob>> {
+        let at = now();
+        let leased = with_pool!(self, pool => {
+            let due: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM worker_jobs WHERE (status = 'pending' OR (status = 'leased' AND leased_until < $1)) \
+                 AND attempts < $2 ORDER BY created_at LIMIT $3")
+                .bind(at).bind(MAX_JOB_ATTEMPTS).bind(limit).fetch_all(pool).await?;
+            let mut leased = Vec::new();
+            for id in due {
+                // Another node may have taken it since: the guard makes the claim exclusive.
+                let job: Option<LeasedJob> = sqlx::query_as(
+                    "UPDATE worker_jobs SET status = 'leased', leased_until = $1, attempts = attempts + 1 \
+                     WHERE id = $2 AND (status = 'pending' OR (status = 'leased' AND leased_until < $3)) \
+                     RETURNING id, org_id, recipient, sender, blob_key, released_by")
+                    .bind(until).bind(id).bind(at).fetch_optional(pool).await?;
+                leased.extend(job);
+            }
+            Ok::<_, sqlx::Error>(leased)
+        })?;
+        Ok(leased)
+    }
+
+    /// Records a worker's report on a leased job: done, or failed (tried again until
+    /// [`MAX_JOB_ATTEMPTS`]). Answers false when the job was not leased.
+    pub async fn finish_job(&self, id: Uuid, ok: bool, error: Option<&str>) -> StoreResult<bool> {
+        let status = if ok { "done" } else { "pending" };
+        let n = with_pool!(self, pool => sqlx::query(
+            "UPDATE worker_jobs SET status = CASE WHEN $1 = 'pending' AND attempts >= $2 THEN 'failed' ELSE $1 END, \
+             done_at = $3, last_error = $4, leased_until = NULL WHERE id = $5 AND status = 'leased'")
+            .bind(status).bind(MAX_JOB_ATTEMPTS).bind(now()).bind(error).bind(id)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,89 @@
+//! Releases from quarantine: jobs leased from the API become spooled messages for the
+//! recipient's destination, stamped `X-Moat-Released: <who>`, and go through the queue like
+//! any other (retries, DSNs). A job is reported done once its message is durable here.
+
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::Utc;
+use moat_openapi::{Direction, JobDone, WorkerJob, WorkerJobKind};
+
+use crate::common::backoff::Backoff;
+use crate::common::error::{WorkerError, WorkerResult};
+use crate::delivery::queue::Delivery;
+use crate::delivery::spool::{QueuedMessage, new_id};
+use crate::envelope::routing::rcpt_target;
+use crate::upstream::client::ApiClient;
+use crate::verdict::routes::{RcptState, Route, RouteRcpt};
+
+/// How often the API is asked for jobs when there were none.
+const IDLE: Duration = Duration::from_secs(2);
+
+/// Takes and carries out jobs forever.
+pub async fn run(delivery: Delivery, api: ApiClient) {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        match api.lease_jobs().await {
+            Ok(batch) if batch.jobs.is_empty() => tokio::time::sleep(IDLE).await,
+            Ok(batch) => {
+                backoff.reset();
+                for job in batch.jobs {
+                    let done = match carry_out(&delivery, &job).await {
+                        Ok(()) => JobDone { ok: true, error: None },
+                        Err(err) => {
+                            tracing::warn!(%err, job = %job.id, "release not queued");
+                            JobDone { ok: false, error: Some(err.to_string()) }
+                        }
+                    };
+                    // An unreported job goes back to the API's queue when its lease ends.
+                    if let Err(err) = api.job_done(job.id, &done).await {
+                        tracing::warn!(%err, job = %job.id, "cannot report the job yet");
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::debug!(%err, "cannot lease jobs yet");
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
+/// Spools one released message for its recipient.
+pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()> {
+    match job.kind {
+        WorkerJobKind::Release => {}
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(job.raw_base64.as_bytes())
+        .map_err(|e| WorkerError::Usage(format!("the released message is not base64: {e}")))?;
+    let who: String = job.released_by.chars().filter(|c| !c.is_control()).take(200).collect();
+    let mut stamped = format!("X-Moat-Released: {who}\r\n").into_bytes();
+    stamped.extend_from_slice(&raw);
+    let (target, org) = rcpt_target(&delivery.policy.get(), &job.recipient);
+    let id = new_id();
+    let msg = QueuedMessage {
+        id: id.clone(),
+        received_at: Utc::now(),
+        sender: job.sender.clone(),
+        client_ip: "127.0.0.1".into(),
+        helo: delivery.config.hostname.clone(),
+        direction: Direction::Inbound,
+        size: stamped.len(),
+        subject: String::new(),
+        message_id: String::new(),
+        routes: vec![Route {
+            tracking_id: format!("{id}.1"),
+            org_id: org.or(Some(job.org_id)),
+            target,
+            recipients: vec![RouteRcpt { address: job.recipient.clone(), state: RcptState::Pending, response: None }],
+            failures: 0,
+            next_attempt_at: Utc::now(),
+            last_error: None,
+        }],
+    };
+    delivery.spool.store(&msg, stamped).await?;
+    delivery.queue.enqueue(&msg);
+    tracing::info!(%id, job = %job.id, rcpt = %job.recipient, "released message queued");
+    Ok(())
+}
