@@ -10,9 +10,29 @@ import email
 import email.policy
 import re
 import uuid
+import warnings
 
 import mta_test
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from mta_test import Sink, wait_for
+
+
+# The test relay takes AUTH over plain TCP on loopback on purpose.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+
+
+class AuthSink(Sink):
+    """A relay that takes mail only after AUTH as relay-user / relay-secret."""
+
+    def start(self):
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = getattr(auth_data, "login", b"") == b"relay-user" and getattr(auth_data, "password", b"") == b"relay-secret"
+            return AuthResult(success=ok)
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, authenticator=authenticator,
+                                     auth_required=True, auth_require_tls=False)
+        self.controller.start()
 
 
 def platform(sy):
@@ -104,6 +124,27 @@ def test_a_refused_mail_is_marked_failed_and_a_down_relay_keeps_mail_pending(sy)
         assert waiting[0]["next_attempt_at"], "the retry is scheduled"
         assert mail_to(relay, address) == []
     finally:
+        relay.stop()
+
+
+def test_the_relay_login_is_used_and_without_it_the_relay_refuses(sy):
+    relay = AuthSink()
+    relay.start()
+    try:
+        with_relay(sy, relay.port)
+        admin = platform(sy)
+        anonymous, _ = new_user(sy, admin)
+        failed = wait_for(lambda: [m for m in system_mail(sy, admin, anonymous) if m["status"] == "failed"],
+                          what="the relay refuses mail without a login", timeout=20)
+        assert failed[0]["last_error"].startswith("530"), failed[0]
+        sy.stop_api()
+        sy.api_env.update(MOAT_SMTP_RELAY_USER="relay-user", MOAT_SMTP_RELAY_PASSWORD="relay-secret")
+        sy.start_api()
+        address, _ = new_user(sy, admin)
+        wait_for(lambda: mail_to(relay, address), what="mail sent after AUTH", timeout=20)
+    finally:
+        for key in ("MOAT_SMTP_RELAY_USER", "MOAT_SMTP_RELAY_PASSWORD"):
+            sy.api_env.pop(key, None)
         relay.stop()
 
 
