@@ -326,3 +326,18 @@ test("a user releases three messages at once; each becomes one delivery job", as
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("an org admin reads the audit log of its organisation", async () => {
+  const page = await newPage(1280);
+  await login(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByRole("heading", { name: "Audit log" }).waitFor();
+  // The relay-server changes of an earlier test and this admin's login are there.
+  await page.locator("#audit-table").getByText("POST /api/v1/orgs/").first().waitFor();
+  await page.getByLabel("Search who or what").fill("allowed-ips");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("#audit-table").getByText("DELETE /api/v1/orgs/").first().waitFor();
+  await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

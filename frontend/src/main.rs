@@ -36,6 +36,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/account") view=|| guarded(Role::User, pages::account::AccountPage)/>
                     <Route path=path!("/quarantine") view=|| guarded(Role::User, pages::quarantine::QuarantinePage)/>
                     <Route path=path!("/msps") view=|| guarded(Role::PlatformAdmin, pages::msps::MspsPage)/>
+                    <Route path=path!("/audit") view=|| guarded(Role::OrgAdmin, pages::audit::AuditPage)/>
                     <Route path=path!("/system-mail") view=|| guarded(Role::PlatformAdmin, pages::system_mail::SystemMailPage)/>
                     <Route path=path!("/msps/:id") view=|| guarded(Role::MspAdmin, pages::msps::MspPage)/>
                     <Route path=path!("/orgs") view=|| guarded(Role::MspAdmin, pages::orgs::OrgsPage)/>
@@ -66,6 +67,9 @@ fn TopBar() -> impl IntoView {
             links.push((format!("/orgs/{org}"), "My organisation"));
         }
         links.push(("/quarantine".into(), "Quarantine"));
+        if me.role >= Role::OrgAdmin {
+            links.push(("/audit".into(), "Audit log"));
+        }
         links.push(("/account".into(), "My account"));
         let unread = session.unread;
         Some(

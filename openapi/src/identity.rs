@@ -222,3 +222,47 @@ impl TryFrom<String> for Role {
         crate::from_wire_name(&name).ok_or_else(|| format!("not a role: {name}"))
     }
 }
+
+/// Who did something recorded in the audit log.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    ApiKey,
+    /// No valid credentials (a failed login, an activation link).
+    Anonymous,
+}
+
+/// One audit log entry: who, when, from where, what, with what outcome, on which tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor_kind: ActorKind,
+    /// The user or API key.
+    pub actor_id: Option<Uuid>,
+    /// The user's email, the key's id, or the email a login was tried with.
+    pub actor: String,
+    pub ip: String,
+    /// `METHOD /path` of the call, or a named event (`login`, `read raw message …`).
+    pub action: String,
+    /// The HTTP status the call answered.
+    pub status: u16,
+    pub org_id: Option<Uuid>,
+    pub msp_id: Option<Uuid>,
+}
+
+/// A page of audit entries.
+pub type AuditList = crate::Page<AuditEntry>;
+
+/// Audit log search.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Substring of the actor or the action.
+    pub q: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}

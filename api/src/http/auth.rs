@@ -31,19 +31,22 @@ pub async fn login(
     if state.login_by_ip.check_key(&ip).is_err() || state.login_by_account.check_key(&email).is_err() {
         state.metrics.login("rate_limited");
         tracing::warn!(%email, "login rate limited");
+        audit_login(&state, None, &email, ip, 429, None).await;
         return Err(ApiError::RateLimited);
     }
     let user = state.store.user_by_email(&email).await?;
     let ok = passwords::verify(&req.password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     let user = match user {
         Some(u) if ok && u.active => u,
-        _ => {
+        other => {
             state.metrics.login("failed");
             tracing::info!(%email, "login failed");
+            audit_login(&state, None, &email, ip, 401, other.and_then(|u| u.org_id)).await;
             return Err(ApiError::Unauthorized("wrong email or password"));
         }
     };
     state.metrics.login("ok");
+    audit_login(&state, Caller::for_user(user.clone()).ok().as_ref(), &email, ip, 200, user.org_id).await;
     let access_token = state.jwt.issue(&user)?;
     Ok(Json(LoginResponse {
         access_token,
@@ -69,6 +72,19 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
         },
         reach,
     }))
+}
+
+/// Records a login attempt in the audit log, under the email it was tried with.
+async fn audit_login(
+    state: &AppState,
+    caller: Option<&Caller>,
+    email: &str,
+    ip: std::net::IpAddr,
+    status: u16,
+    org: Option<uuid::Uuid>,
+) {
+    let action = if status == 200 { "login" } else { "login (refused)" };
+    crate::audit::note(state, caller, Some(email), ip.to_string(), action.into(), status, org, None).await;
 }
 
 /// Set the first password with the token from the welcome email.

@@ -2,6 +2,7 @@
 //! metrics, and the SPA served from `frontend_dir` with an `index.html` fallback.
 
 mod api_keys;
+mod audit;
 mod auth;
 mod domains;
 mod lists;
@@ -104,6 +105,8 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(users::resend_welcome))
         .routes(routes!(users::reset_password))
         .routes(routes!(system_mail::system_mail_state))
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(audit::export_audit))
         .routes(routes!(system_mail::list_system_mail))
         .routes(routes!(users::reset_settings))
         .routes(routes!(relay::list_allowed_ips, relay::add_allowed_ip))
@@ -177,6 +180,7 @@ pub fn router(state: AppState) -> Router {
     let (api, _) = api_routes(&state.config).split_for_parts();
     let spa = spa_service(&state.config.frontend_dir);
     api.route("/api/{*rest}", axum::routing::any(|| async { ApiError::not_found().into_response() }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::audit::record))
         .merge(spa)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(SetResponseHeaderLayer::if_not_present(

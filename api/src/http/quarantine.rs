@@ -104,12 +104,14 @@ pub async fn preview(
 pub async fn raw(
     State(state): State<AppState>,
     caller: Caller,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let (item, raw) = held(&state, &caller, &id).await?;
     caller.require(Role::OrgAdmin)?;
-    tracing::info!(id = %item.id, by = ?caller.user_id(), "raw quarantined message downloaded");
+    let action = format!("read the raw message {} to {}", item.id, item.recipient);
+    crate::audit::note(&state, Some(&caller), None, ip.to_string(), action, 200, Some(item.org_id), None).await;
     let headers = [
         (axum::http::header::CONTENT_TYPE, "message/rfc822".to_string()),
         (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.eml\"", item.id)),

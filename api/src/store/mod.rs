@@ -9,6 +9,7 @@
 //! lowest-common-denominator types of `sqlx::Any`. Tenant scoping is done in SQL by
 //! [`Scope`] filters, so a row outside the caller's reach is simply not found.
 
+mod audit;
 mod correspondents;
 mod credentials;
 pub mod error;
@@ -22,6 +23,7 @@ mod tenancy;
 mod users;
 mod worker;
 
+pub use audit::MAX_AUDIT_EXPORT;
 pub use credentials::*;
 pub use error::{StoreError, StoreResult};
 pub use jobs::{LeasedJob, MAX_JOB_ATTEMPTS};

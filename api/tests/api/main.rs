@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod accounts;
+mod audit;
 mod boundaries;
 mod bulk;
 mod cross_tenant;
