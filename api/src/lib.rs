@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod preview;
+pub mod reasons;
 pub mod seed;
 pub mod state;
 pub mod store;

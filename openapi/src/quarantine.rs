@@ -20,6 +20,9 @@ pub struct QuarantineItem {
     pub org_id: Uuid,
     pub user_id: Option<Uuid>,
     pub size: i64,
+    /// Why it was held, in plain words (filled in by the API from `reasons`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
 }
 
 /// A page of `QuarantineItem`.
@@ -157,4 +160,30 @@ pub struct ReleaseRequest {
     /// Also add each sender to its recipient's own allow list.
     #[serde(default)]
     pub allow_sender: bool,
+}
+
+/// Why a message was held, as a stable code.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    /// The sender is on a block list.
+    BlockList,
+    /// An attachment of a kind the organisation does not accept.
+    Attachment,
+    /// The sender's domain says (DMARC) it did not send the message.
+    Dmarc,
+    /// The content scored as spam.
+    Spam,
+    /// The standard spam test pattern (GTUBE).
+    TestPattern,
+    /// None of the above could be told from the reasons.
+    Policy,
+}
+
+/// The reason a message was held, in words its reader understands; `reasons` keeps the
+/// technical detail.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Explanation {
+    pub code: ReasonCode,
+    pub text: String,
 }

@@ -56,8 +56,26 @@ pub async fn list(
     ApiQuery(q): ApiQuery<QuarantineQuery>,
 ) -> ApiResult<Json<QuarantineList>> {
     let paging = Paging::new(q.page, q.per_page);
-    let (items, total, total_capped) = state.store.list_quarantine(caller.scope, &q, paging).await?;
+    let (mut items, total, total_capped) = state.store.list_quarantine(caller.scope, &q, paging).await?;
+    explain_all(&state, &mut items).await?;
     Ok(Json(QuarantineList::of_search(items, total, total_capped, paging.page, paging.per_page)))
+}
+
+/// Fills in each item's plain-word explanation, under its organisation's threshold.
+async fn explain_all(state: &AppState, items: &mut [QuarantineItem]) -> ApiResult<()> {
+    let mut thresholds = std::collections::HashMap::new();
+    for item in items.iter_mut() {
+        let at = match thresholds.get(&item.org_id) {
+            Some(at) => *at,
+            None => {
+                let at = state.store.org_policy(item.org_id).await?.quarantine_threshold;
+                thresholds.insert(item.org_id, at);
+                at
+            }
+        };
+        item.explanation = Some(crate::reasons::explain(&item.reasons, item.score, at));
+    }
+    Ok(())
 }
 
 /// The message `id` within the caller's reach, with its raw bytes.
@@ -76,7 +94,8 @@ pub async fn get_one(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<QuarantineMessage>> {
-    let (item, raw) = held(&state, &caller, &id).await?;
+    let (mut item, raw) = held(&state, &caller, &id).await?;
+    explain_all(&state, std::slice::from_mut(&mut item)).await?;
     let (headers, attachments) = crate::preview::outline(&raw);
     Ok(Json(QuarantineMessage { item, headers, attachments }))
 }

@@ -37,6 +37,7 @@ impl From<Row> for QuarantineItem {
             org_id: r.org_id,
             user_id: r.user_id,
             size: r.size,
+            explanation: None,
         }
     }
 }

@@ -362,6 +362,13 @@ Content-Disposition: attachment; filename=\"invoice.zip\"\r\n\r\nZIPDATA\r\n--B-
     assert_eq!(status, StatusCode::OK, "{one}");
     assert_eq!(one["subject"], "Invoice");
     assert_eq!(one["attachments"][0]["name"], "invoice.zip");
+    assert_eq!(one["explanation"]["code"], "spam");
+    assert_eq!(
+        one["explanation"]["text"],
+        "Looks like spam: scored 9.0 where 5 holds mail. Main signs: its wording resembles spam this system has learned."
+    );
+    let (_, list) = app.get("/api/v1/quarantine", &a.user).await;
+    assert_eq!(list["items"][0]["explanation"]["code"], "spam", "the list explains too");
     assert!(one["headers"].as_array().unwrap().iter().any(|h| h["name"] == "Subject"));
     let (_, shown) = app.get("/api/v1/quarantine/p1.1-1/preview", &a.user).await;
     let html = shown["html"].as_str().unwrap();

@@ -117,7 +117,10 @@ pub fn QuarantinePage() -> impl IntoView {
                                     <td>{m.sender.clone()}</td>
                                     <td>{m.received_at.format("%Y-%m-%d %H:%M").to_string()}</td>
                                     <td>{m.recipient.clone()}</td>
-                                    <td>{m.reasons.join(", ")}</td>
+                                    <td>
+                                        {m.explanation.as_ref().map(|e| e.text.clone()).unwrap_or_else(|| m.reasons.join(", "))}
+                                        <details class="why"><summary>"Details"</summary>{m.reasons.join(", ")}</details>
+                                    </td>
                                     <td>{
                                         let id = m.id.clone();
                                         view! { <button class="btn" on:click=move |_| selected.set(Some(id.clone()))>"Preview"</button> }
@@ -156,7 +159,8 @@ fn PreviewPane(id: String, on_close: Callback<()>) -> impl IntoView {
                 <dt>"From"</dt><dd>{m.item.sender.clone()}</dd>
                 <dt>"To"</dt><dd>{m.item.recipient.clone()}</dd>
                 <dt>"Subject"</dt><dd>{m.item.subject.clone()}</dd>
-                <dt>"Why it was held"</dt><dd>{m.item.reasons.join(", ")}</dd>
+                <dt>"Why it was held"</dt><dd>{m.item.explanation.as_ref().map(|e| e.text.clone()).unwrap_or_default()}</dd>
+                <dt>"Technical detail"</dt><dd>{m.item.reasons.join(", ")}</dd>
                 <dt>"Attachments"</dt><dd>{if m.attachments.is_empty() { "none".to_string() } else {
                     m.attachments.iter().map(|a| format!("{} ({}, {} bytes)", a.name, a.content_type, a.size)).collect::<Vec<_>>().join("; ")
                 }}</dd>
