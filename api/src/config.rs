@@ -82,6 +82,8 @@ pub struct Config {
     pub smtp_relay_password: Option<Secret>,
     /// The envelope sender and `From:` address of system mail.
     pub system_mail_from: String,
+    /// Days message tracking keeps a message (its events too) after its last change.
+    pub tracking_retention_days: i64,
 }
 
 /// TLS towards the system-mail relay.
@@ -133,6 +135,7 @@ impl Default for Config {
             smtp_relay_user: None,
             smtp_relay_password: None,
             system_mail_from: "no-reply@moat.localhost".into(),
+            tracking_retention_days: 90,
         }
     }
 }

@@ -192,6 +192,12 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
             "quarantine_threshold must not exceed reject_threshold",
         ));
     }
+    if !(1..=365).contains(&p.quarantine_retention_days) {
+        return Err(ApiError::invalid(
+            &format!("{field}.quarantine_retention_days"),
+            "quarantine_retention_days must be 1 to 365",
+        ));
+    }
     if p.blocked_extensions.len() > 500 {
         return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));
     }

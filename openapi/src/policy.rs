@@ -26,6 +26,8 @@ pub struct Policy {
     pub outbound_hourly_limit: u32,
     /// Days the Live Archive keeps mail.
     pub archive_retention_days: u32,
+    /// Days quarantined mail is kept before it is purged (1 to 365).
+    pub quarantine_retention_days: u32,
     /// What happens to mail from block-listed senders.
     pub block_action: BlockAction,
 }
@@ -78,6 +80,7 @@ impl Default for Policy {
             dmarc_action: DmarcAction::Quarantine,
             outbound_hourly_limit: 0,
             archive_retention_days: 7,
+            quarantine_retention_days: 30,
             block_action: BlockAction::Reject,
         }
     }

@@ -17,6 +17,7 @@ mod jobs;
 mod lists;
 pub(crate) mod quarantine;
 mod reputation;
+mod retention;
 pub(crate) mod search;
 mod system_mail;
 mod tenancy;
@@ -27,6 +28,7 @@ pub use audit::MAX_AUDIT_EXPORT;
 pub use credentials::*;
 pub use error::{StoreError, StoreResult};
 pub use jobs::{LeasedJob, MAX_JOB_ATTEMPTS};
+pub use retention::PURGE_BATCH;
 pub use tenancy::*;
 pub use users::*;
 

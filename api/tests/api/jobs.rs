@@ -38,3 +38,74 @@ async fn without_a_relay_nothing_is_sent_and_mail_stays_pending() {
     let (status, _) = app.get("/api/v1/system-mail", &t.org_admin).await;
     assert_eq!(status.as_u16(), 403, "the outbox is the platform admin's");
 }
+
+#[tokio::test]
+async fn quarantined_mail_past_its_organisations_retention_is_purged_with_its_bytes() {
+    use chrono::Utc;
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "keep").await;
+    let node = crate::helpers::node_token(&app).await;
+    for (id, days) in [("old", 40), ("recent", 10)] {
+        let upload = json!({"id": id, "org_id": t.org_id, "user_id": t.user_id, "recipient": "user@keep.test",
+            "sender": "spam@ext.test", "subject": id, "score": 9.0, "reasons": [], "raw_base64": "SGk=",
+            "received_at": Utc::now() - chrono::Duration::days(days)});
+        assert_eq!(app.post("/api/v1/worker/quarantine", &node, upload).await.0.as_u16(), 201);
+    }
+    let blob = app.state.config.data_dir.join("blobs").join("q-old.eml");
+    assert!(blob.exists());
+    let (held, _) = moat_api::jobs::retention::purge_once(&app.state).await;
+    assert_eq!(held, 1, "only the message past the default 30 days goes");
+    assert_eq!(app.get("/api/v1/quarantine/old", &t.user).await.0.as_u16(), 404);
+    assert_eq!(app.get("/api/v1/quarantine/recent", &t.user).await.0.as_u16(), 200);
+    assert!(!blob.exists(), "its raw bytes go too");
+    // A shorter retention set by the org admin applies at the next pass.
+    let (_, mut policy) = app.get(&format!("/api/v1/orgs/{}/policy", t.org_id), &t.org_admin).await;
+    policy["quarantine_retention_days"] = json!(5);
+    let (status, body) = app
+        .call(
+            axum::http::Method::PUT,
+            &format!("/api/v1/orgs/{}/policy", t.org_id),
+            Some(&t.org_admin),
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(moat_api::jobs::retention::purge_once(&app.state).await.0, 1);
+    assert_eq!(app.get("/api/v1/quarantine/recent", &t.user).await.0.as_u16(), 404);
+    policy["quarantine_retention_days"] = json!(0);
+    let (status, body) = app
+        .call(axum::http::Method::PUT, &format!("/api/v1/orgs/{}/policy", t.org_id), Some(&t.org_admin), Some(policy))
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["error"]["field"].as_str()),
+        (422, Some("policy.quarantine_retention_days")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn tracked_messages_past_the_tracking_retention_are_purged() {
+    use chrono::Utc;
+    use serde_json::json;
+    let app = TestApp::spawn_with(|c| c.tracking_retention_days = 30).await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "track").await;
+    let node = crate::helpers::node_token(&app).await;
+    let event = |id: &str, days: i64| {
+        json!({"id": uuid::Uuid::new_v4(), "tracking_id": id, "kind": "received", "org_id": t.org_id,
+               "at": Utc::now() - chrono::Duration::days(days),
+               "detail": {"direction": "inbound", "sender": "a@ext.test", "recipients": ["user@track.test"],
+                          "subject": id, "message_id": "", "size": 10, "client_ip": "192.0.2.1"}})
+    };
+    let batch = json!({"events": [event("T-old.1", 45), event("T-new.1", 3)]});
+    let (status, body) = app.post("/api/v1/worker/events", &node, batch).await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    let (_, list) = app.get("/api/v1/messages", &t.org_admin).await;
+    assert_eq!(list["total"], 2, "{list}");
+    let (_, tracked) = moat_api::jobs::retention::purge_once(&app.state).await;
+    assert_eq!(tracked, 1);
+    let (_, list) = app.get("/api/v1/messages", &t.org_admin).await;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["id"].as_str()), (Some(1), Some("T-new.1")), "{list}");
+}

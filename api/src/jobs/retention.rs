@@ -1,0 +1,72 @@
+//! Retention: quarantined mail older than its organisation's `quarantine_retention_days`
+//! (rows and raw bytes) and tracked messages older than `MOAT_TRACKING_RETENTION_DAYS` are
+//! purged, hourly, by the replica holding the `retention` lease.
+
+use std::time::Duration;
+
+use crate::state::AppState;
+
+const JOB: &str = "retention";
+const EVERY: Duration = Duration::from_secs(3600);
+
+/// Purges forever (while this replica holds the lease).
+pub async fn run(state: AppState, holder: String) {
+    loop {
+        if super::lease(&state, JOB, &holder).await {
+            let (held, tracked) = purge_once(&state).await;
+            if held > 0 || tracked > 0 {
+                tracing::info!(quarantined = held, tracked, "retention purge");
+            }
+        }
+        tokio::time::sleep(EVERY).await;
+    }
+}
+
+/// One pass; answers how many quarantined and tracked messages went.
+pub async fn purge_once(state: &AppState) -> (usize, i64) {
+    let now = crate::store::now();
+    let mut held = 0;
+    match state.store.quarantine_retentions().await {
+        Ok(orgs) => {
+            for (org, days) in orgs {
+                let cutoff = now - chrono::Duration::days(i64::from(days));
+                loop {
+                    let keys = match state.store.purge_quarantine(org, cutoff).await {
+                        Ok(keys) => keys,
+                        Err(err) => {
+                            tracing::warn!(%err, %org, "quarantine purge failed");
+                            break;
+                        }
+                    };
+                    for key in &keys {
+                        if let Err(err) = state.blobs.delete(key).await {
+                            tracing::warn!(%err, %key, "cannot remove a purged message's raw bytes");
+                        }
+                    }
+                    held += keys.len();
+                    if (keys.len() as i64) < crate::store::PURGE_BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(err) => tracing::warn!(%err, "cannot read quarantine retentions"),
+    }
+    let cutoff = now - chrono::Duration::days(state.config.tracking_retention_days.max(1));
+    let mut tracked = 0;
+    loop {
+        match state.store.purge_tracking(cutoff).await {
+            Ok(n) => {
+                tracked += n;
+                if n < crate::store::PURGE_BATCH {
+                    break;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, "tracking purge failed");
+                break;
+            }
+        }
+    }
+    (held, tracked)
+}
