@@ -341,3 +341,24 @@ test("an org admin reads the audit log of its organisation", async () => {
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("a user picks a colleague as its quarantine delegate", async () => {
+  const page = await newPage(1280);
+  await login(page, "user@example.test", "moat-demo-user");
+  await page.waitForURL(`${base}/quarantine`);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My account" }).click();
+  await page.getByRole("heading", { name: "Quarantine delegate" }).waitFor();
+  await page.locator("#delegate option", { hasText: "admin@example.test" }).waitFor({ state: "attached" });
+  await page.selectOption("#delegate", { label: await page.locator("#delegate option", { hasText: "admin@example.test" }).innerText() });
+  await page.getByRole("button", { name: "Save delegate" }).click();
+  await page.getByText("Delegate saved").waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Quarantine delegate" }).waitFor();
+  await page.waitForFunction(() => document.querySelector("#delegate")?.selectedOptions[0]?.textContent.includes("admin@example.test"));
+  await page.screenshot({ path: join(shots, "account-delegate.png"), fullPage: true });
+  await page.selectOption("#delegate", { label: "Nobody" });
+  await page.getByRole("button", { name: "Save delegate" }).click();
+  await page.getByText("Delegate saved").waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

@@ -266,3 +266,14 @@ pub struct AuditQuery {
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }
+
+/// A user of the caller's own organisation, as a picker shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Colleague {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// A page of colleagues.
+pub type ColleagueList = crate::Page<Colleague>;

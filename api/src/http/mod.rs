@@ -101,6 +101,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(domains::list_domains, domains::create_domain))
         .routes(routes!(domains::get_domain, domains::update_domain, domains::delete_domain))
         .routes(routes!(users::list_org_users, users::create_org_user))
+        .routes(routes!(users::colleagues))
         .routes(routes!(users::get_user, users::update_user, users::delete_user))
         .routes(routes!(users::resend_welcome))
         .routes(routes!(users::reset_password))

@@ -178,3 +178,28 @@ pub async fn reset_settings(
     state.store.update_user(&user).await?;
     Ok(Json(user.to_wire()))
 }
+
+/// The other users of the caller's own organisation (for the delegate picker): id, email and
+/// name only. Only organisation users have colleagues.
+#[utoipa::path(get, path = "/users/colleagues", tag = "tenancy", params(moat_openapi::PageParams),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::Colleague>), (status = 401, body = ErrorBody)))]
+pub async fn colleagues(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::ApiQuery(p): crate::extract::ApiQuery<moat_openapi::PageParams>,
+) -> ApiResult<Json<moat_openapi::ColleagueList>> {
+    let paging = crate::store::Paging::new(p.page, p.per_page);
+    let Some(org) = caller.user.as_ref().and_then(|u| u.org_id) else {
+        return Ok(Json(moat_openapi::ColleagueList::new(Vec::new(), 0, paging.page, paging.per_page)));
+    };
+    let (users, total) = state.store.list_users(Scope::Org(org), crate::store::UserParent::Org(org), paging).await?;
+    let me = caller.user_id();
+    let items = users
+        .into_iter()
+        .filter(|u| Some(u.id) != me)
+        .map(|u| moat_openapi::Colleague { id: u.id, email: u.email, display_name: u.display_name })
+        .collect();
+    // The caller is counted in `total` but not listed.
+    Ok(Json(moat_openapi::ColleagueList::new(items, (total - 1).max(0), paging.page, paging.per_page)))
+}

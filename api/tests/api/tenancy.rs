@@ -212,3 +212,19 @@ async fn lists_are_paged_with_a_total() {
     let (_, last) = app.get("/api/v1/orgs?page=3&per_page=3", &admin).await;
     assert_eq!(last["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn colleagues_are_the_other_users_of_ones_own_organisation_only() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "col-a").await;
+    let _b = tenant(&app, &admin, "col-b").await;
+    let (status, list) = app.get("/api/v1/users/colleagues", &a.user).await;
+    assert_eq!(status, StatusCode::OK);
+    let emails: Vec<&str> = list["items"].as_array().unwrap().iter().map(|c| c["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, vec!["admin@col-a.test"], "the org's other users, not itself, not another tenant's");
+    assert_eq!(list["total"], 1);
+    assert!(list["items"][0].get("role").is_none(), "a picker needs no more than id, email and name");
+    let (_, list) = app.get("/api/v1/users/colleagues", &a.msp_admin).await;
+    assert_eq!(list["total"], 0, "MSP admins belong to no organisation");
+}

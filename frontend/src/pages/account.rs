@@ -110,6 +110,7 @@ pub fn AccountPage() -> impl IntoView {
         });
     };
 
+    let delegate_panel = user.org_id.map(|_| view! { <DelegatePicker id=id current=user.quarantine_delegate_id/> });
     view! {
         <section class="panel">
             <h1>"My account"</h1>
@@ -123,6 +124,7 @@ pub fn AccountPage() -> impl IntoView {
                 <Show when=move || saved.get()><span class="saved" role="status">"Saved"</span></Show>
             </form>
         </section>
+        {delegate_panel}
         <section class="panel">
             <h2>"Change password"</h2>
             <form on:submit=change_password novalidate>
@@ -137,4 +139,54 @@ pub fn AccountPage() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// Who else may review and release this user's quarantine: a colleague of the same
+/// organisation, or nobody.
+#[component]
+fn DelegatePicker(id: uuid::Uuid, current: Option<uuid::Uuid>) -> impl IntoView {
+    let colleagues = RwSignal::new(crate::components::Load::<moat_openapi::ColleagueList>::Loading);
+    crate::components::load_into(colleagues, "/users/colleagues?per_page=500".to_string());
+    let chosen = RwSignal::new(current.map(|c| c.to_string()).unwrap_or_default());
+    let failure = RwSignal::new(None::<api::ApiError>);
+    let saved = RwSignal::new(false);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saved.set(false);
+        let delegate = chosen.get().parse::<uuid::Uuid>().ok();
+        let body = UpdateUser { quarantine_delegate_id: Some(delegate), ..Default::default() };
+        spawn_local(async move {
+            match api::patch::<_, User>(&format!("/users/{id}"), &body).await {
+                Ok(_) => {
+                    failure.set(None);
+                    saved.set(true);
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section class="panel">
+            <h2>"Quarantine delegate"</h2>
+            <p class="muted">"A colleague who may review and release your quarantined mail (you still can too)."</p>
+            <form on:submit=save novalidate>
+                {move || failure.get().map(|e| view! { <ErrorNote error=e/> })}
+                <div class="field">
+                    <label for="delegate">"Delegate"</label>
+                    <select id="delegate" on:change=move |ev| chosen.set(event_target_value(&ev)) prop:value=move || chosen.get()>
+                        <option value="" selected=move || chosen.get().is_empty()>"Nobody"</option>
+                        {move || match colleagues.get() {
+                            crate::components::Load::Ready(list) => list.items.into_iter().map(|c| {
+                                let (value, selected) = (c.id.to_string(), c.id.to_string());
+                                view! { <option value=value selected=move || chosen.get() == selected>{format!("{} <{}>", c.display_name, c.email)}</option> }
+                            }).collect_view().into_any(),
+                            _ => ().into_any(),
+                        }}
+                    </select>
+                </div>
+                <button class="btn btn-primary" type="submit">"Save delegate"</button>
+                <Show when=move || saved.get()><span class="saved" role="status">"Delegate saved"</span></Show>
+            </form>
+        </section>
+    }
 }
