@@ -26,6 +26,10 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let ip = client_ip(&req);
     let (mut parts, body) = req.into_parts();
     let caller = Caller::from_request_parts(&mut parts, &state).await.ok();
+    if let Some(caller) = &caller {
+        // The handler's own `Caller` extractor takes it from here instead of looking it up again.
+        parts.extensions.insert(caller.clone());
+    }
     let response = next.run(Request::from_parts(parts, body)).await;
     let (org_id, msp_id) = tenant_of(&path, caller.as_ref());
     note(&state, caller.as_ref(), None, ip, action, response.status().as_u16(), org_id, msp_id).await;

@@ -30,6 +30,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Resolved once per request: the audit layer resolves the caller first and leaves it here.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let token = super::bearer(parts).ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
         if token.starts_with(API_KEY_PREFIX) {
             let key = state

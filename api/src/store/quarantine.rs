@@ -140,19 +140,9 @@ impl Store {
             row: Row,
             blob_key: String,
         }
-        let (msp, org, user) = match scope {
-            Scope::Platform => (None, None, None),
-            Scope::Msp(msp) => (Some(msp), None, None),
-            Scope::Org(org) => (None, Some(org), None),
-            Scope::User { org_id, user_id } => (None, Some(org_id), Some(user_id)),
-        };
-        let sql = format!(
-            "SELECT {QUARANTINE_COLUMNS}, q.blob_key FROM quarantine q WHERE q.id = $1 \
-             AND ($2 IS NULL OR q.org_id IN (SELECT id FROM orgs WHERE msp_id = $2)) AND ($3 IS NULL OR q.org_id = $3) \
-             AND ($4 IS NULL OR q.user_id = $4 OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = $4))"
-        );
-        let row: Option<WithBlob> = with_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(id).bind(msp).bind(org).bind(user).fetch_optional(pool).await)?;
+        let c = reach_of_ids(scope, &[id.to_string()]);
+        let sql = format!("SELECT {QUARANTINE_COLUMNS}, q.blob_key FROM quarantine q WHERE {}", c.sql());
+        let row: Option<WithBlob> = with_pool!(self, pool => bind_args!(sqlx::query_as::<_, WithBlob>(&sql), c.args).fetch_optional(pool).await)?;
         Ok(row.map(|r| (QuarantineItem::from(r.row), r.blob_key)))
     }
 
@@ -177,15 +167,7 @@ impl Store {
         paging: Paging,
     ) -> StoreResult<(Vec<QuarantineItem>, i64, bool)> {
         let sqlite = self.is_sqlite();
-        let mut base = Conditions::default();
-        base.org_scope("q", scope);
-        // A plain user: its own quarantine and those delegated to it.
-        if let Scope::User { user_id, .. } = scope {
-            let u = base.arg(Arg::Uuid(user_id));
-            base.add(format!(
-                "(q.user_id = {u} OR q.user_id IN (SELECT d.id FROM users d WHERE d.quarantine_delegate_id = {u}))"
-            ));
-        }
+        let mut base = reach(scope);
         if let Some(user) = q.user_id {
             base.equals("q.user_id", Arg::Uuid(user));
         }

@@ -15,12 +15,12 @@ use crate::common::error::WorkerResult;
 use crate::common::metrics::Metrics;
 use crate::delivery::attempt::{self, Destination, Outcome};
 use crate::delivery::dsn;
-use crate::delivery::spool::{QueuedMessage, Spool, new_id};
+use crate::delivery::spool::{QueuedMessage, Spool};
 use crate::envelope::batv::Batv;
 use crate::envelope::routing::{Target, rcpt_target};
 use crate::policy::Policy;
 use crate::upstream::outbox::{Outbox, event};
-use crate::verdict::routes::{RcptState, Route, RouteRcpt};
+use crate::verdict::routes::{RcptState, Route};
 
 /// What the delivery stage needs of the node: handles, cheap to clone into each attempt.
 #[derive(Clone)]
@@ -386,29 +386,20 @@ async fn send_dsn(
     failed: &[(String, String)],
     raw: &[u8],
 ) -> WorkerResult<()> {
-    let id = new_id();
     let body = dsn::build(&delivery.config.hostname, &msg.sender, &msg.id, failed, dsn::header_block(raw));
-    let (target, org_id) = rcpt_target(&delivery.policy.get(), &msg.sender);
-    let dsn_msg = QueuedMessage {
-        id: id.clone(),
-        received_at: Utc::now(),
-        sender: String::new(),
-        client_ip: "127.0.0.1".into(),
-        helo: delivery.config.hostname.clone(),
-        direction: Direction::Bounce,
-        size: body.len(),
-        subject: "Undelivered Mail Returned to Sender".into(),
-        message_id: String::new(),
-        routes: vec![Route {
-            tracking_id: format!("{id}.1"),
-            org_id,
-            target,
-            recipients: vec![RouteRcpt { address: msg.sender.clone(), state: RcptState::Pending, response: None }],
-            failures: 0,
-            next_attempt_at: Utc::now(),
-            last_error: None,
-        }],
-    };
+    let routing = rcpt_target(&delivery.policy.get(), &msg.sender);
+    let org_id = routing.1;
+    let subject = "Undelivered Mail Returned to Sender";
+    let dsn_msg = QueuedMessage::generated(
+        "",
+        &delivery.config.hostname,
+        Direction::Bounce,
+        subject,
+        body.len(),
+        routing,
+        &msg.sender,
+    );
+    let id = dsn_msg.id.clone();
     delivery.spool.store(&dsn_msg, body).await?;
     let detail = EventDetail {
         direction: Some(Direction::Bounce),

@@ -5,16 +5,14 @@
 use std::time::Duration;
 
 use base64::Engine;
-use chrono::Utc;
 use moat_openapi::{Direction, JobDone, WorkerJob, WorkerJobKind};
 
 use crate::common::backoff::Backoff;
 use crate::common::error::{WorkerError, WorkerResult};
 use crate::delivery::queue::Delivery;
-use crate::delivery::spool::{QueuedMessage, new_id};
+use crate::delivery::spool::QueuedMessage;
 use crate::envelope::routing::rcpt_target;
 use crate::upstream::client::ApiClient;
-use crate::verdict::routes::{RcptState, Route, RouteRcpt};
 
 /// How often the API is asked for jobs when there were none.
 const IDLE: Duration = Duration::from_secs(2);
@@ -61,27 +59,11 @@ pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()>
     let mut stamped = format!("X-Moat-Released: {who}\r\n").into_bytes();
     stamped.extend_from_slice(&raw);
     let (target, org) = rcpt_target(&delivery.policy.get(), &job.recipient);
-    let id = new_id();
-    let msg = QueuedMessage {
-        id: id.clone(),
-        received_at: Utc::now(),
-        sender: job.sender.clone(),
-        client_ip: "127.0.0.1".into(),
-        helo: delivery.config.hostname.clone(),
-        direction: Direction::Inbound,
-        size: stamped.len(),
-        subject: String::new(),
-        message_id: String::new(),
-        routes: vec![Route {
-            tracking_id: format!("{id}.1"),
-            org_id: org.or(Some(job.org_id)),
-            target,
-            recipients: vec![RouteRcpt { address: job.recipient.clone(), state: RcptState::Pending, response: None }],
-            failures: 0,
-            next_attempt_at: Utc::now(),
-            last_error: None,
-        }],
-    };
+    let routing = (target, org.or(Some(job.org_id)));
+    let helo = &delivery.config.hostname;
+    let msg =
+        QueuedMessage::generated(&job.sender, helo, Direction::Inbound, "", stamped.len(), routing, &job.recipient);
+    let id = msg.id.clone();
     delivery.spool.store(&msg, stamped).await?;
     delivery.queue.enqueue(&msg);
     tracing::info!(%id, job = %job.id, rcpt = %job.recipient, "released message queued");

@@ -39,6 +39,46 @@ impl QueuedMessage {
     pub fn is_done(&self) -> bool {
         self.routes.iter().all(Route::is_done)
     }
+
+    /// A message this node makes itself (a bounce, a release): one recipient at `target`,
+    /// due now, under a new id.
+    pub fn generated(
+        sender: &str,
+        helo: &str,
+        direction: moat_openapi::Direction,
+        subject: &str,
+        size: usize,
+        (target, org_id): (crate::envelope::routing::Target, Option<uuid::Uuid>),
+        recipient: &str,
+    ) -> QueuedMessage {
+        let id = new_id();
+        let now = Utc::now();
+        let route = Route {
+            tracking_id: format!("{id}.1"),
+            org_id,
+            target,
+            recipients: vec![crate::verdict::routes::RouteRcpt {
+                address: recipient.to_string(),
+                state: crate::verdict::routes::RcptState::Pending,
+                response: None,
+            }],
+            failures: 0,
+            next_attempt_at: now,
+            last_error: None,
+        };
+        QueuedMessage {
+            id,
+            received_at: now,
+            sender: sender.to_string(),
+            client_ip: "127.0.0.1".into(),
+            helo: helo.to_string(),
+            direction,
+            size,
+            subject: subject.to_string(),
+            message_id: String::new(),
+            routes: vec![route],
+        }
+    }
 }
 
 /// A new spool id: time-ordered, unique.
