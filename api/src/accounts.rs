@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::auth::passwords;
 use crate::auth::tokens::{random_secret, sha256_hex};
 use crate::error::{ApiError, ApiResult};
+use crate::html::escape;
 use crate::state::AppState;
 use crate::store::{NewToken, NewUser, SystemMail, UserRecord, now};
 use crate::validate;
@@ -155,9 +156,4 @@ fn html_mail(name: &str, what: &str, (label, link): (&str, &str), note: &str) ->
          text-decoration:none\">{label}</a></p><p style=\"color:#555\">{note}</p>\
          <p style=\"color:#555\">{link}</p></body></html>"
     )
-}
-
-/// Text made safe inside HTML elements and attribute values.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

@@ -84,6 +84,12 @@ pub struct Config {
     pub system_mail_from: String,
     /// Days message tracking keeps a message (its events too) after its last change.
     pub tracking_retention_days: i64,
+    /// HMAC key of digest links (at least 32 characters); generated into
+    /// `data_dir/link.key` when empty. Changing it voids every link already mailed.
+    pub link_secret: Option<Secret>,
+    /// Testing only: scheduled digests read "now" (RFC 3339) from this file instead of the
+    /// system clock, so a test can drive the clock to a user's local digest time.
+    pub clock_file: Option<PathBuf>,
 }
 
 /// TLS towards the system-mail relay.
@@ -136,6 +142,8 @@ impl Default for Config {
             smtp_relay_password: None,
             system_mail_from: "no-reply@moat.localhost".into(),
             tracking_retention_days: 90,
+            link_secret: None,
+            clock_file: None,
         }
     }
 }
@@ -164,6 +172,15 @@ impl Config {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{}", self.http_listen),
         }
+    }
+
+    /// "Now" for scheduled digests: the system clock, or the time in `clock_file` (tests).
+    pub fn schedule_now(&self) -> chrono::DateTime<chrono::Utc> {
+        let from_file = self.clock_file.as_ref().and_then(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            chrono::DateTime::parse_from_rfc3339(text.trim()).ok().map(|t| t.to_utc())
+        });
+        from_file.unwrap_or_else(crate::store::now)
     }
 
     /// Loads defaults → TOML file (if present) → `MOAT_*` environment.

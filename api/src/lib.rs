@@ -6,8 +6,10 @@ pub mod audit;
 pub mod auth;
 pub mod blobs;
 pub mod config;
+pub mod digests;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
@@ -34,7 +36,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         seed::demo(&store).await.context("demo seed failed")?;
     }
     let blobs = blobs::Blobs::open(config.data_dir.join("blobs"))?;
-    Ok(AppState::new(config, store, jwt, blobs))
+    let links = digests::links::LinkKey::load(&config)?;
+    Ok(AppState::new(config, store, jwt, blobs, links))
 }
 
 /// Serves until Ctrl-C / SIGTERM.

@@ -64,6 +64,15 @@ pub fn preview(raw: &[u8], images: bool) -> QuarantinePreview {
     QuarantinePreview { text, html, remote_images_blocked, links }
 }
 
+/// The most text a plain-text view shows.
+const MAX_PLAIN_TEXT_CHARS: usize = 20_000;
+
+/// The message's text (an HTML-only message turned into text), for pages that show no HTML.
+pub fn plain_text(raw: &[u8]) -> String {
+    let text = MessageParser::default().parse(raw).and_then(|m| m.body_text(0).map(|t| t.into_owned()));
+    moat_openapi::bounded(&text.unwrap_or_default(), MAX_PLAIN_TEXT_CHARS)
+}
+
 /// Sanitizes one HTML body: answers the safe HTML, how many remote images it left out, and
 /// its links.
 pub fn sanitize(html: &str, images: bool) -> (String, u32, Vec<PreviewLink>) {

@@ -30,10 +30,18 @@ pub struct App {
     pub metrics: Metrics,
     /// Raw messages (quarantine).
     pub blobs: crate::blobs::Blobs,
+    /// The key that signs digest links.
+    pub links: crate::digests::links::LinkKey,
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, jwt: JwtKeys, blobs: crate::blobs::Blobs) -> Self {
+    pub fn new(
+        config: Config,
+        store: Store,
+        jwt: JwtKeys,
+        blobs: crate::blobs::Blobs,
+        links: crate::digests::links::LinkKey,
+    ) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least one"));
         AppState(Arc::new(App {
             login_by_account: RateLimiter::keyed(per_minute(config.login_attempts_per_account)),
@@ -43,6 +51,7 @@ impl AppState {
             store,
             jwt,
             blobs,
+            links,
         }))
     }
 }

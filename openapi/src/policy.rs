@@ -30,6 +30,9 @@ pub struct Policy {
     pub quarantine_retention_days: u32,
     /// What happens to mail from block-listed senders.
     pub block_action: BlockAction,
+    /// Digest links only open the web app, where the user signs in before anything is
+    /// released (otherwise the link's confirmation page releases without a login).
+    pub secure_release: bool,
 }
 
 /// What a blocked attachment does to the message.
@@ -82,6 +85,7 @@ impl Default for Policy {
             archive_retention_days: 7,
             quarantine_retention_days: 30,
             block_action: BlockAction::Reject,
+            secure_release: false,
         }
     }
 }

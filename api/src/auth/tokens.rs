@@ -72,7 +72,7 @@ impl JwtKeys {
     }
 }
 
-fn read_or_create_key(path: &Path) -> anyhow::Result<String> {
+pub fn read_or_create_key(path: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim().to_string();
         if existing.len() >= 32 {

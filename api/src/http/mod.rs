@@ -4,6 +4,8 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod digest_links;
+mod digests;
 mod domains;
 mod lists;
 mod messages;
@@ -110,6 +112,8 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(audit::export_audit))
         .routes(routes!(system_mail::list_system_mail))
         .routes(routes!(users::reset_settings))
+        .routes(routes!(digests::get_settings, digests::put_settings))
+        .routes(routes!(digests::resend))
         .routes(routes!(relay::list_allowed_ips, relay::add_allowed_ip))
         .routes(routes!(relay::remove_allowed_ip))
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
@@ -142,6 +146,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .merge(limited(uploads, config.channel_limits().max_upload_bytes as usize));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
+        .routes(routes!(digest_links::show, digest_links::confirm))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .routes(routes!(meta::metrics))

@@ -222,7 +222,7 @@ pub async fn release(
 ) -> ApiResult<(StatusCode, Json<ActionResult>)> {
     let ids = ids_in_reach(&state, &caller, &req.ids).await?;
     if req.allow_sender {
-        allow_senders(&state, &caller, &ids).await?;
+        allow_senders_of(&state, caller.scope, &ids).await?;
     }
     let affected = state.store.create_release_jobs(caller.scope, &ids, &releaser(&caller)).await?;
     tracing::info!(messages = ids.len(), new_jobs = affected, by = %releaser(&caller), "quarantined messages released");
@@ -230,9 +230,9 @@ pub async fn release(
 }
 
 /// Puts the sender of each message on its recipient's own allow list (once).
-async fn allow_senders(state: &AppState, caller: &Caller, ids: &[String]) -> ApiResult<()> {
+pub(super) async fn allow_senders_of(state: &AppState, scope: Scope, ids: &[String]) -> ApiResult<()> {
     for id in ids {
-        let Some((item, _)) = state.store.get_quarantine(caller.scope, id).await? else { continue };
+        let Some((item, _)) = state.store.get_quarantine(scope, id).await? else { continue };
         let (Some(user), Ok(pattern)) = (item.user_id, crate::validate::list_pattern("sender", &item.sender)) else {
             continue;
         };

@@ -77,6 +77,7 @@ pub async fn update_user(
     if let Some(name) = &req.display_name {
         user.display_name = validate::name("display_name", name)?;
     }
+    let zone_before = user.time_zone.clone();
     if let Some(tz) = &req.time_zone {
         user.time_zone = validate::time_zone("time_zone", tz)?;
     }
@@ -111,6 +112,10 @@ pub async fn update_user(
         };
     }
     state.store.update_user(&user).await?;
+    if user.time_zone != zone_before {
+        // Digest times are local: the scheduler works the next one out again.
+        state.store.reschedule_digest(user.id).await?;
+    }
     Ok(Json(user.to_wire()))
 }
 
@@ -163,7 +168,8 @@ pub async fn reset_password(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Put the user's personal settings back to defaults (time zone UTC, no delegate).
+/// Put the user's personal settings back to defaults (time zone UTC, no delegate, the
+/// default digest schedule).
 #[utoipa::path(post, path = "/users/{id}/reset-settings", tag = "tenancy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
@@ -176,6 +182,15 @@ pub async fn reset_settings(
     user.time_zone = "UTC".into();
     user.quarantine_delegate_id = None;
     state.store.update_user(&user).await?;
+    if user.org_id.is_some() {
+        let row = crate::store::DigestRow {
+            user_id: user.id,
+            schedule: moat_openapi::DigestSchedule::default(),
+            next_at: None,
+            last_sent_at: None,
+        };
+        state.store.save_digest_settings(&row).await?;
+    }
     Ok(Json(user.to_wire()))
 }
 

@@ -2,6 +2,7 @@
 //! with several API replicas one runs it at a time; a replica that dies loses its lease
 //! when it expires.
 
+pub mod digests;
 pub mod retention;
 pub mod system_mail;
 
@@ -16,6 +17,7 @@ pub const LEASE: Duration = Duration::from_secs(30);
 pub fn spawn(state: &AppState) {
     tokio::spawn(system_mail::run(state.clone(), holder(state)));
     tokio::spawn(retention::run(state.clone(), holder(state)));
+    tokio::spawn(digests::run(state.clone(), holder(state)));
 }
 
 /// This replica's name in leases: its host and listening address, so a replica restarted

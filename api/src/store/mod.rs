@@ -12,6 +12,7 @@
 mod audit;
 mod correspondents;
 mod credentials;
+mod digests;
 pub mod error;
 mod jobs;
 mod lists;
@@ -26,6 +27,7 @@ mod worker;
 
 pub use audit::MAX_AUDIT_EXPORT;
 pub use credentials::*;
+pub use digests::{DigestMade, DigestRow, DueDigest};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{LeasedJob, MAX_JOB_ATTEMPTS};
 pub use retention::PURGE_BATCH;

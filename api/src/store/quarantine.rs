@@ -55,7 +55,7 @@ const QUARANTINE_TEXT: TextIndex = TextIndex {
 
 /// The quarantine rows `scope` reaches: its organisations, and for a plain user its own
 /// messages and those of the users who delegated their quarantine to it.
-fn reach(scope: Scope) -> Conditions {
+pub(crate) fn reach(scope: Scope) -> Conditions {
     let mut c = Conditions::default();
     c.org_scope("q", scope);
     if let Scope::User { user_id, .. } = scope {
@@ -144,6 +144,37 @@ impl Store {
         let sql = format!("SELECT {QUARANTINE_COLUMNS}, q.blob_key FROM quarantine q WHERE {}", c.sql());
         let row: Option<WithBlob> = with_pool!(self, pool => bind_args!(sqlx::query_as::<_, WithBlob>(&sql), c.args).fetch_optional(pool).await)?;
         Ok(row.map(|r| (QuarantineItem::from(r.row), r.blob_key)))
+    }
+
+    /// A user's digest: its unreviewed held messages (its own and its delegators'), newest
+    /// first, those received after `since` only when given; at most `limit`, and how many
+    /// there are in all.
+    pub async fn digest_items(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        since: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> StoreResult<(Vec<QuarantineItem>, i64)> {
+        #[derive(sqlx::FromRow)]
+        struct Counted {
+            #[sqlx(flatten)]
+            row: Row,
+            total: i64,
+        }
+        let mut c = reach(Scope::User { org_id, user_id });
+        c.equals("q.reviewed", Arg::Bool(false));
+        c.time_range("q.received_at", since, None);
+        let limit_arg = c.arg(Arg::Int(limit));
+        let sql = format!(
+            "SELECT {QUARANTINE_COLUMNS}, CAST(COUNT(*) OVER () AS BIGINT) AS total FROM quarantine q WHERE {} \
+             ORDER BY q.received_at DESC, q.id LIMIT {limit_arg}",
+            c.sql()
+        );
+        let rows: Vec<Counted> =
+            with_pool!(self, pool => bind_args!(sqlx::query_as::<_, Counted>(&sql), c.args).fetch_all(pool).await)?;
+        let total = rows.first().map(|r| r.total).unwrap_or(0);
+        Ok((rows.into_iter().map(|r| QuarantineItem::from(r.row)).collect(), total))
     }
 
     /// Records a quarantined copy; answers false when it was already there.

@@ -327,6 +327,20 @@ impl Store {
         }
     }
 
+    /// The policy that governs mail to `recipient` of `org_id`: its domain's own, else the
+    /// organisation's.
+    pub async fn recipient_policy(&self, org_id: Uuid, recipient: &str) -> StoreResult<Policy> {
+        let domain = recipient.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+        let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT dp.policy FROM domain_policies dp JOIN domains d ON d.id = dp.domain_id \
+             WHERE d.org_id = $1 AND d.name = $2")
+            .bind(org_id).bind(domain).fetch_optional(pool).await)?;
+        match text {
+            Some(text) => serde_json::from_str(&text).map_err(StoreError::internal),
+            None => self.org_policy(org_id).await,
+        }
+    }
+
     /// A domain's own policy, when it has one.
     pub async fn domain_policy(&self, domain_id: Uuid) -> StoreResult<Option<Policy>> {
         let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT policy FROM domain_policies WHERE domain_id = $1")

@@ -92,7 +92,7 @@ pub struct Provisioning {
     pub users: Vec<(u32, NewUser)>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.msp_id, u.org_id, u.email, u.display_name, u.role, u.password_hash, \
+pub(super) const USER_COLUMNS: &str = "u.id, u.msp_id, u.org_id, u.email, u.display_name, u.role, u.password_hash, \
      u.time_zone, u.quarantine_delegate_id, u.active, u.created_at";
 const USER_SCOPE: &str = "($1 IS NULL OR o.msp_id = $1 OR u.msp_id = $1) AND ($2 IS NULL OR u.org_id = $2) \
      AND ($3 IS NULL OR u.id = $3 OR u.quarantine_delegate_id = $3)";
@@ -100,7 +100,7 @@ const INSERT_USER: &str = "INSERT INTO users (id, msp_id, org_id, email, display
      time_zone, quarantine_delegate_id, active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const INSERT_TOKEN: &str = "INSERT INTO user_tokens (id, user_id, purpose, token_hash, expires_at, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6)";
-const INSERT_MAIL: &str = "INSERT INTO system_mail (id, recipient, subject, body, html, created_at, status, next_attempt_at) \
+pub(super) const INSERT_MAIL: &str = "INSERT INTO system_mail (id, recipient, subject, body, html, created_at, status, next_attempt_at) \
      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $6)";
 pub const DUPLICATE_EMAIL: &str = "a user with this email already exists";
 
@@ -146,7 +146,7 @@ macro_rules! insert_token {
 
 macro_rules! insert_mail {
     ($conn:expr, $m:expr) => {
-        sqlx::query(INSERT_MAIL)
+        sqlx::query(super::users::INSERT_MAIL)
             .bind($m.id)
             .bind(&$m.recipient)
             .bind(&$m.subject)
@@ -157,6 +157,7 @@ macro_rules! insert_mail {
             .await?
     };
 }
+pub(super) use insert_mail;
 
 impl Store {
     pub async fn create_user(&self, new: &NewUser) -> StoreResult<()> {

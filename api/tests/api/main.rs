@@ -7,6 +7,7 @@ mod audit;
 mod boundaries;
 mod bulk;
 mod cross_tenant;
+mod digests;
 mod helpers;
 mod jobs;
 mod lists;

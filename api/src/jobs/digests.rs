@@ -1,0 +1,133 @@
+//! Scheduled digests: every few seconds (while this replica holds the lease) new users get
+//! the default schedule, and every digest whose local time has come is made and put in the
+//! system-mail outbox; a user with nothing held gets no mail, and its schedule moves on.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use moat_openapi::Policy;
+use uuid::Uuid;
+
+use crate::digests::mail::{self, DigestEntry, MAX_DIGEST_ITEMS};
+use crate::digests::schedule;
+use crate::state::AppState;
+use crate::store::{DigestMade, StoreResult, SystemMail, UserRecord};
+
+/// The lease name of this job.
+const JOB: &str = "digests";
+/// How often due digests are looked for.
+const EVERY: Duration = Duration::from_secs(5);
+/// Users per database round.
+const BATCH: i64 = 500;
+/// Rounds per pass at most (a pass covers 500,000 users; the next pass does the rest).
+const MAX_ROUNDS: usize = 1000;
+
+/// Makes due digests forever (while this replica holds the lease).
+pub async fn run(state: AppState, holder: String) {
+    loop {
+        if super::lease(&state, JOB, &holder).await
+            && let Err(err) = pass(&state, state.config.schedule_now()).await
+        {
+            tracing::warn!(%err, "digest pass failed");
+        }
+        tokio::time::sleep(EVERY).await;
+    }
+}
+
+/// One pass as of `now`: schedules users seen for the first time (or whose time zone
+/// changed) and makes every digest due. Answers how many digests went to the outbox.
+pub async fn pass(state: &AppState, now: DateTime<Utc>) -> StoreResult<usize> {
+    schedule_unscheduled(state, now).await?;
+    let mut policies = Policies::default();
+    let mut queued = 0;
+    for _ in 0..MAX_ROUNDS {
+        let due = state.store.due_digests(now, BATCH).await?;
+        let mut made = Vec::with_capacity(due.len());
+        for digest in &due {
+            let since = if digest.row.schedule.only_new { digest.row.last_sent_at } else { None };
+            let mail = compose(state, &mut policies, &digest.user, since).await?.map(|(mail, _)| mail);
+            let times: Vec<_> = digest.row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
+            let next_at = schedule::next_after(now, zone(&digest.user), &times);
+            made.push(DigestMade { user_id: digest.user.id, mail, made_at: now, next_at });
+        }
+        queued += made.iter().filter(|m| m.mail.is_some()).count();
+        state.store.record_digests(&made).await?;
+        if (due.len() as i64) < BATCH {
+            break;
+        }
+    }
+    if queued > 0 {
+        tracing::info!(digests = queued, "digests queued");
+    }
+    Ok(queued)
+}
+
+/// Gives new users the default schedule and works out the next time of every enabled
+/// schedule that has none.
+async fn schedule_unscheduled(state: &AppState, now: DateTime<Utc>) -> StoreResult<()> {
+    const ROUND: i64 = 1000;
+    for _ in 0..MAX_ROUNDS {
+        if state.store.add_default_digest_rows(ROUND).await? < ROUND as u64 {
+            break;
+        }
+    }
+    for _ in 0..MAX_ROUNDS {
+        let rows = state.store.unscheduled_digests(ROUND).await?;
+        let next: Vec<(Uuid, Option<DateTime<Utc>>)> = rows
+            .iter()
+            .map(|(row, zone)| {
+                let zone: Tz = zone.parse().unwrap_or(Tz::UTC);
+                let times: Vec<_> = row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
+                // A schedule with no usable time is parked a year ahead rather than retried.
+                let at = schedule::next_after(now, zone, &times).unwrap_or(now + chrono::Duration::days(365));
+                (row.user_id, Some(at))
+            })
+            .collect();
+        state.store.set_digest_times(&next).await?;
+        if (rows.len() as i64) < ROUND {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn zone(user: &UserRecord) -> Tz {
+    user.time_zone.parse().unwrap_or(Tz::UTC)
+}
+
+/// Organisation policies read once per pass (thresholds and retention of the entries).
+#[derive(Default)]
+pub struct Policies(HashMap<Uuid, Policy>);
+
+impl Policies {
+    async fn of(&mut self, state: &AppState, org: Uuid) -> StoreResult<&Policy> {
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.0.entry(org) {
+            entry.insert(state.store.org_policy(org).await?);
+        }
+        Ok(&self.0[&org])
+    }
+}
+
+/// The digest of `user` (what arrived after `since`, or every unreviewed message), and how
+/// many messages it lists; none when nothing is held.
+pub async fn compose(
+    state: &AppState,
+    policies: &mut Policies,
+    user: &UserRecord,
+    since: Option<DateTime<Utc>>,
+) -> StoreResult<Option<(SystemMail, i64)>> {
+    let Some(org) = user.org_id else { return Ok(None) };
+    let (items, total) = state.store.digest_items(org, user.id, since, MAX_DIGEST_ITEMS).await?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut entries = Vec::with_capacity(items.len());
+    for mut item in items {
+        let policy = policies.of(state, item.org_id).await?;
+        item.explanation = Some(crate::reasons::explain(&item.reasons, item.score, policy.quarantine_threshold));
+        entries.push(DigestEntry::new(item, policy.quarantine_retention_days));
+    }
+    Ok(Some((mail::build(&state.config, &state.links, user, &entries, total), total)))
+}
