@@ -153,6 +153,10 @@ pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> R
     send(Request::patch(&url(path)), json(body)).await
 }
 
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    send(Request::put(&url(path)), json(body)).await
+}
+
 pub async fn delete(path: &str) -> Result<(), ApiError> {
     send::<serde_json::Value>(Request::delete(&url(path)), None).await.map(|_| ())
 }

@@ -155,10 +155,50 @@ pub fn guarded<V: IntoView + 'static>(
     let session = use_session();
     move || match session.auth.get() {
         Auth::Checking => view! { <Spinner/> }.into_any(),
-        Auth::Anonymous => view! { <Redirect path="/login"/> }.into_any(),
+        // After signing in, the login page brings the reader back here (a digest link's
+        // message, say).
+        Auth::Anonymous => view! { <Redirect path=login_then_back()/> }.into_any(),
         Auth::Caller(me) if me.role >= min => page().into_any(),
         Auth::Caller(_) => view! { <NotFound/> }.into_any(),
     }
+}
+
+/// `/login?next=<this page>`.
+fn login_then_back() -> String {
+    let here = web_sys::window()
+        .and_then(|w| Some(format!("{}{}", w.location().pathname().ok()?, w.location().search().ok()?)))
+        .unwrap_or_default();
+    if here.is_empty() || here == "/" {
+        return "/login".into();
+    }
+    format!("/login?next={}", js_sys::encode_uri_component(&here))
+}
+
+/// Where to go after signing in: `next` when it is a path of this app (never another site).
+pub fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/login") => n,
+        _ => "/".into(),
+    }
+}
+
+/// `at` as the clock in `zone` (IANA) shows it, e.g. "2 Dec 2026, 08:00", using the
+/// browser's time-zone data; UTC when the zone is unknown.
+pub fn local_time(at: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+    let options = js_sys::Object::new();
+    let set = |k: &str, v: &str| {
+        let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+    };
+    set("dateStyle", "medium");
+    set("timeStyle", "short");
+    set("timeZone", zone);
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.timestamp_millis() as f64));
+    let shown = js_sys::Reflect::get(&date, &"toLocaleString".into())
+        .ok()
+        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
+        .and_then(|f| f.call2(&date, &"en-GB".into(), &options).ok())
+        .and_then(|v| v.as_string());
+    shown.unwrap_or_else(|| at.format("%Y-%m-%d %H:%M UTC").to_string())
 }
 
 /// The message of the API error that concerns `field`, if any.

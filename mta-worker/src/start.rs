@@ -27,7 +27,8 @@ use crate::{node, policy, smtp};
 pub enum QueueMode {
     /// A background task, as a node runs.
     Background,
-    /// The caller, pass by pass (`delivery::queue::run_due`): how tests step the queue.
+    /// The caller, pass by pass (`delivery::queue::run_due`, and `learner(..).learn_once`
+    /// for the training feed): how tests step the queue.
     Manual,
 }
 
@@ -202,6 +203,17 @@ fn spawn_background(worker: &Worker, api: api::ApiClient, queue: QueueMode) {
     worker.queue.load(&worker.spool);
     if queue == QueueMode::Background {
         tokio::spawn(queue::run(worker.delivery()));
+        tokio::spawn(learner(worker).run(Duration::from_secs(5)));
+    }
+}
+
+/// The node's learner: the training feed into its per-organisation models.
+pub fn learner(worker: &Worker) -> crate::content::learning::Learner {
+    crate::content::learning::Learner {
+        api: worker.api.clone(),
+        scanner: worker.scanner.clone(),
+        models_dir: worker.config.models_path(),
+        cursor: worker.config.data_dir.join("training.cursor"),
     }
 }
 

@@ -37,6 +37,9 @@ pub struct QuarantineQuery {
     pub user_id: Option<Uuid>,
     pub org_id: Option<Uuid>,
     pub reviewed: Option<bool>,
+    /// Why it was held (`spam` and `policy` both match what was held for its score or by
+    /// policy: none of the block list, attachment, DMARC or test-pattern reasons).
+    pub reason: Option<ReasonCode>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub page: Option<u32>,
@@ -186,4 +189,14 @@ pub enum ReasonCode {
 pub struct Explanation {
     pub code: ReasonCode,
     pub text: String,
+}
+
+/// Reports messages as spam or not spam: the organisation's classifier learns from them
+/// (and they are marked reviewed).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    pub ids: Vec<String>,
+    /// True: spam; false: not spam (ham).
+    pub spam: bool,
 }

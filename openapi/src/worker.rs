@@ -500,3 +500,31 @@ pub struct JobDone {
     #[serde(default)]
     pub error: Option<String>,
 }
+
+/// One message users taught the classifier about.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TrainingItem {
+    /// Position in the feed; ask for what comes after the last one learned.
+    pub seq: i64,
+    /// Whose model learns it.
+    pub org_id: Uuid,
+    pub spam: bool,
+    /// The message, base64 (standard alphabet).
+    pub raw_base64: String,
+}
+
+/// A slice of the training feed (`GET /worker/training?after=`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct TrainingBatch {
+    pub items: Vec<TrainingItem>,
+    /// The seq to ask after next time (the last one read, even when its message was gone).
+    pub next: i64,
+}
+
+/// `GET /worker/training` parameters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrainingQuery {
+    /// The last seq already learned (0 at first).
+    pub after: Option<i64>,
+}

@@ -177,9 +177,9 @@ pub async fn confirm(
         if claim.action == LinkAction::ReleaseAllow {
             super::quarantine::allow_senders_of(&state, scope, &ids).await?;
         }
-        Ok::<_, crate::error::ApiError>(
-            state.store.create_release_jobs(scope, &ids, &format!("{} (digest link)", user.email)).await?,
-        )
+        let created = state.store.create_release_jobs(scope, &ids, &format!("{} (digest link)", user.email)).await?;
+        state.store.add_feedback(scope, &ids, false).await?;
+        Ok::<_, crate::error::ApiError>(created)
     }
     .await;
     let action = format!("released {} to {} from a digest link", entry.item.id, entry.item.recipient);

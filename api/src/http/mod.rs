@@ -133,6 +133,8 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(quarantine::mark_reviewed))
         .routes(routes!(quarantine::delete_many))
         .routes(routes!(quarantine::release))
+        .routes(routes!(quarantine::report))
+        .routes(routes!(worker::training))
         .routes(routes!(worker::lease_jobs))
         .routes(routes!(worker::job_done))
         .routes(routes!(quarantine::get_one))

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use moat_openapi::{
     ActionResult, ErrorBody, MAX_ACTION_IDS, MAX_ADDRESS_CHARS, MAX_MESSAGE_ID_CHARS, MAX_SUBJECT_CHARS, PreviewQuery,
     QuarantineIds, QuarantineItem, QuarantineList, QuarantineMessage, QuarantinePreview, QuarantineQuery,
-    QuarantineSummary, QuarantineUpload, ReleaseRequest, ReviewedRequest, Role, bounded,
+    QuarantineSummary, QuarantineUpload, ReleaseRequest, ReportRequest, ReviewedRequest, Role, bounded,
 };
 
 use crate::auth::Caller;
@@ -53,10 +53,16 @@ pub async fn upload(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     ApiQuery(q): ApiQuery<QuarantineQuery>,
 ) -> ApiResult<Json<QuarantineList>> {
     let paging = Paging::new(q.page, q.per_page);
     let (mut items, total, total_capped) = state.store.list_quarantine(caller.scope, &q, paging).await?;
+    if let Some(user) = q.user_id.filter(|u| Some(*u) != caller.user_id() && caller.role >= Role::SpamCzar) {
+        let action = format!("opened the quarantine of user {user}");
+        crate::audit::note(&state, Some(&caller), None, ip.to_string(), action, 200, caller.scope.org_filter(), None)
+            .await;
+    }
     explain_all(&state, &mut items).await?;
     Ok(Json(QuarantineList::of_search(items, total, total_capped, paging.page, paging.per_page)))
 }
@@ -85,6 +91,15 @@ async fn held(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Quarant
     Ok((item, raw))
 }
 
+/// A spam czar's or an admin's read of someone else's message goes in the audit log (a
+/// delegate's is its job, a user's own is its business).
+async fn audit_read(state: &AppState, caller: &Caller, ip: std::net::IpAddr, item: &QuarantineItem) {
+    if item.user_id != caller.user_id() && caller.role >= Role::SpamCzar {
+        let action = format!("read the message {} to {}", item.id, item.recipient);
+        crate::audit::note(state, Some(caller), None, ip.to_string(), action, 200, Some(item.org_id), None).await;
+    }
+}
+
 /// One quarantined message: its fields, header fields and attachment list.
 #[utoipa::path(get, path = "/quarantine/{id}", tag = "quarantine", params(("id" = String, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
@@ -92,9 +107,11 @@ async fn held(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Quarant
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<QuarantineMessage>> {
     let (mut item, raw) = held(&state, &caller, &id).await?;
+    audit_read(&state, &caller, ip, &item).await;
     explain_all(&state, std::slice::from_mut(&mut item)).await?;
     let (headers, attachments) = crate::preview::outline(&raw);
     Ok(Json(QuarantineMessage { item, headers, attachments }))
@@ -107,10 +124,12 @@ pub async fn get_one(
 pub async fn preview(
     State(state): State<AppState>,
     caller: Caller,
+    crate::extract::ClientIp(ip): crate::extract::ClientIp,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<QuarantinePreview>> {
-    let (_, raw) = held(&state, &caller, &id).await?;
+    let (item, raw) = held(&state, &caller, &id).await?;
+    audit_read(&state, &caller, ip, &item).await;
     Ok(Json(crate::preview::preview(&raw, q.images.unwrap_or(false))))
 }
 
@@ -129,7 +148,7 @@ pub async fn raw(
     use axum::response::IntoResponse;
     let (item, raw) = held(&state, &caller, &id).await?;
     caller.require(Role::OrgAdmin)?;
-    let action = format!("read the raw message {} to {}", item.id, item.recipient);
+    let action = format!("downloaded the raw message {} to {}", item.id, item.recipient);
     crate::audit::note(&state, Some(&caller), None, ip.to_string(), action, 200, Some(item.org_id), None).await;
     let headers = [
         (axum::http::header::CONTENT_TYPE, "message/rfc822".to_string()),
@@ -200,6 +219,22 @@ pub async fn summary(State(state): State<AppState>, caller: Caller) -> ApiResult
     Ok(Json(state.store.quarantine_summary(caller.scope).await?))
 }
 
+/// Reports messages as spam or not spam: the organisation's classifier (its own model,
+/// which workers train and reload) learns them; they are marked reviewed.
+#[utoipa::path(post, path = "/quarantine/report", tag = "quarantine", request_body = ReportRequest,
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = ActionResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<ReportRequest>,
+) -> ApiResult<Json<ActionResult>> {
+    let ids = ids_in_reach(&state, &caller, &req.ids).await?;
+    let affected = state.store.add_feedback(caller.scope, &ids, req.spam).await?;
+    state.store.set_reviewed(caller.scope, &ids, true).await?;
+    Ok(Json(ActionResult { affected }))
+}
+
 /// Who the caller is, as `X-Moat-Released` names it.
 fn releaser(caller: &Caller) -> String {
     match (&caller.user, caller.api_key_id) {
@@ -225,6 +260,8 @@ pub async fn release(
         allow_senders_of(&state, caller.scope, &ids).await?;
     }
     let affected = state.store.create_release_jobs(caller.scope, &ids, &releaser(&caller)).await?;
+    // What a user releases is not spam: the organisation's classifier learns it as ham.
+    state.store.add_feedback(caller.scope, &ids, false).await?;
     tracing::info!(messages = ids.len(), new_jobs = affected, by = %releaser(&caller), "quarantined messages released");
     Ok((StatusCode::ACCEPTED, Json(ActionResult { affected })))
 }

@@ -163,6 +163,41 @@ const MAX_JOB_BATCH_BYTES: usize = 32 * 1024 * 1024;
 /// How long a worker has to report on a leased job before another may take it.
 const JOB_LEASE_SECS: i64 = 300;
 
+/// Feed entries per answer, and the most message bytes one answer carries.
+const TRAINING_PER_BATCH: i64 = 50;
+const MAX_TRAINING_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+/// The training feed after `after`: messages users released or reported, for the worker to
+/// train each organisation's own model with. Entries whose message is gone are skipped.
+#[utoipa::path(get, path = "/worker/training", tag = "worker", params(moat_openapi::TrainingQuery),
+    security(("node_token" = [])),
+    responses((status = 200, body = moat_openapi::TrainingBatch), (status = 401, body = ErrorBody)))]
+pub async fn training(
+    State(state): State<AppState>,
+    _node: WorkerNode,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<moat_openapi::TrainingQuery>,
+) -> ApiResult<Json<moat_openapi::TrainingBatch>> {
+    use base64::Engine;
+    let after = q.after.unwrap_or(0).max(0);
+    let mut batch = moat_openapi::TrainingBatch { items: Vec::new(), next: after };
+    let mut bytes = 0usize;
+    for entry in state.store.feedback_after(after, TRAINING_PER_BATCH).await? {
+        if bytes > MAX_TRAINING_BATCH_BYTES {
+            break;
+        }
+        batch.next = entry.seq;
+        let Ok(raw) = state.blobs.get(&entry.blob_key).await else { continue };
+        bytes += raw.len();
+        batch.items.push(moat_openapi::TrainingItem {
+            seq: entry.seq,
+            org_id: entry.org_id,
+            spam: entry.spam,
+            raw_base64: base64::engine::general_purpose::STANDARD.encode(raw),
+        });
+    }
+    Ok(Json(batch))
+}
+
 /// Leases due jobs to the calling worker (releases: the message and where it goes).
 #[utoipa::path(get, path = "/worker/jobs", tag = "worker",
     security(("node_token" = [])),

@@ -68,5 +68,12 @@ pub async fn purge_once(state: &AppState) -> (usize, i64) {
             }
         }
     }
+    // Workers read the training feed within seconds; a month-old entry has long been learned.
+    if let Err(err) = state.store.purge_feedback(now - chrono::Duration::days(FEEDBACK_DAYS)).await {
+        tracing::warn!(%err, "training feed purge failed");
+    }
     (held, tracked)
 }
+
+/// Days the training feed keeps an entry.
+const FEEDBACK_DAYS: i64 = 30;

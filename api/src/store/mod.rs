@@ -22,6 +22,7 @@ mod retention;
 pub(crate) mod search;
 mod system_mail;
 mod tenancy;
+mod training;
 mod users;
 mod worker;
 
@@ -32,6 +33,7 @@ pub use error::{StoreError, StoreResult};
 pub use jobs::{LeasedJob, MAX_JOB_ATTEMPTS};
 pub use retention::PURGE_BATCH;
 pub use tenancy::*;
+pub use training::Feedback;
 pub use users::*;
 
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Quarantined messages: metadata and search (the raw bytes live in the blob store).
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineSummary, QuarantineUpload, UserUnread};
+use moat_openapi::{QuarantineItem, QuarantineQuery, QuarantineSummary, QuarantineUpload, ReasonCode, UserUnread};
 use uuid::Uuid;
 
 use super::error::{StoreError, StoreResult};
@@ -73,6 +73,24 @@ pub(crate) fn reach_of_ids(scope: Scope, ids: &[String]) -> Conditions {
     let list: Vec<String> = ids.iter().map(|id| c.arg(Arg::Text(id.clone()))).collect();
     c.add(format!("q.id IN ({})", list.join(", ")));
     c
+}
+
+/// The SQL test of an explanation code on the stored reasons (a JSON array of strings),
+/// in the order `crate::reasons::explain` tries them.
+fn reason_condition(code: ReasonCode) -> String {
+    const BLOCK: &str = "(q.reasons LIKE '%\"block list%' OR q.reasons LIKE '%\"sender blocked%')";
+    const ATTACHMENT: &str = "q.reasons LIKE '%\"attachment: %'";
+    const DMARC: &str = "q.reasons LIKE '%\"DMARC: %'";
+    const GTUBE: &str = "q.reasons LIKE '%\"GTUBE\"%'";
+    let earlier =
+        |n: usize| [BLOCK, ATTACHMENT, DMARC, GTUBE][..n].iter().map(|c| format!(" AND NOT {c}")).collect::<String>();
+    match code {
+        ReasonCode::BlockList => BLOCK.to_string(),
+        ReasonCode::Attachment => format!("{ATTACHMENT}{}", earlier(1)),
+        ReasonCode::Dmarc => format!("{DMARC}{}", earlier(2)),
+        ReasonCode::TestPattern => format!("{GTUBE}{}", earlier(3)),
+        ReasonCode::Spam | ReasonCode::Policy => format!("1 = 1{}", earlier(4)),
+    }
 }
 
 impl Store {
@@ -207,6 +225,9 @@ impl Store {
         }
         if let Some(reviewed) = q.reviewed {
             base.equals("q.reviewed", Arg::Bool(reviewed));
+        }
+        if let Some(code) = q.reason {
+            base.add(reason_condition(code));
         }
         base.time_range("q.received_at", q.from, q.to);
         let texts: Vec<TextFilter> = TextFilter::new(None, q.q.as_deref()).into_iter().collect();

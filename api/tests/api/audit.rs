@@ -73,3 +73,24 @@ async fn every_change_and_login_is_recorded_and_read_back_only_within_reach() {
     assert!(!csv.contains("@aud-b.test"));
     assert_eq!(app.download("/api/v1/audit/export.csv", &a.user).await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_admin_opening_a_users_quarantine_or_message_is_audited_and_the_user_itself_is_not() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = crate::helpers::tenant(&app, &admin, "auditread").await;
+    let node = crate::helpers::node_token(&app).await;
+    let upload = serde_json::json!({"id": "ar-1", "org_id": t.org_id, "user_id": t.user_id,
+        "recipient": "user@auditread.test", "sender": "x@ext.test", "subject": "s", "score": 6.0, "reasons": [],
+        "raw_base64": "U3ViamVjdDogcw0KDQpoaQ0K", "received_at": chrono::Utc::now()});
+    assert_eq!(app.post("/api/v1/worker/quarantine", &node, upload).await.0.as_u16(), 201);
+    app.get("/api/v1/quarantine/ar-1/preview", &t.user).await;
+    let (_, log) = app.get("/api/v1/audit?q=read%20the%20message", &t.org_admin).await;
+    assert_eq!(log["total"], 0, "a user reading its own mail is not audited: {log}");
+    app.get(&format!("/api/v1/quarantine?user_id={}", t.user_id), &t.org_admin).await;
+    app.get("/api/v1/quarantine/ar-1", &t.org_admin).await;
+    let (_, log) = app.get("/api/v1/audit?q=the%20message%20ar-1", &t.org_admin).await;
+    assert_eq!(log["total"], 1, "{log}");
+    let (_, log) = app.get(&format!("/api/v1/audit?q=quarantine%20of%20user%20{}", t.user_id), &t.org_admin).await;
+    assert_eq!(log["total"], 1, "{log}");
+}

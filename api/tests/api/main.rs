@@ -10,6 +10,7 @@ mod cross_tenant;
 mod digests;
 mod helpers;
 mod jobs;
+mod learning;
 mod lists;
 mod meta;
 mod tenancy;

@@ -1,4 +1,4 @@
-//! "My account": display name, time zone and password.
+//! "My account": display name, time zone, password, quarantine delegate and digest schedule.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -111,6 +111,7 @@ pub fn AccountPage() -> impl IntoView {
     };
 
     let delegate_panel = user.org_id.map(|_| view! { <DelegatePicker id=id current=user.quarantine_delegate_id/> });
+    let digest_panel = user.org_id.map(|_| view! { <crate::pages::digest::DigestPanel user=id/> });
     view! {
         <section class="panel">
             <h1>"My account"</h1>
@@ -125,6 +126,7 @@ pub fn AccountPage() -> impl IntoView {
             </form>
         </section>
         {delegate_panel}
+        {digest_panel}
         <section class="panel">
             <h2>"Change password"</h2>
             <form on:submit=change_password novalidate>

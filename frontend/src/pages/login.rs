@@ -14,6 +14,8 @@ use crate::validate;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let session = use_session();
+    let query = use_query_map();
+    let next = move || crate::components::safe_next(query.read().get("next"));
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let email_err = RwSignal::new(None::<String>);
@@ -42,7 +44,7 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <Show when=move || matches!(session.auth.get(), Auth::Caller(_))>
-            <Redirect path="/"/>
+            <Redirect path=next()/>
         </Show>
         <section class="panel login">
             <h1>{move || format!("Sign in to {}", session.branding.get().product_name)}</h1>

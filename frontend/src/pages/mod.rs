@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod digest;
 pub mod domain;
 pub mod home;
 pub mod login;

@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use moat_openapi::{
-    ActionResult, QuarantineIds, QuarantineList, QuarantineMessage, QuarantinePreview, ReleaseRequest, ReviewedRequest,
+    ActionResult, QuarantineIds, QuarantineList, QuarantineMessage, QuarantinePreview, ReleaseRequest, ReportRequest,
+    ReviewedRequest,
 };
 
 use crate::api;
@@ -16,14 +17,67 @@ use crate::session::use_session;
 enum Action {
     Release { allow_sender: bool },
     Reviewed(bool),
+    Report { spam: bool },
     Delete,
+}
+
+/// The list filters, as the form holds them.
+#[derive(Clone, Default, PartialEq)]
+struct Filters {
+    text: String,
+    /// `""`, `"false"` (unread) or `"true"` (reviewed).
+    reviewed: String,
+    /// `""` or a reason code.
+    reason: String,
+    /// `YYYY-MM-DD` (local dates of the reader), or empty.
+    from: String,
+    to: String,
+    /// Whose quarantine (an admin opening a user's), or everything in reach.
+    user_id: String,
+}
+
+impl Filters {
+    /// The list URL these filters ask for.
+    fn path(&self, zone_offset_minutes: i32) -> String {
+        let mut params = Vec::new();
+        let mut add = |k: &str, v: &str| {
+            if !v.is_empty() {
+                params.push(format!("{k}={}", js_sys::encode_uri_component(v)));
+            }
+        };
+        add("q", self.text.trim());
+        add("reviewed", &self.reviewed);
+        add("reason", &self.reason);
+        add("user_id", &self.user_id);
+        let day = |d: &str, next: bool| -> String {
+            let Ok(date) = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") else { return String::new() };
+            let date = if next { date.succ_opt().unwrap_or(date) } else { date };
+            let local = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+            let utc = local - chrono::Duration::minutes(i64::from(zone_offset_minutes));
+            format!("{}Z", utc.format("%Y-%m-%dT%H:%M:%S"))
+        };
+        add("from", &day(&self.from, false));
+        add("to", &day(&self.to, true));
+        if params.is_empty() { "/quarantine".into() } else { format!("/quarantine?{}", params.join("&")) }
+    }
+}
+
+/// The browser's current offset from UTC in minutes (east positive), for date filters.
+fn browser_offset_minutes() -> i32 {
+    -(js_sys::Date::new_0().get_timezone_offset() as i32)
 }
 
 #[component]
 pub fn QuarantinePage() -> impl IntoView {
+    let params = leptos_router::hooks::use_query_map();
+    let opened = params.read_untracked().get("open");
+    let for_user = params.read_untracked().get("user_id").unwrap_or_default();
+    let form = RwSignal::new(Filters { user_id: for_user.clone(), ..Filters::default() });
+    let applied = RwSignal::new(form.get_untracked());
     let search = RwSignal::new(String::new());
-    let query = RwSignal::new(String::new());
-    let selected = RwSignal::new(None::<String>);
+    let selected = RwSignal::new(opened);
+    let zone = use_session().me().and_then(|m| m.user).map(|u| u.time_zone).unwrap_or_else(|| "UTC".into());
+    let zone = StoredValue::new(zone);
     // Messages ticked for an action, and a counter that reloads the list after one.
     let ticked = RwSignal::new(Vec::<String>::new());
     let version = RwSignal::new(0u32);
@@ -40,6 +94,9 @@ pub fn QuarantinePage() -> impl IntoView {
                 Action::Release { allow_sender } => {
                     api::post::<_, ActionResult>("/quarantine/release", &ReleaseRequest { ids, allow_sender }).await
                 }
+                Action::Report { spam } => {
+                    api::post::<_, ActionResult>("/quarantine/report", &ReportRequest { ids, spam }).await
+                }
                 Action::Delete => api::post::<_, ActionResult>("/quarantine/delete", &QuarantineIds { ids }).await,
             };
             match done {
@@ -47,6 +104,7 @@ pub fn QuarantinePage() -> impl IntoView {
                     failure.set(None);
                     notice.set(match action {
                         Action::Release { .. } => Some(format!("{} message(s) released for delivery", result.affected)),
+                        Action::Report { .. } => Some("Thanks: your organisation's filter learns from this".into()),
                         _ => None,
                     });
                     ticked.set(Vec::new());
@@ -60,11 +118,24 @@ pub fn QuarantinePage() -> impl IntoView {
     view! {
         <section class="panel">
             <h1>"Quarantine"</h1>
-            <form class="inline-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+            {(!for_user.is_empty()).then(|| view! {
+                <p class="notice">"Showing one user's quarantine. " <a href="/quarantine">"Show everything"</a></p>
+            })}
+            <form class="filters" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
-                query.set(search.get().trim().to_string());
+                form.update(|f| f.text = search.get());
+                applied.set(form.get());
             }>
                 <Field id="q-search" label="Search sender, recipient or subject" value=search error=Signal::derive(|| None::<String>)/>
+                <FilterSelect id="q-reviewed" label="Shown" options=&[("", "All"), ("false", "Unread"), ("true", "Reviewed")]
+                    on_change=Callback::new(move |v| form.update(|f| f.reviewed = v))/>
+                <FilterSelect id="q-reason" label="Why held" options=&[("", "Any reason"), ("spam", "Spam"), ("block_list", "Block list"),
+                    ("attachment", "Attachment"), ("dmarc", "DMARC"), ("test_pattern", "Test pattern")]
+                    on_change=Callback::new(move |v| form.update(|f| f.reason = v))/>
+                <div class="field"><label for="q-from">"From date"</label>
+                    <input id="q-from" type="date" on:change=move |ev| form.update(|f| f.from = event_target_value(&ev))/></div>
+                <div class="field"><label for="q-to">"To date"</label>
+                    <input id="q-to" type="date" on:change=move |ev| form.update(|f| f.to = event_target_value(&ev))/></div>
                 <button class="btn" type="submit">"Search"</button>
             </form>
             <div class="toolbar" role="toolbar" aria-label="Selected messages">
@@ -77,6 +148,10 @@ pub fn QuarantinePage() -> impl IntoView {
                     on:click=move |_| act(Action::Reviewed(true))>"Mark reviewed"</button>
                 <button class="btn" disabled=move || ticked.get().is_empty()
                     on:click=move |_| act(Action::Reviewed(false))>"Mark unread"</button>
+                <button class="btn" disabled=move || ticked.get().is_empty()
+                    on:click=move |_| act(Action::Report { spam: true })>"Report spam"</button>
+                <button class="btn" disabled=move || ticked.get().is_empty()
+                    on:click=move |_| act(Action::Report { spam: false })>"Not spam"</button>
                 <Show when=move || !ticked.get().is_empty()>
                     <DeleteButton label="Delete selected" on_confirm=Callback::new(move |_| act(Action::Delete))/>
                 </Show>
@@ -85,12 +160,7 @@ pub fn QuarantinePage() -> impl IntoView {
             </div>
             {move || {
                 version.get();
-                let q = query.get();
-                let path = if q.is_empty() {
-                    "/quarantine".to_string()
-                } else {
-                    format!("/quarantine?q={}", js_sys::encode_uri_component(&q))
-                };
+                let path = applied.get().path(browser_offset_minutes());
                 let list = PagedList::<QuarantineList>::new(&path);
                 list.view("Nothing in quarantine.", move |l| view! {
                     <table class="table" id="quarantine-table">
@@ -115,7 +185,7 @@ pub fn QuarantinePage() -> impl IntoView {
                                     }</td>
                                     <td>{if m.subject.is_empty() { "(no subject)".to_string() } else { m.subject.clone() }}</td>
                                     <td>{m.sender.clone()}</td>
-                                    <td>{m.received_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                                    <td>{crate::components::local_time(m.received_at, &zone.get_value())}</td>
                                     <td>{m.recipient.clone()}</td>
                                     <td>
                                         {m.explanation.as_ref().map(|e| e.text.clone()).unwrap_or_else(|| m.reasons.join(", "))}
@@ -133,6 +203,24 @@ pub fn QuarantinePage() -> impl IntoView {
             }}
         </section>
         {move || selected.get().map(|id| view! { <PreviewPane id=id on_close=Callback::new(move |_| selected.set(None))/> })}
+    }
+}
+
+/// A labelled `<select>` of fixed choices for a list filter.
+#[component]
+fn FilterSelect(
+    #[prop(into)] id: String,
+    #[prop(into)] label: String,
+    options: &'static [(&'static str, &'static str)],
+    on_change: Callback<String>,
+) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <select id=id on:change=move |ev| on_change.run(event_target_value(&ev))>
+                {options.iter().map(|(value, text)| view! { <option value=*value>{*text}</option> }).collect_view()}
+            </select>
+        </div>
     }
 }
 

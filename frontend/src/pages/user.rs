@@ -1,4 +1,5 @@
-//! One user, as an administrator sees it: profile, role, welcome and reset mail.
+//! One user, as an administrator sees it: profile, role, welcome and reset mail, its
+//! quarantine and digest schedule.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -100,8 +101,12 @@ fn UserForm(user: User) -> impl IntoView {
                 </Show>
                 <button class="btn" on:click=move |_| action("reset-password", "Password reset email queued for sending")>"Send password reset"</button>
                 <button class="btn" on:click=move |_| action("reset-settings", "Settings reset")>"Reset settings"</button>
+                <Show when=move || org_user>
+                    <A href=format!("/quarantine?user_id={id}")>"Open this user's quarantine"</A>
+                </Show>
                 <DeleteButton label="Delete user" on_confirm=delete/>
             </div>
         </section>
+        {org_user.then(|| view! { <crate::pages::digest::DigestPanel user=id for_someone_else=true/> })}
     }
 }

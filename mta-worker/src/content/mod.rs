@@ -4,6 +4,7 @@
 
 pub mod attachments;
 pub mod authn;
+pub mod learning;
 pub mod rspamd;
 pub mod scan;
 pub mod sender_binding;

@@ -96,6 +96,13 @@ impl ApiClient {
         Ok(())
     }
 
+    /// The training feed after `after` (what users released or reported).
+    pub async fn training(&self, after: i64) -> WorkerResult<moat_openapi::TrainingBatch> {
+        let res =
+            Self::checked(self.get(&format!("/worker/training?after={after}")).send().await.map_err(api_err)?).await?;
+        res.json().await.map_err(api_err)
+    }
+
     /// Leases the jobs due for workers (releases from quarantine).
     pub async fn lease_jobs(&self) -> WorkerResult<moat_openapi::WorkerJobBatch> {
         let res = Self::checked(self.get("/worker/jobs").send().await.map_err(api_err)?).await?;

@@ -198,6 +198,18 @@ impl Harness {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// A GET from the API as the platform admin; answers the status and body.
+    pub async fn api_get(&self, path: &str) -> (u16, Value) {
+        let res = reqwest::Client::new()
+            .get(format!("{}/api/v1{path}", self.api_url))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Sends one message over SMTP; answers the server's refusal, if any.
     pub async fn send(&self, from: &str, to: &[&str], body: &str) -> Result<(), String> {
         let message = mail_send::smtp::message::Message::new(from, to.to_vec(), body.as_bytes());

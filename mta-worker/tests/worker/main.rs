@@ -2,6 +2,7 @@
 //! back-scatter protection, against a real API and a real SMTP peer (see `harness`).
 
 mod harness;
+mod learning;
 
 use harness::{Harness, SinkMode};
 

@@ -171,9 +171,11 @@ impl Scanner {
         self.weights.get(rule).copied().unwrap_or_else(|| rules::default_weight(rule))
     }
 
+    /// The organisation's own model once it has learned enough of both kinds, else the
+    /// global one.
     fn model_for(&self, org: Option<Uuid>) -> Option<Arc<Model>> {
         let models = self.models.read().ok()?;
-        org.and_then(|o| models.per_org.get(&o).cloned()).or_else(|| models.global.clone())
+        org.and_then(|o| models.per_org.get(&o).filter(|m| m.is_trained()).cloned()).or_else(|| models.global.clone())
     }
 
     /// Scores a message: the same code for live mail and offline scans.

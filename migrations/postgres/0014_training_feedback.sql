@@ -1,0 +1,12 @@
+-- What users taught the classifier: releases and "not spam" reports are ham, "spam" reports
+-- spam. Workers read the feed in order (seq) and train the organisation's own model; a
+-- message counts once per class. Keep in step with migrations/sqlite.
+CREATE TABLE training_feedback (
+    seq            BIGSERIAL PRIMARY KEY,
+    org_id         UUID NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    quarantine_id  TEXT NOT NULL,
+    spam           BOOLEAN NOT NULL,
+    blob_key       TEXT NOT NULL,
+    created_at     TIMESTAMPTZ NOT NULL,
+    CONSTRAINT training_feedback_once UNIQUE (quarantine_id, spam)
+);
