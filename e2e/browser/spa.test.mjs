@@ -144,7 +144,8 @@ test("admin creates an org and a domain, deep links survive a reload, logout", a
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForURL(`${base}/login`);
   await page.goto(orgUrl);
-  await page.waitForURL(`${base}/login`);
+  // Signed out, a deep link asks for a sign-in that comes back to it.
+  await page.waitForURL(`${base}/login?next=${encodeURIComponent(new URL(orgUrl).pathname)}`);
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -11,3 +11,6 @@ CREATE TABLE digest_settings (
     last_resend_at  TIMESTAMPTZ
 );
 CREATE INDEX digest_settings_due ON digest_settings (next_at);
+
+-- When a held message was first listed in a digest ("only new" lists those never listed).
+ALTER TABLE quarantine ADD COLUMN digested_at TIMESTAMPTZ;

@@ -16,7 +16,7 @@ pub struct DigestSchedule {
     pub enabled: bool,
     /// Local times of day, `HH:MM` in the user's time zone (1 to 24 of them when enabled).
     pub times: Vec<String>,
-    /// List only what arrived since the previous digest (otherwise every unreviewed message).
+    /// List only the messages no earlier digest listed (otherwise every unreviewed message).
     pub only_new: bool,
 }
 

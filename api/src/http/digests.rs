@@ -139,10 +139,10 @@ pub async fn resend(
         return Err(ApiError::RateLimited);
     }
     let mut policies = crate::jobs::digests::Policies::default();
-    match crate::jobs::digests::compose(&state, &mut policies, &user, None).await? {
-        Some((mail, messages)) => {
-            state.store.queue_system_mail(&mail).await?;
-            Ok((StatusCode::ACCEPTED, Json(DigestResendResult { queued: true, messages })))
+    match crate::jobs::digests::compose(&state, &mut policies, &user, false).await? {
+        Some(digest) => {
+            state.store.queue_digest(&digest.mail, &digest.listed).await?;
+            Ok((StatusCode::ACCEPTED, Json(DigestResendResult { queued: true, messages: digest.total })))
         }
         None => Ok((StatusCode::OK, Json(DigestResendResult { queued: false, messages: 0 }))),
     }

@@ -46,11 +46,14 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> StoreResult<usize> {
         let due = state.store.due_digests(now, BATCH).await?;
         let mut made = Vec::with_capacity(due.len());
         for digest in &due {
-            let since = if digest.row.schedule.only_new { digest.row.last_sent_at } else { None };
-            let mail = compose(state, &mut policies, &digest.user, since).await?.map(|(mail, _)| mail);
+            let composed = compose(state, &mut policies, &digest.user, digest.row.schedule.only_new).await?;
+            let (mail, listed) = match composed {
+                Some(digest) => (Some(digest.mail), digest.listed),
+                None => (None, Vec::new()),
+            };
             let times: Vec<_> = digest.row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
             let next_at = schedule::next_after(now, zone(&digest.user), &times);
-            made.push(DigestMade { user_id: digest.user.id, mail, made_at: now, next_at });
+            made.push(DigestMade { user_id: digest.user.id, mail, listed, made_at: now, next_at });
         }
         queued += made.iter().filter(|m| m.mail.is_some()).count();
         state.store.record_digests(&made).await?;
@@ -110,16 +113,26 @@ impl Policies {
     }
 }
 
-/// The digest of `user` (what arrived after `since`, or every unreviewed message), and how
-/// many messages it lists; none when nothing is held.
+/// A digest made for one user.
+#[derive(Debug, Clone)]
+pub struct Composed {
+    pub mail: SystemMail,
+    /// The ids of the messages it lists.
+    pub listed: Vec<String>,
+    /// How many messages are held in all (it lists at most [`MAX_DIGEST_ITEMS`]).
+    pub total: i64,
+}
+
+/// The digest of `user`: with `only_new` the held messages no digest listed yet, otherwise
+/// every unreviewed one; none when there is nothing to list.
 pub async fn compose(
     state: &AppState,
     policies: &mut Policies,
     user: &UserRecord,
-    since: Option<DateTime<Utc>>,
-) -> StoreResult<Option<(SystemMail, i64)>> {
+    only_new: bool,
+) -> StoreResult<Option<Composed>> {
     let Some(org) = user.org_id else { return Ok(None) };
-    let (items, total) = state.store.digest_items(org, user.id, since, MAX_DIGEST_ITEMS).await?;
+    let (items, total) = state.store.digest_items(org, user.id, only_new, MAX_DIGEST_ITEMS).await?;
     if items.is_empty() {
         return Ok(None);
     }
@@ -129,5 +142,6 @@ pub async fn compose(
         item.explanation = Some(crate::reasons::explain(&item.reasons, item.score, policy.quarantine_threshold));
         entries.push(DigestEntry::new(item, policy.quarantine_retention_days));
     }
-    Ok(Some((mail::build(&state.config, &state.links, user, &entries, total), total)))
+    let listed = entries.iter().map(|e| e.item.id.clone()).collect();
+    Ok(Some(Composed { mail: mail::build(&state.config, &state.links, user, &entries, total), listed, total }))
 }

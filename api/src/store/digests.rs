@@ -48,11 +48,13 @@ pub struct DueDigest {
     pub row: DigestRow,
 }
 
-/// What making one digest came to: the mail (none when nothing was held) and the next time.
+/// What making one digest came to: the mail (none when nothing was held), the messages it
+/// lists, and the next time.
 #[derive(Debug, Clone)]
 pub struct DigestMade {
     pub user_id: Uuid,
     pub mail: Option<SystemMail>,
+    pub listed: Vec<String>,
     pub made_at: DateTime<Utc>,
     pub next_at: Option<DateTime<Utc>>,
 }
@@ -147,14 +149,18 @@ impl Store {
         Ok(rows.into_iter().map(|d| DueDigest { user: d.user, row: DigestRow::from(d.row) }).collect())
     }
 
-    /// Records digests made: their mail goes into the outbox and each schedule moves on, in
-    /// one transaction.
+    /// Records digests made: their mail goes into the outbox, the messages they list are
+    /// marked listed, and each schedule moves on, in one transaction.
     pub async fn record_digests(&self, made: &[DigestMade]) -> StoreResult<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for m in made {
                 if let Some(mail) = &m.mail {
                     insert_mail!(tx, mail);
+                }
+                for id in &m.listed {
+                    sqlx::query("UPDATE quarantine SET digested_at = $1 WHERE id = $2 AND digested_at IS NULL")
+                        .bind(m.made_at).bind(id).execute(&mut *tx).await?;
                 }
                 sqlx::query("UPDATE digest_settings SET last_sent_at = $1, next_at = $2 WHERE user_id = $3")
                     .bind(m.made_at).bind(m.next_at).bind(m.user_id).execute(&mut *tx).await?;
@@ -185,11 +191,16 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Puts one mail in the outbox.
-    pub async fn queue_system_mail(&self, mail: &SystemMail) -> StoreResult<()> {
+    /// Puts a resent digest in the outbox and marks the messages it lists listed.
+    pub async fn queue_digest(&self, mail: &SystemMail, listed: &[String]) -> StoreResult<()> {
+        let at = super::now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             insert_mail!(tx, mail);
+            for id in listed {
+                sqlx::query("UPDATE quarantine SET digested_at = $1 WHERE id = $2 AND digested_at IS NULL")
+                    .bind(at).bind(id).execute(&mut *tx).await?;
+            }
             tx.commit().await
         })?;
         Ok(())

@@ -165,13 +165,13 @@ impl Store {
     }
 
     /// A user's digest: its unreviewed held messages (its own and its delegators'), newest
-    /// first, those received after `since` only when given; at most `limit`, and how many
-    /// there are in all.
+    /// first, with `only_new` those no digest listed yet; at most `limit`, and how many there
+    /// are in all.
     pub async fn digest_items(
         &self,
         org_id: Uuid,
         user_id: Uuid,
-        since: Option<DateTime<Utc>>,
+        only_new: bool,
         limit: i64,
     ) -> StoreResult<(Vec<QuarantineItem>, i64)> {
         #[derive(sqlx::FromRow)]
@@ -182,7 +182,9 @@ impl Store {
         }
         let mut c = reach(Scope::User { org_id, user_id });
         c.equals("q.reviewed", Arg::Bool(false));
-        c.time_range("q.received_at", since, None);
+        if only_new {
+            c.add("q.digested_at IS NULL".into());
+        }
         let limit_arg = c.arg(Arg::Int(limit));
         let sql = format!(
             "SELECT {QUARANTINE_COLUMNS}, CAST(COUNT(*) OVER () AS BIGINT) AS total FROM quarantine q WHERE {} \

@@ -163,8 +163,9 @@ async fn a_digest_link_confirms_before_it_releases_and_a_changed_link_does_nothi
     hold(&app, &t, "dl-3", "Newsletter", Utc::now(), "user@dlink.test").await;
     let mut policies = moat_api::jobs::digests::Policies::default();
     let user = app.state.store.user_by_id(t.user_id.parse().unwrap()).await.unwrap().unwrap();
-    let (mail, _) = moat_api::jobs::digests::compose(&app.state, &mut policies, &user, None).await.unwrap().unwrap();
-    let allow = link_after(&mail.body, "Release and allow the sender:");
+    let digest = moat_api::jobs::digests::compose(&app.state, &mut policies, &user, true).await.unwrap().unwrap();
+    assert_eq!(digest.listed, vec!["dl-3"], "only what no digest listed yet");
+    let allow = link_after(&digest.mail.body, "Release and allow the sender:");
     assert_eq!(app.call(Method::POST, &allow, None, None).await.0.as_u16(), 200);
     let (_, lists) = app.get(&format!("/api/v1/lists?level=user&id={}", t.user_id), &t.user).await;
     assert!(lists.to_string().contains("bulk@ext.test"), "{lists}");

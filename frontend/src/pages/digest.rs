@@ -92,12 +92,12 @@ fn DigestForm(user: Uuid, settings: UserSettings) -> impl IntoView {
                             on:click=move |_| times.update(|ts| { if i < ts.len() { ts.remove(i); } })>"×"</button>
                     </span>
                 }).collect_view()}
-                <button type="button" class="btn" disabled=move || times.get().len() >= moat_openapi::MAX_DIGEST_TIMES
+                <button type="button" class="btn" disabled=move || { times.get().len() >= moat_openapi::MAX_DIGEST_TIMES }
                     on:click=move |_| times.update(|ts| ts.push("12:00".into()))>"Add a time"</button>
                 <small class="field-error">{move || field_error(&failure.get(), "digest.times").unwrap_or_default()}</small>
             </fieldset>
             <label class="check"><input type="checkbox" prop:checked=move || only_new.get()
-                on:change=move |ev| only_new.set(event_target_checked(&ev))/>" Only messages that arrived since the last digest"</label>
+                on:change=move |ev| only_new.set(event_target_checked(&ev))/>" Only messages no earlier digest listed"</label>
             <p class="muted">{move || match next.get() {
                 Some(at) => format!("Next digest: {}", local_time(at, &zone.get())),
                 None => "No digest is scheduled.".to_string(),
