@@ -30,6 +30,9 @@ section() { echo; echo "## $1"; echo; echo "Command: \`$2\`"; echo; }
 
   section "API search at scale (SQLite and PostgreSQL)" "python3 bench/search.py $bin"
   python3 bench/search.py "$bin"
+
+  section "Digests for 100,000 users (SQLite and PostgreSQL)" "python3 bench/digests.py $bin"
+  python3 bench/digests.py "$bin"
 } > "$out.new"
 mv "$out.new" "$out"
 cat "$out"

@@ -33,8 +33,23 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// Quarantine digests.
+    Digests {
+        #[command(subcommand)]
+        action: DigestAction,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum DigestAction {
+    /// Make every digest due now (or at `--at`, RFC 3339) once, put them in the system-mail
+    /// outbox and exit; `serve` does this every few seconds on its own.
+    Run {
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +114,14 @@ async fn main() -> anyhow::Result<()> {
             let revoked = store.revoke_node(name.trim()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             anyhow::ensure!(revoked, "no node named {name} with a live token");
             println!("revoked node {name}");
+            Ok(())
+        }
+        Command::Digests { action: DigestAction::Run { at } } => {
+            let state = moat_api::build_state(config).await?;
+            let started = std::time::Instant::now();
+            let at = at.unwrap_or_else(|| state.config.schedule_now());
+            let queued = moat_api::jobs::digests::pass(&state, at).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{queued} digests queued in {:.2} s", started.elapsed().as_secs_f64());
             Ok(())
         }
         Command::Openapi => {

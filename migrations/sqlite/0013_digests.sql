@@ -14,3 +14,6 @@ CREATE INDEX digest_settings_due ON digest_settings (next_at);
 
 -- When a held message was first listed in a digest ("only new" lists those never listed).
 ALTER TABLE quarantine ADD COLUMN digested_at TEXT;
+-- A user's digest (and quarantine) covers those who delegated theirs to it. Partial: most
+-- users have no delegate, and a full index's statistics would make the planner scan users.
+CREATE INDEX users_delegate_idx ON users (quarantine_delegate_id) WHERE quarantine_delegate_id IS NOT NULL;

@@ -138,8 +138,8 @@ pub async fn resend(
     if !state.store.take_resend_slot(user.id, now, now - RESEND_GAP).await? {
         return Err(ApiError::RateLimited);
     }
-    let mut policies = crate::jobs::digests::Policies::default();
-    match crate::jobs::digests::compose(&state, &mut policies, &user, false).await? {
+    let policy = state.store.org_policy(user.org_id.unwrap_or_default()).await?;
+    match crate::jobs::digests::compose(&state, &policy, &user, false).await? {
         Some(digest) => {
             state.store.queue_digest(&digest.mail, &digest.listed).await?;
             Ok((StatusCode::ACCEPTED, Json(DigestResendResult { queued: true, messages: digest.total })))

@@ -3,17 +3,20 @@
 //! system-mail outbox; a user with nothing held gets no mail, and its schedule moves on.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use moat_openapi::Policy;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::digests::mail::{self, DigestEntry, MAX_DIGEST_ITEMS};
 use crate::digests::schedule;
 use crate::state::AppState;
-use crate::store::{DigestMade, StoreResult, SystemMail, UserRecord};
+use crate::store::{DigestMade, DueDigest, StoreResult, SystemMail, UserRecord};
 
 /// The lease name of this job.
 const JOB: &str = "digests";
@@ -23,6 +26,8 @@ const EVERY: Duration = Duration::from_secs(5);
 const BATCH: i64 = 500;
 /// Rounds per pass at most (a pass covers 500,000 users; the next pass does the rest).
 const MAX_ROUNDS: usize = 1000;
+/// Digests made at once (each holds a database connection for its query).
+const CONCURRENCY: usize = 6;
 
 /// Makes due digests forever (while this replica holds the lease).
 pub async fn run(state: AppState, holder: String) {
@@ -44,17 +49,7 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> StoreResult<usize> {
     let mut queued = 0;
     for _ in 0..MAX_ROUNDS {
         let due = state.store.due_digests(now, BATCH).await?;
-        let mut made = Vec::with_capacity(due.len());
-        for digest in &due {
-            let composed = compose(state, &mut policies, &digest.user, digest.row.schedule.only_new).await?;
-            let (mail, listed) = match composed {
-                Some(digest) => (Some(digest.mail), digest.listed),
-                None => (None, Vec::new()),
-            };
-            let times: Vec<_> = digest.row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
-            let next_at = schedule::next_after(now, zone(&digest.user), &times);
-            made.push(DigestMade { user_id: digest.user.id, mail, listed, made_at: now, next_at });
-        }
+        let made = make_batch(state, &mut policies, &due, now).await?;
         queued += made.iter().filter(|m| m.mail.is_some()).count();
         state.store.record_digests(&made).await?;
         if (due.len() as i64) < BATCH {
@@ -65,6 +60,43 @@ pub async fn pass(state: &AppState, now: DateTime<Utc>) -> StoreResult<usize> {
         tracing::info!(digests = queued, "digests queued");
     }
     Ok(queued)
+}
+
+/// Makes the digests of one batch, several at a time (each is a query and some text).
+async fn make_batch(
+    state: &AppState,
+    policies: &mut Policies,
+    due: &[DueDigest],
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<DigestMade>> {
+    for org in due.iter().filter_map(|d| d.user.org_id) {
+        policies.of(state, org).await?;
+    }
+    let limit = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for digest in due.iter().cloned() {
+        let (state, limit) = (state.clone(), limit.clone());
+        let policy = digest.user.org_id.and_then(|org| policies.0.get(&org).cloned()).unwrap_or_default();
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let composed = compose(&state, &policy, &digest.user, digest.row.schedule.only_new).await?;
+            let (mail, listed) = composed.map(|c| (Some(c.mail), c.listed)).unwrap_or_default();
+            let times: Vec<_> = digest.row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
+            let next_at = schedule::next_after(now, zone(&digest.user), &times);
+            Ok::<_, crate::store::StoreError>(DigestMade {
+                user_id: digest.user.id,
+                mail,
+                listed,
+                made_at: now,
+                next_at,
+            })
+        });
+    }
+    let mut made = Vec::with_capacity(due.len());
+    while let Some(done) = tasks.join_next().await {
+        made.push(done.map_err(crate::store::StoreError::internal)??);
+    }
+    Ok(made)
 }
 
 /// Gives new users the default schedule and works out the next time of every enabled
@@ -102,7 +134,7 @@ fn zone(user: &UserRecord) -> Tz {
 
 /// Organisation policies read once per pass (thresholds and retention of the entries).
 #[derive(Default)]
-pub struct Policies(HashMap<Uuid, Policy>);
+struct Policies(HashMap<Uuid, Policy>);
 
 impl Policies {
     async fn of(&mut self, state: &AppState, org: Uuid) -> StoreResult<&Policy> {
@@ -127,7 +159,7 @@ pub struct Composed {
 /// every unreviewed one; none when there is nothing to list.
 pub async fn compose(
     state: &AppState,
-    policies: &mut Policies,
+    policy: &Policy,
     user: &UserRecord,
     only_new: bool,
 ) -> StoreResult<Option<Composed>> {
@@ -138,7 +170,6 @@ pub async fn compose(
     }
     let mut entries = Vec::with_capacity(items.len());
     for mut item in items {
-        let policy = policies.of(state, item.org_id).await?;
         item.explanation = Some(crate::reasons::explain(&item.reasons, item.score, policy.quarantine_threshold));
         entries.push(DigestEntry::new(item, policy.quarantine_retention_days));
     }

@@ -59,6 +59,29 @@ pub struct DigestMade {
     pub next_at: Option<DateTime<Utc>>,
 }
 
+/// Marks the messages `$ids` (a digest lists at most 100) listed at `$at`, in one statement.
+macro_rules! mark_listed {
+    ($tx:expr, $at:expr, $ids:expr) => {
+        if !$ids.is_empty() {
+            let marks: Vec<String> = (0..$ids.len()).map(|n| format!("${}", n + 2)).collect();
+            let sql = format!(
+                "UPDATE quarantine SET digested_at = $1 WHERE digested_at IS NULL AND id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind($at);
+            for id in $ids.iter() {
+                query = query.bind(id);
+            }
+            query.execute(&mut *$tx).await?;
+        }
+    };
+}
+
+/// `rows` value tuples of `width` placeholders each, `tuple(first placeholder - 1)` writing one.
+fn values(rows: usize, width: usize, tuple: impl Fn(usize) -> String) -> String {
+    (0..rows).map(|r| tuple(r * width)).collect::<Vec<_>>().join(", ")
+}
+
 const DIGEST_COLUMNS: &str = "d.user_id, d.enabled, d.times, d.only_new, d.next_at, d.last_sent_at";
 
 impl Store {
@@ -150,20 +173,51 @@ impl Store {
     }
 
     /// Records digests made: their mail goes into the outbox, the messages they list are
-    /// marked listed, and each schedule moves on, in one transaction.
+    /// marked listed, and each schedule moves on, in one transaction (a few statements per
+    /// batch, not a few per digest).
     pub async fn record_digests(&self, made: &[DigestMade]) -> StoreResult<()> {
+        const ROWS: usize = 100;
+        let mails: Vec<&SystemMail> = made.iter().filter_map(|m| m.mail.as_ref()).collect();
+        let listed: Vec<(&String, DateTime<Utc>)> =
+            made.iter().flat_map(|m| m.listed.iter().map(move |id| (id, m.made_at))).collect();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for m in made {
-                if let Some(mail) = &m.mail {
-                    insert_mail!(tx, mail);
+            for chunk in mails.chunks(ROWS) {
+                let sql = format!(
+                    "INSERT INTO system_mail (id, recipient, subject, body, html, created_at, status, next_attempt_at) \
+                     VALUES {}",
+                    values(chunk.len(), 6, |n| format!("(${}, ${}, ${}, ${}, ${}, ${}, 'pending', ${})",
+                        n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 6))
+                );
+                let mut query = sqlx::query(&sql);
+                for m in chunk {
+                    query = query.bind(m.id).bind(&m.recipient).bind(&m.subject).bind(&m.body).bind(&m.html).bind(m.created_at);
                 }
-                for id in &m.listed {
-                    sqlx::query("UPDATE quarantine SET digested_at = $1 WHERE id = $2 AND digested_at IS NULL")
-                        .bind(m.made_at).bind(id).execute(&mut *tx).await?;
+                query.execute(&mut *tx).await?;
+            }
+            for chunk in listed.chunks(ROWS * 5) {
+                let sql = format!(
+                    "UPDATE quarantine SET digested_at = v.column2 FROM (VALUES {}) AS v \
+                     WHERE quarantine.id = v.column1 AND quarantine.digested_at IS NULL",
+                    values(chunk.len(), 2, |n| format!("(${}, ${})", n + 1, n + 2))
+                );
+                let mut query = sqlx::query(&sql);
+                for (id, at) in chunk {
+                    query = query.bind(*id).bind(*at);
                 }
-                sqlx::query("UPDATE digest_settings SET last_sent_at = $1, next_at = $2 WHERE user_id = $3")
-                    .bind(m.made_at).bind(m.next_at).bind(m.user_id).execute(&mut *tx).await?;
+                query.execute(&mut *tx).await?;
+            }
+            for chunk in made.chunks(ROWS) {
+                let sql = format!(
+                    "UPDATE digest_settings SET last_sent_at = v.column2, next_at = v.column3 FROM (VALUES {}) AS v \
+                     WHERE digest_settings.user_id = v.column1",
+                    values(chunk.len(), 3, |n| format!("(${}, ${}, ${})", n + 1, n + 2, n + 3))
+                );
+                let mut query = sqlx::query(&sql);
+                for m in chunk {
+                    query = query.bind(m.user_id).bind(m.made_at).bind(m.next_at);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await
         })?;
@@ -197,10 +251,7 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             insert_mail!(tx, mail);
-            for id in listed {
-                sqlx::query("UPDATE quarantine SET digested_at = $1 WHERE id = $2 AND digested_at IS NULL")
-                    .bind(at).bind(id).execute(&mut *tx).await?;
-            }
+            mark_listed!(tx, at, listed);
             tx.commit().await
         })?;
         Ok(())

@@ -161,9 +161,9 @@ async fn a_digest_link_confirms_before_it_releases_and_a_changed_link_does_nothi
     assert_eq!(audit["total"], 2, "{audit}");
     // Release and allow: the sender lands on the user's own allow list.
     hold(&app, &t, "dl-3", "Newsletter", Utc::now(), "user@dlink.test").await;
-    let mut policies = moat_api::jobs::digests::Policies::default();
     let user = app.state.store.user_by_id(t.user_id.parse().unwrap()).await.unwrap().unwrap();
-    let digest = moat_api::jobs::digests::compose(&app.state, &mut policies, &user, true).await.unwrap().unwrap();
+    let policy = app.state.store.org_policy(t.org_id.parse().unwrap()).await.unwrap();
+    let digest = moat_api::jobs::digests::compose(&app.state, &policy, &user, true).await.unwrap().unwrap();
     assert_eq!(digest.listed, vec!["dl-3"], "only what no digest listed yet");
     let allow = link_after(&digest.mail.body, "Release and allow the sender:");
     assert_eq!(app.call(Method::POST, &allow, None, None).await.0.as_u16(), 200);
