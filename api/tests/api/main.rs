@@ -13,6 +13,7 @@ mod jobs;
 mod learning;
 mod lists;
 mod meta;
+mod reach;
 mod tenancy;
 mod validation;
 mod worker;
