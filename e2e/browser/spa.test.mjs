@@ -210,6 +210,7 @@ async function quarantineOne(subject, raw = `Subject: ${subject}\r\n\r\nspam\r\n
 
 test("a plain user sees its quarantine, no admin navigation, and admin URLs show not found", async () => {
   await quarantineOne("Cheap pills today");
+  await quarantineOne("Weekly garden newsletter", "Subject: Weekly garden newsletter\r\n\r\nnews\r\n", "browser-news.1-1");
   const page = await newPage(1280);
   await login(page, "user@example.test", "moat-demo-user");
   await page.waitForURL(`${base}/quarantine`);
@@ -220,6 +221,10 @@ test("a plain user sees its quarantine, no admin navigation, and admin URLs show
   await page.setViewportSize({ width: 390, height: 860 });
   await page.locator("#quarantine-table").getByText("Cheap pills today").waitFor();
   await page.screenshot({ path: join(shots, "user-quarantine-phone.png"), fullPage: true });
+  await page.getByLabel("Search sender, recipient or subject").fill("pills");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("#quarantine-table").getByText("Cheap pills today").waitFor();
+  await page.locator("#quarantine-table").getByText("Weekly garden newsletter").waitFor({ state: "detached" });
   await page.getByLabel("Search sender, recipient or subject").fill("no such thing");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("Nothing in quarantine.").waitFor();

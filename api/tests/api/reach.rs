@@ -94,3 +94,35 @@ async fn a_delegate_and_a_spam_czar_act_on_what_they_reach_and_nothing_else() {
     let (_, theirs) = app.get("/api/v1/audit?q=quarantine&per_page=100", &o.org_admin).await;
     assert!(!theirs.to_string().contains("reach.test\""), "another tenant's log shows none of it: {theirs}");
 }
+
+#[tokio::test]
+async fn an_organisations_api_key_reaches_its_own_quarantine_settings_and_digests_only() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "keyreach").await;
+    let o = tenant(&app, &admin, "keyreach-other").await;
+    let node = node_token(&app).await;
+    hold(&app, &node, &t, "k-own", &t.user_id, "user@keyreach.test").await;
+    hold(&app, &node, &o, "k-other", &o.user_id, "user@keyreach-other.test").await;
+    let (_, created) = app
+        .post("/api/v1/api-keys", &t.org_admin, json!({"name": "PSA", "scope": {"level": "org", "id": t.org_id}}))
+        .await;
+    let key = created["secret"].as_str().unwrap().to_string();
+    assert_eq!(ids(&app.get("/api/v1/quarantine", &key).await.1), vec!["k-own"]);
+    let other_settings = format!("/api/v1/users/{}/settings", o.user_id);
+    assert_eq!(app.get(&other_settings, &key).await.0.as_u16(), 404);
+    let (status, _) = app.post("/api/v1/digests/resend", &key, json!({"user_id": o.user_id})).await;
+    assert_eq!(status.as_u16(), 404);
+    let (status, err) = app.post("/api/v1/digests/resend", &key, json!({})).await;
+    assert_eq!((status.as_u16(), err["error"]["field"].as_str()), (422, Some("user_id")), "a key names the user");
+    for (action, body) in [
+        ("report", json!({"ids": ["k-other"], "spam": false})),
+        ("release", json!({"ids": ["k-other"]})),
+        ("delete", json!({"ids": ["k-other"]})),
+    ] {
+        assert_eq!(app.post(&format!("/api/v1/quarantine/{action}"), &key, body).await.0.as_u16(), 404, "{action}");
+    }
+    let (status, r) = app.post("/api/v1/digests/resend", &key, json!({"user_id": t.user_id})).await;
+    assert_eq!((status.as_u16(), r["messages"].as_i64()), (202, Some(1)), "{r}");
+    assert_eq!(app.get("/api/v1/quarantine/k-other", &o.user).await.0.as_u16(), 200);
+}
