@@ -80,6 +80,9 @@ pub struct Config {
     pub smtp_relay_tls: RelayTls,
     pub smtp_relay_user: Option<String>,
     pub smtp_relay_password: Option<Secret>,
+    /// How system mail leaves: `relay` (`smtp_relay`) or `worker` (a job a Moat worker
+    /// delivers with its own queue, retries and DSNs).
+    pub system_mail_via: moat_openapi::SystemMailVia,
     /// The envelope sender and `From:` address of system mail.
     pub system_mail_from: String,
     /// Days message tracking keeps a message (its events too) after its last change.
@@ -140,6 +143,7 @@ impl Default for Config {
             smtp_relay_tls: RelayTls::Starttls,
             smtp_relay_user: None,
             smtp_relay_password: None,
+            system_mail_via: moat_openapi::SystemMailVia::Relay,
             system_mail_from: "no-reply@moat.localhost".into(),
             tracking_retention_days: 90,
             link_secret: None,

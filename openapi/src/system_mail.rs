@@ -6,6 +6,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// The way system mail leaves the platform.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemMailVia {
+    /// The SMTP relay named by `MOAT_SMTP_RELAY`.
+    #[default]
+    Relay,
+    /// A job on the worker channel: a Moat worker delivers it.
+    Worker,
+}
+
 /// Where a system mail is on its way out.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -13,7 +24,9 @@ pub enum SystemMailStatus {
     /// Waiting to be sent (or for its next attempt after a temporary failure).
     #[default]
     Pending,
-    /// Accepted by the SMTP relay.
+    /// Handed to a worker, which delivers it with its own queue, retries and DSNs.
+    WithWorker,
+    /// Accepted by the SMTP relay, or queued for delivery by a worker.
     Sent,
     /// Refused for good, or still failing after every retry.
     Failed,
@@ -38,8 +51,11 @@ pub struct SystemMailItem {
 /// How the platform's mail leaves, and how much of it waits.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct SystemMailState {
-    /// False when no delivery path is configured (`MOAT_SMTP_RELAY`): mail waits until one is.
+    /// False when no delivery path is configured (`MOAT_SMTP_RELAY`, or
+    /// `MOAT_SYSTEM_MAIL_VIA=worker`): mail waits until one is.
     pub delivery_configured: bool,
+    /// Which way system mail leaves.
+    pub via: SystemMailVia,
     pub pending: i64,
     pub failed: i64,
 }

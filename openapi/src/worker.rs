@@ -469,6 +469,8 @@ mod tests {
 pub enum WorkerJobKind {
     /// Deliver a quarantined message to its recipient's destination.
     Release,
+    /// Deliver a mail of the platform's own (activation, reset, digest) to its recipient.
+    SystemMail,
 }
 
 /// A job leased to a worker.
@@ -476,7 +478,8 @@ pub enum WorkerJobKind {
 pub struct WorkerJob {
     pub id: Uuid,
     pub kind: WorkerJobKind,
-    pub org_id: Uuid,
+    /// The organisation of a released message (system mail has none).
+    pub org_id: Option<Uuid>,
     pub recipient: String,
     /// The original envelope sender.
     pub sender: String,

@@ -98,14 +98,16 @@ fn to_web_app(state: &AppState, claim: &LinkClaim) -> Response {
     Redirect::to(&format!("{}/quarantine?open={id}", state.config.public_url())).into_response()
 }
 
-/// The message's sender, subject and time, for the pages.
-fn summary(entry: &DigestEntry) -> String {
+/// The message's sender, subject and time (in the user's zone), for the pages.
+fn summary(user: &UserRecord, entry: &DigestEntry) -> String {
+    let zone: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
     format!(
-        "<p><strong>{}</strong><br><span class=\"meta\">from {} · to {} · {}</span></p>",
+        "<p><strong>{}</strong><br><span class=\"meta\">from {} · to {} · {} ({})</span></p>",
         escape(&entry.item.subject),
         escape(&entry.item.sender),
         escape(&entry.item.recipient),
-        entry.item.received_at.format("%Y-%m-%d %H:%M UTC"),
+        entry.item.received_at.with_timezone(&zone).format("%a %-d %b %Y %H:%M"),
+        escape(&user.time_zone),
     )
 }
 
@@ -135,17 +137,17 @@ pub async fn show(State(state): State<AppState>, ApiPath(token): ApiPath<String>
     match claim.action {
         LinkAction::View => {
             let preview = crate::preview::plain_text(&state.blobs.get(&blob_key).await.unwrap_or_default());
-            let body = format!("{}<pre>{}</pre>{release}{allow}", summary(&entry), escape(&preview));
+            let body = format!("{}<pre>{}</pre>{release}{allow}", summary(&user, &entry), escape(&preview));
             page(&state, StatusCode::OK, "A message held for you", &body)
         }
         LinkAction::Release => {
-            let body = format!("{}<p>Release this message to your mailbox?</p>{release}", summary(&entry));
+            let body = format!("{}<p>Release this message to your mailbox?</p>{release}", summary(&user, &entry));
             page(&state, StatusCode::OK, "Release this message?", &body)
         }
         LinkAction::ReleaseAllow => {
             let body = format!(
                 "{}<p>Release this message and always accept mail from {}?</p>{allow}",
-                summary(&entry),
+                summary(&user, &entry),
                 escape(&entry.item.sender)
             );
             page(&state, StatusCode::OK, "Release and allow the sender?", &body)
@@ -193,7 +195,7 @@ pub async fn confirm(
             } else {
                 "<p>This message was already released; it is delivered once.</p>"
             };
-            page(&state, StatusCode::OK, "Released", &format!("{}{text}", summary(&entry)))
+            page(&state, StatusCode::OK, "Released", &format!("{}{text}", summary(&user, &entry)))
         }
         Err(err) => {
             tracing::error!(%err, "digest link release failed");

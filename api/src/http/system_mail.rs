@@ -21,7 +21,9 @@ use crate::store::Paging;
 pub async fn system_mail_state(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SystemMailState>> {
     caller.require(Role::PlatformAdmin)?;
     let (pending, failed) = state.store.system_mail_counts().await?;
-    Ok(Json(SystemMailState { delivery_configured: state.config.smtp_relay.is_some(), pending, failed }))
+    let via = state.config.system_mail_via;
+    let configured = via == moat_openapi::SystemMailVia::Worker || state.config.smtp_relay.is_some();
+    Ok(Json(SystemMailState { delivery_configured: configured, via, pending, failed }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

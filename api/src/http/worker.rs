@@ -224,7 +224,7 @@ pub async fn lease_jobs(State(state): State<AppState>, _node: WorkerNode) -> Api
         bytes += raw.len();
         jobs.push(WorkerJob {
             id: job.id,
-            kind: WorkerJobKind::Release,
+            kind: if job.kind == "system_mail" { WorkerJobKind::SystemMail } else { WorkerJobKind::Release },
             org_id: job.org_id,
             recipient: job.recipient,
             sender: job.sender,

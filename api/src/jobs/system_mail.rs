@@ -11,6 +11,7 @@ use mail_send::SmtpClientBuilder;
 use crate::config::{Config, RelayTls};
 use crate::state::AppState;
 use crate::store::SystemMail;
+use moat_openapi::SystemMailVia;
 
 /// The lease name of this job.
 const JOB: &str = "system-mail";
@@ -21,14 +22,46 @@ const BATCH: i64 = 100;
 /// Attempts before a temporarily failing message is given up.
 const MAX_ATTEMPTS: i64 = 10;
 
-/// Drains the outbox forever (while this replica holds the lease).
+/// Drains the outbox forever (while this replica holds the lease): through the relay, or
+/// to the workers.
 pub async fn run(state: AppState, holder: String) {
     loop {
-        if state.config.smtp_relay.is_some() && super::lease(&state, JOB, &holder).await {
-            drain_once(&state).await;
+        let via_worker = state.config.system_mail_via == SystemMailVia::Worker;
+        if (via_worker || state.config.smtp_relay.is_some()) && super::lease(&state, JOB, &holder).await {
+            if via_worker {
+                hand_over_once(&state).await;
+            } else {
+                drain_once(&state).await;
+            }
         }
         tokio::time::sleep(EVERY).await;
     }
+}
+
+/// One pass towards the workers: every due mail is built, its bytes stored, and a
+/// `system_mail` job made for it (the worker's report sets its state). Answers how many.
+pub async fn hand_over_once(state: &AppState) -> usize {
+    let due = match state.store.due_system_mail(BATCH).await {
+        Ok(due) => due,
+        Err(err) => {
+            tracing::warn!(%err, "cannot read the system-mail outbox");
+            return 0;
+        }
+    };
+    let mut handed = 0;
+    for (mail, _) in due {
+        let key = format!("sm-{}.eml", mail.id.simple());
+        let stored = state.blobs.put(&key, build(&state.config, &mail)).await;
+        let queued = match stored {
+            Ok(()) => state.store.create_system_mail_job(&mail, &state.config.system_mail_from, &key).await,
+            Err(err) => Err(crate::store::StoreError::internal(err)),
+        };
+        match queued {
+            Ok(()) => handed += 1,
+            Err(err) => tracing::warn!(%err, id = %mail.id, "cannot hand system mail to the workers yet"),
+        }
+    }
+    handed
 }
 
 /// One pass: every due message is tried once. Answers how many were sent.

@@ -16,7 +16,9 @@ pub const MAX_JOB_ATTEMPTS: i64 = 5;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LeasedJob {
     pub id: Uuid,
-    pub org_id: Uuid,
+    /// `release` or `system_mail`.
+    pub kind: String,
+    pub org_id: Option<Uuid>,
     pub recipient: String,
     pub sender: String,
     pub blob_key: String,
@@ -64,7 +66,7 @@ impl Store {
                 let job: Option<LeasedJob> = sqlx::query_as(
                     "UPDATE worker_jobs SET status = 'leased', leased_until = $1, attempts = attempts + 1 \
                      WHERE id = $2 AND (status = 'pending' OR (status = 'leased' AND leased_until < $3)) \
-                     RETURNING id, org_id, recipient, sender, blob_key, released_by")
+                     RETURNING id, kind, org_id, recipient, sender, blob_key, released_by")
                     .bind(until).bind(id).bind(at).fetch_optional(pool).await?;
                 leased.extend(job);
             }
@@ -74,14 +76,55 @@ impl Store {
     }
 
     /// Records a worker's report on a leased job: done, or failed (tried again until
-    /// [`MAX_JOB_ATTEMPTS`]). Answers false when the job was not leased.
+    /// [`MAX_JOB_ATTEMPTS`]). A system-mail job's outcome becomes its mail's state. Answers
+    /// false when the job was not leased.
     pub async fn finish_job(&self, id: Uuid, ok: bool, error: Option<&str>) -> StoreResult<bool> {
         let status = if ok { "done" } else { "pending" };
-        let n = with_pool!(self, pool => sqlx::query(
-            "UPDATE worker_jobs SET status = CASE WHEN $1 = 'pending' AND attempts >= $2 THEN 'failed' ELSE $1 END, \
-             done_at = $3, last_error = $4, leased_until = NULL WHERE id = $5 AND status = 'leased'")
-            .bind(status).bind(MAX_JOB_ATTEMPTS).bind(now()).bind(error).bind(id)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+        let at = now();
+        let finished: Option<(String, String, String)> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let finished: Option<(String, String, String)> = sqlx::query_as(
+                "UPDATE worker_jobs SET status = CASE WHEN $1 = 'pending' AND attempts >= $2 THEN 'failed' ELSE $1 END, \
+                 done_at = $3, last_error = $4, leased_until = NULL WHERE id = $5 AND status = 'leased' \
+                 RETURNING kind, quarantine_id, status")
+                .bind(status).bind(MAX_JOB_ATTEMPTS).bind(at).bind(error).bind(id)
+                .fetch_optional(&mut *tx).await?;
+            if let Some((kind, mail, job_status)) = &finished
+                && kind == "system_mail"
+                && job_status != "pending"
+            {
+                let (mail_status, sent_at) = if job_status == "done" { ("sent", Some(at)) } else { ("failed", None) };
+                sqlx::query("UPDATE system_mail SET status = $1, sent_at = $2, last_error = $3, attempts = attempts + 1 \
+                     WHERE id = $4")
+                    .bind(mail_status).bind(sent_at).bind(error).bind(Uuid::parse_str(mail).unwrap_or_default())
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(finished)
+        })?;
+        Ok(finished.is_some())
+    }
+
+    /// Hands a system mail to the workers: a `system_mail` job with its built message (in the
+    /// blob store under `blob_key`), and the mail marked `with_worker`.
+    pub async fn create_system_mail_job(
+        &self,
+        mail: &super::SystemMail,
+        sender: &str,
+        blob_key: &str,
+    ) -> StoreResult<()> {
+        let at = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO worker_jobs (id, kind, quarantine_id, org_id, recipient, sender, blob_key, released_by, \
+                 status, created_at) VALUES ($1, 'system_mail', $2, NULL, $3, $4, $5, '', 'pending', $6) ON CONFLICT DO NOTHING")
+                .bind(Uuid::new_v4()).bind(mail.id.to_string()).bind(&mail.recipient).bind(sender).bind(blob_key).bind(at)
+                .execute(&mut *tx).await?;
+            sqlx::query("UPDATE system_mail SET status = 'with_worker' WHERE id = $1").bind(mail.id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(())
+        })?;
+        Ok(())
     }
 }

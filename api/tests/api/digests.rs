@@ -77,6 +77,10 @@ async fn settings_are_checked_and_only_the_user_and_its_admins_reach_them() {
     assert_eq!(status.as_u16(), 200, "{off}");
     assert_eq!(off["digest"]["enabled"], false);
     assert_eq!(off["next_digest_at"], Value::Null);
+    // Off means off: held mail makes no digest, however much later.
+    hold(&app, &t, "off-1", "Held while off", Utc::now(), "user@dset.test").await;
+    assert_eq!(pass(&app.state, Utc::now() + chrono::Duration::days(2)).await.unwrap(), 0);
+    assert!(digests_to(&app, "user@dset.test").await.is_empty());
 }
 
 #[tokio::test]
@@ -130,6 +134,12 @@ async fn a_digest_link_confirms_before_it_releases_and_a_changed_link_does_nothi
     assert_eq!(status.as_u16(), 202, "{r}");
     assert_eq!(r, json!({"queued": true, "messages": 1}));
     let mail = digests_to(&app, "user@dlink.test").await.remove(0);
+    let view = link_after(&mail.body, "View:");
+    let (status, page) = app.call(Method::GET, &view, None, None).await;
+    assert_eq!(status.as_u16(), 200);
+    let page = page.as_str().unwrap().to_string();
+    assert!(page.contains("Buy now, Invoice 42") && page.matches("<form method=\"post\"").count() == 2, "{page}");
+    assert_eq!(app.call(Method::POST, &view, None, None).await.0.as_u16(), 400, "a view link releases nothing");
     let release = link_after(&mail.body, "Release:");
     let (status, page) = app.call(Method::GET, &release, None, None).await;
     assert_eq!(status.as_u16(), 200);

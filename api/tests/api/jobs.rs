@@ -109,3 +109,36 @@ async fn tracked_messages_past_the_tracking_retention_are_purged() {
     let (_, list) = app.get("/api/v1/messages", &t.org_admin).await;
     assert_eq!((list["total"].as_i64(), list["items"][0]["id"].as_str()), (Some(1), Some("T-new.1")), "{list}");
 }
+
+#[tokio::test]
+async fn system_mail_can_leave_through_the_workers_and_their_report_sets_its_state() {
+    use serde_json::json;
+    let app = TestApp::spawn_with(|c| c.system_mail_via = moat_openapi::SystemMailVia::Worker).await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "viaworker").await;
+    let body = json!({"email": "new@viaworker.test", "display_name": "New", "role": "user"});
+    assert_eq!(app.post(&format!("/api/v1/orgs/{}/users", t.org_id), &admin, body).await.0.as_u16(), 201);
+    let (_, state) = app.get("/api/v1/system-mail/state", &admin).await;
+    assert_eq!((state["delivery_configured"].as_bool(), state["via"].as_str()), (Some(true), Some("worker")));
+    assert_eq!(moat_api::jobs::system_mail::hand_over_once(&app.state).await, 1);
+    let node = crate::helpers::node_token(&app).await;
+    let (_, batch) = app.get("/api/v1/worker/jobs", &node).await;
+    let job = &batch["jobs"][0];
+    assert_eq!((job["kind"].as_str(), job["recipient"].as_str()), (Some("system_mail"), Some("new@viaworker.test")));
+    assert_eq!(job["org_id"], serde_json::Value::Null);
+    let raw = {
+        use base64::Engine;
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD.decode(job["raw_base64"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(raw.contains("Subject: Welcome to Moat"), "{raw}");
+    let (_, with_worker) = app.get("/api/v1/system-mail?status=with_worker", &admin).await;
+    assert_eq!(with_worker["total"], 1);
+    let done = format!("/api/v1/worker/jobs/{}/done", job["id"].as_str().unwrap());
+    assert_eq!(app.post(&done, &node, json!({"ok": true})).await.0.as_u16(), 204);
+    let (_, sent) = app.get("/api/v1/system-mail?status=sent", &admin).await;
+    assert_eq!(sent["total"], 1, "{sent}");
+    assert_eq!(app.post(&done, &node, json!({"ok": true})).await.0.as_u16(), 404, "reported once");
+}

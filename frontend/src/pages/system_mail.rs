@@ -13,11 +13,13 @@ pub fn SystemMailPage() -> impl IntoView {
         <section class="panel">
             <h1>"System mail"</h1>
             {detail("/system-mail/state".to_string(), |state: SystemMailState, _| {
-                let banner = if state.delivery_configured {
+                let banner = if state.via == moat_openapi::SystemMailVia::Worker {
+                    format!("Handed to the Moat workers, which deliver it. Waiting: {}. Failed: {}.", state.pending, state.failed)
+                } else if state.delivery_configured {
                     format!("Sent through the SMTP relay. Waiting: {}. Failed: {}.", state.pending, state.failed)
                 } else {
                     format!(
-                        "No SMTP relay is configured (MOAT_SMTP_RELAY): nothing is sent. {} message(s) wait.",
+                        "No way out is configured (MOAT_SMTP_RELAY, or MOAT_SYSTEM_MAIL_VIA=worker): nothing is sent. {} message(s) wait.",
                         state.pending
                     )
                 };

@@ -1,6 +1,7 @@
-//! Releases from quarantine: jobs leased from the API become spooled messages for the
-//! recipient's destination, stamped `X-Moat-Released: <who>`, and go through the queue like
-//! any other (retries, DSNs). A job is reported done once its message is durable here.
+//! Jobs from the API: releases from quarantine (stamped `X-Moat-Released: <who>`) and the
+//! platform's own mail become spooled messages for the recipient's destination and go
+//! through the queue like any other (retries, DSNs). A job is reported done once its message
+//! is durable here.
 
 use std::time::Duration;
 
@@ -47,25 +48,28 @@ pub async fn run(delivery: Delivery, api: ApiClient) {
     }
 }
 
-/// Spools one released message for its recipient.
+/// Spools one job's message for its recipient: a released message stamped with who
+/// released it, or a mail of the platform's own, as it came.
 pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()> {
-    match job.kind {
-        WorkerJobKind::Release => {}
-    }
     let raw = base64::engine::general_purpose::STANDARD
         .decode(job.raw_base64.as_bytes())
-        .map_err(|e| WorkerError::Usage(format!("the released message is not base64: {e}")))?;
-    let who: String = job.released_by.chars().filter(|c| !c.is_control()).take(200).collect();
-    let mut stamped = format!("X-Moat-Released: {who}\r\n").into_bytes();
-    stamped.extend_from_slice(&raw);
+        .map_err(|e| WorkerError::Usage(format!("the job's message is not base64: {e}")))?;
+    let (bytes, direction) = match job.kind {
+        WorkerJobKind::Release => {
+            let who: String = job.released_by.chars().filter(|c| !c.is_control()).take(200).collect();
+            let mut stamped = format!("X-Moat-Released: {who}\r\n").into_bytes();
+            stamped.extend_from_slice(&raw);
+            (stamped, Direction::Inbound)
+        }
+        WorkerJobKind::SystemMail => (raw, Direction::Outbound),
+    };
     let (target, org) = rcpt_target(&delivery.policy.get(), &job.recipient);
-    let routing = (target, org.or(Some(job.org_id)));
+    let routing = (target, org.or(job.org_id));
     let helo = &delivery.config.hostname;
-    let msg =
-        QueuedMessage::generated(&job.sender, helo, Direction::Inbound, "", stamped.len(), routing, &job.recipient);
+    let msg = QueuedMessage::generated(&job.sender, helo, direction, "", bytes.len(), routing, &job.recipient);
     let id = msg.id.clone();
-    delivery.spool.store(&msg, stamped).await?;
+    delivery.spool.store(&msg, bytes).await?;
     delivery.queue.enqueue(&msg);
-    tracing::info!(%id, job = %job.id, rcpt = %job.recipient, "released message queued");
+    tracing::info!(%id, job = %job.id, kind = ?job.kind, rcpt = %job.recipient, "job's message queued");
     Ok(())
 }

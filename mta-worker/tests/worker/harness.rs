@@ -144,6 +144,8 @@ pub struct Harness {
     pub admin_token: String,
     /// The worker's node token (for calls made as the worker).
     pub node_token: String,
+    /// The API's state (its scheduled jobs are stepped by the tests).
+    pub api: moat_api::state::AppState,
     dir: PathBuf,
 }
 
@@ -164,7 +166,7 @@ impl Harness {
         let domain = format!("{tag}.test");
         let org_id = seed_tenant(&http, &api_url, &admin_token, &domain, sink.addr.port()).await;
         let (node, node_token) = start_worker(&dir, &api_url, &api_state).await;
-        let harness = Harness { api_url, node, sink, domain, org_id, admin_token, node_token, dir };
+        let harness = Harness { api_url, node, sink, domain, org_id, admin_token, node_token, api: api_state, dir };
         harness.wait_for_policy(|p| p.recipient(&format!("user@{}", harness.domain)).is_some()).await;
         harness
     }
@@ -246,6 +248,8 @@ async fn start_api(dir: &std::path::Path) -> (String, moat_api::state::AppState)
         bootstrap_admin_email: Some(ADMIN_EMAIL.into()),
         bootstrap_admin_password: Some(moat_api::config::Secret::new(ADMIN_PASSWORD)),
         allow_internal_destinations: true,
+        // System mail leaves through the worker channel (the tests step the hand-over).
+        system_mail_via: moat_openapi::SystemMailVia::Worker,
         ..Default::default()
     };
     let state = moat_api::build_state(config).await.expect("API state");

@@ -166,3 +166,43 @@ async fn released_messages_are_delivered_once_each_with_who_released_them() {
     assert_eq!(h.run_due().await, 0);
     assert_eq!(h.sink.messages().len(), 3, "each released message is delivered once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_mail_handed_to_the_workers_reaches_the_recipient_and_its_link_sets_the_password() {
+    let h = Harness::start("sysmail").await;
+    let to = format!("newcomer@{}", h.domain);
+    let (status, body) = h
+        .api_post(
+            &format!("/orgs/{}/users", h.org_id),
+            serde_json::json!({"email": to, "display_name": "New", "role": "user"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(moat_api::jobs::system_mail::hand_over_once(&h.api).await, 1, "the welcome mail becomes a job");
+    assert_eq!(moat_api::jobs::system_mail::hand_over_once(&h.api).await, 0, "once");
+    let (_, handed) = h.api_get("/system-mail?status=with_worker").await;
+    assert_eq!(handed["total"], 1, "{handed}");
+    for _ in 0..200 {
+        if h.spooled().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.run_due().await, 1, "the worker queued it");
+    let got = h.sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpts, vec![to.clone()]);
+    assert!(!got[0].data.contains("X-Moat-Released"), "system mail is not a release");
+    let (_, sent) = h.api_get("/system-mail?status=sent").await;
+    assert_eq!(sent["total"], 1, "the worker's report marks it sent: {sent}");
+    // The link in the mail sets the password.
+    let message = mail_parser::MessageParser::default().parse(got[0].data.as_bytes()).unwrap();
+    let text = message.body_text(0).unwrap().to_string();
+    let token = text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let (status, body) =
+        h.api_post("/auth/activate", serde_json::json!({"token": token, "password": "a fine new password"})).await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    let (status, _) =
+        h.api_post("/auth/login", serde_json::json!({"email": to, "password": "a fine new password"})).await;
+    assert_eq!(status, 200);
+}
