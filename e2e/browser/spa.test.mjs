@@ -177,7 +177,7 @@ test("the platform admin sees that system mail has no way out without a relay", 
   await page.waitForURL(`${base}/msps`);
   await page.getByRole("link", { name: "System mail" }).click();
   await page.getByRole("heading", { name: "System mail" }).waitFor();
-  await page.getByText("No SMTP relay is configured (MOAT_SMTP_RELAY): nothing is sent.").waitFor();
+  await page.getByText("No way out is configured (MOAT_SMTP_RELAY, or MOAT_SYSTEM_MAIL_VIA=worker): nothing is sent.").waitFor();
   await page.screenshot({ path: join(shots, "system-mail.png"), fullPage: true });
   assert.deepEqual(page.problems, []);
   await page.close();
