@@ -7,61 +7,25 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bin, freePort, launchBrowser, root, shots, startApi } from "./moat.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const shots = join(root, "e2e", "screenshots");
-const bin = process.env.MOAT_API_BIN ?? join(root, "target", "debug", "moat-api");
 let server, sink, browser, base, dataDir, inbox, clock, env;
-
-const freePort = () =>
-  new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
-  mkdirSync(shots, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "moat-digest-"));
-  inbox = join(dataDir, "inbox");
-  clock = join(dataDir, "clock");
-  const [port, smtpPort] = [await freePort(), await freePort()];
-  base = `http://127.0.0.1:${port}`;
-  sink = spawn("python3", [join(root, "infra/dev/demo-mailserver.py"), String(smtpPort), inbox], { stdio: "inherit" });
-  env = {
-    ...process.env,
-    MOAT_DEMO_SEED: "true",
-    MOAT_HTTP_LISTEN: `127.0.0.1:${port}`,
-    MOAT_PUBLIC_URL: base,
-    MOAT_DATA_DIR: dataDir,
-    MOAT_DATABASE_URL: `sqlite:${dataDir}/moat.db`,
-    MOAT_FRONTEND_DIR: join(root, "frontend", "dist"),
+  const smtpPort = await freePort();
+  ({ server, base, dataDir, env } = await startApi("moat-digest-", (dir, url) => ({
+    MOAT_PUBLIC_URL: url,
     MOAT_SMTP_RELAY: `127.0.0.1:${smtpPort}`,
     MOAT_SMTP_RELAY_TLS: "none",
-    MOAT_CLOCK_FILE: clock,
-    MOAT_LOG: "warn",
-  };
-  server = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {}
-    if (i > 100) throw new Error("moat-api did not start");
-    await sleep(100);
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+    MOAT_CLOCK_FILE: join(dir, "clock"),
+  })));
+  inbox = join(dataDir, "inbox");
+  clock = join(dataDir, "clock");
+  sink = spawn("python3", [join(root, "infra/dev/demo-mailserver.py"), String(smtpPort), inbox], { stdio: "inherit" });
+  browser = await launchBrowser();
 });
 
 after(async () => {

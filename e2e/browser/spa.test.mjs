@@ -2,54 +2,16 @@
 // Debian's headless Chromium driven by playwright-core. Screenshots go to e2e/screenshots.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { bin, launchBrowser, shots, startApi } from "./moat.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const shots = join(root, "e2e", "screenshots");
-const bin = process.env.MOAT_API_BIN ?? join(root, "target", "debug", "moat-api");
 let server, browser, base, dataDir, serverEnv;
 
-const freePort = () =>
-  new Promise((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-
 before(async () => {
-  mkdirSync(shots, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "moat-spa-"));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  serverEnv = {
-    ...process.env,
-    MOAT_DEMO_SEED: "true",
-    MOAT_HTTP_LISTEN: `127.0.0.1:${port}`,
-    MOAT_DATA_DIR: dataDir,
-    MOAT_DATABASE_URL: `sqlite:${dataDir}/moat.db`,
-    MOAT_FRONTEND_DIR: join(root, "frontend", "dist"),
-    MOAT_LOG: "warn",
-  };
-  server = spawn(bin, ["serve"], { env: serverEnv, stdio: ["ignore", "ignore", "inherit"] });
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {}
-    if (i > 100) throw new Error("moat-api did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
+  ({ server, base, dataDir, env: serverEnv } = await startApi("moat-spa-"));
+  browser = await launchBrowser();
 });
 
 after(async () => {

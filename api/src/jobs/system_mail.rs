@@ -38,16 +38,19 @@ pub async fn run(state: AppState, holder: String) {
     }
 }
 
+/// The mail due now, with its attempts so far (none when the outbox cannot be read: logged,
+/// and the next pass tries again).
+async fn due_mail(state: &AppState) -> Vec<(SystemMail, i64)> {
+    state.store.due_system_mail(BATCH).await.unwrap_or_else(|err| {
+        tracing::warn!(%err, "cannot read the system-mail outbox");
+        Vec::new()
+    })
+}
+
 /// One pass towards the workers: every due mail is built, its bytes stored, and a
 /// `system_mail` job made for it (the worker's report sets its state). Answers how many.
 pub async fn hand_over_once(state: &AppState) -> usize {
-    let due = match state.store.due_system_mail(BATCH).await {
-        Ok(due) => due,
-        Err(err) => {
-            tracing::warn!(%err, "cannot read the system-mail outbox");
-            return 0;
-        }
-    };
+    let due = due_mail(state).await;
     let mut handed = 0;
     for (mail, _) in due {
         let key = format!("sm-{}.eml", mail.id.simple());
@@ -67,13 +70,7 @@ pub async fn hand_over_once(state: &AppState) -> usize {
 /// One pass: every due message is tried once. Answers how many were sent.
 pub async fn drain_once(state: &AppState) -> usize {
     let Some(relay) = state.config.smtp_relay.as_deref() else { return 0 };
-    let due = match state.store.due_system_mail(BATCH).await {
-        Ok(due) => due,
-        Err(err) => {
-            tracing::warn!(%err, "cannot read the system-mail outbox");
-            return 0;
-        }
-    };
+    let due = due_mail(state).await;
     let mut sent = 0;
     for (mail, attempts) in due {
         let outcome = send(&state.config, relay, &mail).await;

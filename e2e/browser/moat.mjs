@@ -1,0 +1,56 @@
+// What every browser test file shares: a free loopback port, a real `moat-api serve` on a
+// fresh SQLite database with the demo seed (and any extra settings), and Debian's headless
+// Chromium.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const shots = join(root, "e2e", "screenshots");
+export const bin = process.env.MOAT_API_BIN ?? join(root, "target", "debug", "moat-api");
+
+export const freePort = () =>
+  new Promise((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+
+/// Starts the API with `extra(dataDir, base)` added to its environment; answers once it is ready.
+export async function startApi(prefix, extra = () => ({})) {
+  mkdirSync(shots, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    MOAT_DEMO_SEED: "true",
+    MOAT_HTTP_LISTEN: `127.0.0.1:${port}`,
+    MOAT_DATA_DIR: dataDir,
+    MOAT_DATABASE_URL: `sqlite:${dataDir}/moat.db`,
+    MOAT_FRONTEND_DIR: join(root, "frontend", "dist"),
+    MOAT_LOG: "warn",
+    ...extra(dataDir, base),
+  };
+  const server = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {}
+    if (i > 100) throw new Error("moat-api did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { server, base, dataDir, env };
+}
+
+export const launchBrowser = () =>
+  chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
