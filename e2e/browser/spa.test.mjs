@@ -330,3 +330,41 @@ test("a user picks a colleague as its quarantine delegate", async () => {
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("an org admin edits the filtering policy: bad input is refused, what is saved is what the API holds", async () => {
+  const page = await newPage(1280);
+  await login(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My organisation" }).click();
+  const panel = page.locator("section", { has: page.getByRole("heading", { name: "Filtering policy" }) });
+  await panel.getByLabel("Quarantine at score").waitFor();
+  await panel.getByLabel("Quarantine at score").fill("lots");
+  await panel.getByRole("button", { name: "Save policy" }).click();
+  await panel.getByText("Enter a number").waitFor();
+  await panel.getByLabel("Quarantine at score").fill("20");
+  await panel.getByRole("button", { name: "Save policy" }).click();
+  await panel.getByText("quarantine_threshold must not exceed reject_threshold").waitFor();
+  await panel.getByLabel("Quarantine at score").fill("6");
+  await panel.getByLabel("Secure release").check();
+  await panel.getByLabel("Keep quarantined mail (days)").fill("45");
+  await panel.getByRole("button", { name: "Save policy" }).click();
+  await panel.getByText("Policy saved").waitFor();
+  await page.screenshot({ path: join(shots, "org-policy.png"), fullPage: true });
+  const token = await (await fetch(`${base}/api/v1/auth/login`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "admin@example.test", password: "moat-demo-orgadmin" }),
+  })).json();
+  const me = await (await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token.access_token}` } })).json();
+  const policy = await (await fetch(`${base}/api/v1/orgs/${me.reach.org_id}/policy`,
+    { headers: { authorization: `Bearer ${token.access_token}` } })).json();
+  assert.equal(policy.quarantine_threshold, 6);
+  assert.equal(policy.secure_release, true);
+  assert.equal(policy.quarantine_retention_days, 45);
+  assert.equal(policy.archive_retention_days, 7, "fields the form does not show are kept");
+  // Put it back for the other tests.
+  await panel.getByLabel("Secure release").uncheck();
+  await panel.getByLabel("Quarantine at score").fill("5");
+  await panel.getByRole("button", { name: "Save policy" }).click();
+  await panel.getByText("Policy saved").waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});

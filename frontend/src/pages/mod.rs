@@ -8,6 +8,7 @@ pub mod home;
 pub mod login;
 pub mod msps;
 pub mod orgs;
+pub mod policy;
 pub mod quarantine;
 pub mod system_mail;
 pub mod user;

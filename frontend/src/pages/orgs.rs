@@ -117,6 +117,7 @@ pub fn OrgPage() -> impl IntoView {
         let id = org.id;
         view! {
             <OrgHeader org loaded/>
+            <crate::pages::policy::OrgPolicyPanel org_id=id/>
             <Domains org_id=id/>
             <RelayServers org_id=id/>
             <Users org_id=id/>
