@@ -363,8 +363,33 @@ test("an org admin edits the filtering policy: bad input is refused, what is sav
   // Put it back for the other tests.
   await panel.getByLabel("Secure release").uncheck();
   await panel.getByLabel("Quarantine at score").fill("5");
+  await panel.getByLabel("Keep quarantined mail (days)").fill("30");
   await panel.getByRole("button", { name: "Save policy" }).click();
   await panel.getByText("Policy saved").waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("an org admin creates an API key, sees it once, uses it, and revokes it", async () => {
+  const page = await newPage(1280);
+  await login(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My organisation" }).click();
+  const panel = page.locator("section", { has: page.getByRole("heading", { name: "API keys" }) });
+  await panel.getByRole("button", { name: "Create key" }).click();
+  await panel.getByText("Name is required").waitFor();
+  await panel.getByLabel("Key name").fill("ConnectWise");
+  await panel.getByRole("button", { name: "Create key" }).click();
+  const secret = await panel.locator("code.secret").innerText();
+  assert.ok(secret.startsWith("moat_"), secret);
+  await panel.locator("#api-keys-table").getByRole("cell", { name: "ConnectWise", exact: true }).waitFor();
+  await page.screenshot({ path: join(shots, "api-keys.png"), fullPage: true });
+  const me = await (await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${secret}` } })).json();
+  assert.equal(me.via, "api_key");
+  await panel.getByRole("button", { name: "Revoke ConnectWise" }).click();
+  await panel.getByRole("button", { name: "Yes, delete" }).click();
+  await panel.locator("#api-keys-table").getByRole("cell", { name: "ConnectWise", exact: true }).waitFor({ state: "detached" });
+  const after = await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(after.status, 401, "a revoked key stops working at once");
   assert.deepEqual(page.problems, []);
   await page.close();
 });

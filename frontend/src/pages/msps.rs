@@ -102,6 +102,7 @@ fn MspDetail(msp: Msp, loaded: RwSignal<Load<Msp>>) -> impl IntoView {
         </section>
         <OrgList msp_id=Some(id)/>
         <MspAdmins msp_id=id/>
+        <crate::pages::api_keys::ApiKeysPanel scope=moat_openapi::KeyScope { level: moat_openapi::KeyScopeLevel::Msp, id }/>
     }
 }
 

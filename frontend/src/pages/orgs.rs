@@ -121,6 +121,7 @@ pub fn OrgPage() -> impl IntoView {
             <Domains org_id=id/>
             <RelayServers org_id=id/>
             <Users org_id=id/>
+            <crate::pages::api_keys::ApiKeysPanel scope=moat_openapi::KeyScope { level: moat_openapi::KeyScopeLevel::Org, id }/>
         }
     })
 }

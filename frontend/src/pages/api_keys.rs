@@ -1,0 +1,87 @@
+//! API keys of an organisation or an MSP (for ConnectWise/Kaseya-style integrations and
+//! scripts): create (the key is shown once), list, revoke.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use moat_openapi::{ApiKeyList, CreateApiKey, CreatedApiKey, KeyScope};
+
+use crate::api;
+use crate::components::{DeleteButton, ErrorNote, Field, PagedList, field_error, general_error};
+use crate::validate;
+
+#[component]
+pub fn ApiKeysPanel(scope: KeyScope) -> impl IntoView {
+    let list = PagedList::<ApiKeyList>::new("/api-keys");
+    let name = RwSignal::new(String::new());
+    let name_err = RwSignal::new(None::<String>);
+    let failure = RwSignal::new(None::<api::ApiError>);
+    let created = RwSignal::new(None::<CreatedApiKey>);
+    let owner = scope.id;
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        name_err.set(validate::name("Name", &name.get()).err());
+        if name_err.get().is_some() {
+            return;
+        }
+        let body = CreateApiKey { name: name.get().trim().to_string(), scope: scope.clone() };
+        spawn_local(async move {
+            match api::post::<_, CreatedApiKey>("/api-keys", &body).await {
+                Ok(key) => {
+                    failure.set(None);
+                    name.set(String::new());
+                    created.set(Some(key));
+                    list.reload();
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    let revoke = move |id: uuid::Uuid| {
+        Callback::new(move |_| {
+            spawn_local(async move {
+                match api::delete(&format!("/api-keys/{id}")).await {
+                    Ok(()) => {
+                        created.set(None);
+                        list.reload();
+                    }
+                    Err(e) => failure.set(Some(e)),
+                }
+            });
+        })
+    };
+    view! {
+        <section class="panel">
+            <h2>"API keys"</h2>
+            <p class="hint">"For integrations and scripts: send as Authorization: Bearer moat_…. A key acts with an admin's reach here."</p>
+            {move || created.get().map(|k| view! {
+                <div class="alert alert-ok" role="status">
+                    <strong>{format!("Key \u{201c}{}\u{201d} created. ", k.key.name)}</strong>
+                    "Copy it now; it is not shown again: " <code class="secret">{k.secret}</code>
+                </div>
+            })}
+            {list.view("No API keys.", move |l| view! {
+                <table class="table" id="api-keys-table">
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Starts with"</th><th scope="col">"Created"</th>
+                        <th scope="col">"Last used"</th><th scope="col"></th></tr></thead>
+                    <tbody>
+                        {l.items.into_iter().filter(|k| k.scope.id == owner).map(|k| view! {
+                            <tr>
+                                <td>{k.name.clone()}</td>
+                                <td><code>{format!("{}…", k.prefix)}</code></td>
+                                <td>{k.created_at.format("%Y-%m-%d").to_string()}</td>
+                                <td>{k.last_used_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "never".into())}</td>
+                                <td><DeleteButton label=format!("Revoke {}", k.name) on_confirm=revoke(k.id)/></td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+            <form class="inline-form" on:submit=create novalidate>
+                {move || general_error(&failure.get(), &["name"]).map(|e| view! { <ErrorNote error=e/> })}
+                <Field id="key-name" label="Key name" value=name hint="What uses it, e.g. ConnectWise"
+                    error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
+                <button class="btn btn-primary" type="submit">"Create key"</button>
+            </form>
+        </section>
+    }
+}
