@@ -146,6 +146,29 @@ pub fn DeleteButton(#[prop(into)] label: String, on_confirm: Callback<()>) -> im
     }
 }
 
+/// The create form under a list (name a thing, press the button): the API's errors that no
+/// field shows above the fields, the submit button after them.
+#[component]
+pub fn InlineForm(
+    #[prop(into)] submit: String,
+    failure: RwSignal<Option<ApiError>>,
+    /// The fields that show their own errors.
+    fields: &'static [&'static str],
+    on_submit: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form class="inline-form" novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            on_submit.run(());
+        }>
+            {move || general_error(&failure.get(), fields).map(|e| view! { <ErrorNote error=e/> })}
+            {children()}
+            <button class="btn btn-primary" type="submit">{submit}</button>
+        </form>
+    }
+}
+
 /// Shows `page` only to callers with at least `min` role: anonymous callers go to the login
 /// page, callers below the role see "Not found" (the API would answer 404 too).
 pub fn guarded<V: IntoView + 'static>(

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use moat_openapi::{ApiKeyList, CreateApiKey, CreatedApiKey, KeyScope};
 
 use crate::api;
-use crate::components::{DeleteButton, ErrorNote, Field, PagedList, field_error, general_error};
+use crate::components::{DeleteButton, Field, InlineForm, PagedList, field_error};
 use crate::validate;
 
 #[component]
@@ -17,8 +17,7 @@ pub fn ApiKeysPanel(scope: KeyScope) -> impl IntoView {
     let failure = RwSignal::new(None::<api::ApiError>);
     let created = RwSignal::new(None::<CreatedApiKey>);
     let owner = scope.id;
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |()| {
         name_err.set(validate::name("Name", &name.get()).err());
         if name_err.get().is_some() {
             return;
@@ -76,12 +75,10 @@ pub fn ApiKeysPanel(scope: KeyScope) -> impl IntoView {
                     </tbody>
                 </table>
             }.into_any())}
-            <form class="inline-form" on:submit=create novalidate>
-                {move || general_error(&failure.get(), &["name"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Create key" failure=failure fields=&["name"] on_submit=Callback::new(create)>
                 <Field id="key-name" label="Key name" value=name hint="What uses it, e.g. ConnectWise"
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
-                <button class="btn btn-primary" type="submit">"Create key"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }

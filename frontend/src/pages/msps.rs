@@ -7,9 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use moat_openapi::{CreateMsp, CreateUser, Msp, MspList, Role, User, UserList};
 
 use crate::api;
-use crate::components::{
-    DeleteButton, ErrorNote, Field, Load, PagedList, RenameForm, detail, field_error, general_error,
-};
+use crate::components::{DeleteButton, ErrorNote, Field, InlineForm, Load, PagedList, RenameForm, detail, field_error};
 use crate::pages::orgs::OrgList;
 use crate::session::use_session;
 use crate::validate;
@@ -20,8 +18,7 @@ pub fn MspsPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let name_err = RwSignal::new(None::<String>);
     let failure = RwSignal::new(None::<api::ApiError>);
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |()| {
         name_err.set(validate::name("Name", &name.get()).err());
         if name_err.get().is_some() {
             return;
@@ -57,12 +54,10 @@ pub fn MspsPage() -> impl IntoView {
         </section>
         <section class="panel">
             <h2>"New MSP"</h2>
-            <form class="inline-form" on:submit=create novalidate>
-                {move || general_error(&failure.get(), &["name"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Create MSP" failure=failure fields=&["name"] on_submit=Callback::new(create)>
                 <Field id="msp-name" label="MSP name" value=name
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
-                <button class="btn btn-primary" type="submit">"Create MSP"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }
@@ -113,8 +108,7 @@ fn MspAdmins(msp_id: uuid::Uuid) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let (email_err, name_err) = (RwSignal::new(None::<String>), RwSignal::new(None::<String>));
     let failure = RwSignal::new(None::<api::ApiError>);
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |()| {
         email_err.set(validate::email(&email.get()).err());
         name_err.set(validate::name("Name", &name.get()).err());
         if email_err.get().is_some() || name_err.get().is_some() {
@@ -151,14 +145,12 @@ fn MspAdmins(msp_id: uuid::Uuid) -> impl IntoView {
                 </ul>
             }.into_any())}
             <h3>"Invite an MSP admin"</h3>
-            <form class="inline-form" on:submit=create novalidate>
-                {move || general_error(&failure.get(), &["email", "display_name"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Send invitation" failure=failure fields=&["email", "display_name"] on_submit=Callback::new(create)>
                 <Field id="mspadmin-email" label="Email" value=email kind="email"
                     error=Signal::derive(move || email_err.get().or_else(|| field_error(&failure.get(), "email")))/>
                 <Field id="mspadmin-name" label="Name" value=name
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "display_name")))/>
-                <button class="btn btn-primary" type="submit">"Send invitation"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }

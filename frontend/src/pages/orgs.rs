@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::api;
 use crate::components::{
-    DeleteButton, ErrorNote, Field, Load, PagedList, RenameForm, detail, field_error, general_error, load_into,
+    DeleteButton, ErrorNote, Field, InlineForm, Load, PagedList, RenameForm, detail, field_error, load_into,
 };
 use crate::session::use_session;
 use crate::validate;
@@ -44,8 +44,7 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
     let name_err = RwSignal::new(None::<String>);
     let msp_err = RwSignal::new(None::<String>);
     let failure = RwSignal::new(None::<api::ApiError>);
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |()| {
         name_err.set(validate::name("Name", &name.get()).err());
         let msp = match msp_id {
             Some(m) => Some(m),
@@ -86,8 +85,7 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
                     </table>
                 }.into_any())}
             <h3>"New organisation"</h3>
-            <form class="inline-form" on:submit=create novalidate>
-                {move || general_error(&failure.get(), &["name", "msp_id"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Create organisation" failure=failure fields=&["name", "msp_id"] on_submit=Callback::new(create)>
                 <Field id="org-name" label="Organisation name" value=name
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
                 <Show when=move || needs_msp>
@@ -103,8 +101,7 @@ pub fn OrgList(msp_id: Option<Uuid>) -> impl IntoView {
                         <small class="field-error">{move || msp_err.get().unwrap_or_default()}</small>
                     </div>
                 </Show>
-                <button class="btn btn-primary" type="submit">"Create organisation"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }
@@ -165,8 +162,7 @@ fn Domains(org_id: Uuid) -> impl IntoView {
     let port = RwSignal::new("25".to_string());
     let errs = [RwSignal::new(None::<String>), RwSignal::new(None::<String>), RwSignal::new(None::<String>)];
     let failure = RwSignal::new(None::<api::ApiError>);
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |()| {
         errs[0].set(validate::domain(&name.get()).err());
         errs[1].set(validate::host(&host.get()).err());
         let p = validate::port(&port.get());
@@ -212,16 +208,14 @@ fn Domains(org_id: Uuid) -> impl IntoView {
                     </table>
                 }.into_any())}
             <h3>"Add a domain"</h3>
-            <form class="inline-form" on:submit=create novalidate>
-                {move || general_error(&failure.get(), &["name", "destination_host", "destination_port"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Add domain" failure=failure fields=&["name", "destination_host", "destination_port"] on_submit=Callback::new(create)>
                 <Field id="domain-name" label="Domain" value=name
                     error=Signal::derive(move || errs[0].get().or_else(|| field_error(&failure.get(), "name")))/>
                 <Field id="domain-host" label="Mail server" value=host hint="Host name or IP of the customer's server"
                     error=Signal::derive(move || errs[1].get().or_else(|| field_error(&failure.get(), "destination_host")))/>
                 <Field id="domain-port" label="Port" value=port kind="number"
                     error=Signal::derive(move || errs[2].get().or_else(|| field_error(&failure.get(), "destination_port")))/>
-                <button class="btn btn-primary" type="submit">"Add domain"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }
@@ -234,8 +228,7 @@ fn RelayServers(org_id: Uuid) -> impl IntoView {
     let cidr = RwSignal::new(String::new());
     let cidr_err = RwSignal::new(None::<String>);
     let failure = RwSignal::new(None::<api::ApiError>);
-    let add = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let add = move |()| {
         let value = cidr.get().trim().to_string();
         cidr_err.set(value.is_empty().then(|| "Enter the address of your mail server".to_string()));
         if cidr_err.get().is_some() {
@@ -285,12 +278,10 @@ fn RelayServers(org_id: Uuid) -> impl IntoView {
                         </tbody>
                     </table>
                 }.into_any())}
-            <form class="inline-form" on:submit=add novalidate>
-                {move || general_error(&failure.get(), &["cidr"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Add relay server" failure=failure fields=&["cidr"] on_submit=Callback::new(add)>
                 <Field id="relay-cidr" label="Server address" value=cidr hint="An IP address, or a network such as 192.0.2.0/28"
                     error=Signal::derive(move || cidr_err.get().or_else(|| field_error(&failure.get(), "cidr")))/>
-                <button class="btn btn-primary" type="submit">"Add relay server"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }
@@ -303,8 +294,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
     let role = RwSignal::new("user".to_string());
     let (email_err, name_err) = (RwSignal::new(None::<String>), RwSignal::new(None::<String>));
     let failure = RwSignal::new(None::<api::ApiError>);
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let create = move |()| {
         email_err.set(validate::email(&email.get()).err());
         name_err.set(validate::name("Name", &name.get()).err());
         if email_err.get().is_some() || name_err.get().is_some() {
@@ -348,15 +338,13 @@ fn Users(org_id: Uuid) -> impl IntoView {
                     </table>
                 }.into_any())}
             <h3>"Invite a user"</h3>
-            <form class="inline-form" on:submit=create novalidate>
-                {move || general_error(&failure.get(), &["email", "display_name", "role"]).map(|e| view! { <ErrorNote error=e/> })}
+            <InlineForm submit="Send invitation" failure=failure fields=&["email", "display_name", "role"] on_submit=Callback::new(create)>
                 <Field id="user-email" label="Email" value=email kind="email"
                     error=Signal::derive(move || email_err.get().or_else(|| field_error(&failure.get(), "email")))/>
                 <Field id="user-name" label="Name" value=name
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "display_name")))/>
                 <RoleSelect id="user-role" value=role/>
-                <button class="btn btn-primary" type="submit">"Send invitation"</button>
-            </form>
+            </InlineForm>
         </section>
     }
 }
