@@ -393,3 +393,28 @@ test("an org admin creates an API key, sees it once, uses it, and revokes it", a
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("a domain's maintenance banner is shown to its users while set", async () => {
+  const text = "We are moving servers tonight: back in 5 minutes";
+  const admin = await newPage(1280);
+  await login(admin, "admin@example.test", "moat-demo-orgadmin");
+  await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My organisation" }).click();
+  await admin.getByRole("link", { name: "example.test" }).click();
+  await admin.getByLabel("Maintenance banner").fill(text);
+  await admin.getByRole("button", { name: "Save", exact: true }).click();
+  await admin.getByText("Saved", { exact: true }).waitFor();
+  const user = await newPage(1280);
+  await login(user, "user@example.test", "moat-demo-user");
+  await user.waitForURL(`${base}/quarantine`);
+  await user.locator(".maintenance-banner").getByText(text).waitFor();
+  await user.screenshot({ path: join(shots, "maintenance-banner.png") });
+  await admin.getByLabel("Maintenance banner").fill("");
+  await admin.getByRole("button", { name: "Save", exact: true }).click();
+  await admin.getByText("Saved", { exact: true }).waitFor();
+  await user.reload();
+  await user.getByRole("heading", { name: "Quarantine" }).waitFor();
+  assert.equal(await user.locator(".maintenance-banner").count(), 0, "cleared: gone");
+  assert.deepEqual(user.problems, []);
+  await admin.close();
+  await user.close();
+});

@@ -120,5 +120,8 @@ fn TopBar() -> impl IntoView {
                 </div>
             </Show>
         </header>
+        {move || session.me().and_then(|me| me.banner).map(|text| view! {
+            <div class="maintenance-banner" role="status">{text}</div>
+        })}
     }
 }

@@ -69,6 +69,10 @@ pub struct Me {
     /// How the caller authenticated.
     pub via: CallerKind,
     pub reach: Reach,
+    /// The maintenance banner of the domain of the caller's address, while one is set (the
+    /// web app shows it in its top bar).
+    #[serde(default)]
+    pub banner: Option<String>,
 }
 
 /// The tenants a caller can see: none listed means the whole platform.

@@ -87,7 +87,11 @@ pub async fn update_domain(
     ApiJson(req): ApiJson<UpdateDomain>,
 ) -> ApiResult<Json<Domain>> {
     let mut domain = caller.manage_domain(&state, id).await?;
-    if let Some(host) = &req.destination_host {
+    // Only a new destination is checked: a form that sends the unchanged one back (one the
+    // platform admin may have set to an internal address) changes nothing.
+    if let Some(host) =
+        req.destination_host.as_deref().filter(|h| !h.trim().eq_ignore_ascii_case(&domain.destination_host))
+    {
         let internal_ok = caller.may_use_internal_destinations(&state);
         domain.destination_host = validate::destination("destination_host", host, internal_ok)?;
     }

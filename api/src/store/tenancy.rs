@@ -327,6 +327,14 @@ impl Store {
         }
     }
 
+    /// The maintenance banner of `org_id`'s domain `name`, while one is set.
+    pub async fn domain_banner(&self, org_id: Uuid, name: &str) -> StoreResult<Option<String>> {
+        let banner: Option<Option<String>> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT maintenance_banner FROM domains WHERE org_id = $1 AND name = $2")
+            .bind(org_id).bind(name.to_ascii_lowercase()).fetch_optional(pool).await)?;
+        Ok(banner.flatten().filter(|b| !b.trim().is_empty()))
+    }
+
     /// The policy that governs mail to `recipient` of `org_id`: its domain's own, else the
     /// organisation's.
     pub async fn recipient_policy(&self, org_id: Uuid, recipient: &str) -> StoreResult<Policy> {

@@ -152,6 +152,9 @@ async fn destinations_are_customer_servers_not_internal_addresses() {
     let admin = app.admin_token().await;
     let t = tenant(&app, &admin, "dest").await;
     let domain = format!("/api/v1/domains/{}", t.domain_id);
+    // From a customer server (an unchanged destination sent back is no change, see tenancy.rs).
+    let (status, _) = app.patch(&domain, &admin, json!({"destination_host": "mx.customer-dest.test"})).await;
+    assert_eq!(status, StatusCode::OK);
     for host in ["127.0.0.1", "::1", "169.254.169.254", "localhost", "metadata.google.internal", "0.0.0.0"] {
         for token in [&t.org_admin, &t.msp_admin] {
             let (status, res) = app.patch(&domain, token, json!({"destination_host": host})).await;

@@ -228,3 +228,39 @@ async fn colleagues_are_the_other_users_of_ones_own_organisation_only() {
     let (_, list) = app.get("/api/v1/users/colleagues", &a.msp_admin).await;
     assert_eq!(list["total"], 0, "MSP admins belong to no organisation");
 }
+
+#[tokio::test]
+async fn a_domains_maintenance_banner_reaches_its_users_and_no_one_else() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "banner").await;
+    let o = tenant(&app, &admin, "banner-other").await;
+    let banner = json!({"maintenance_banner": "Moving servers tonight"});
+    let (status, _) = app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, banner).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, me) = app.get("/api/v1/auth/me", &t.user).await;
+    assert_eq!(me["banner"], "Moving servers tonight");
+    let (_, other) = app.get("/api/v1/auth/me", &o.user).await;
+    assert_eq!(other["banner"], serde_json::Value::Null, "another tenant's users see nothing");
+    let (_, msp) = app.get("/api/v1/auth/me", &t.msp_admin).await;
+    assert_eq!(msp["banner"], serde_json::Value::Null, "MSP admins have no domain of their own here");
+    let clear = json!({"maintenance_banner": null});
+    app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, clear).await;
+    let (_, me) = app.get("/api/v1/auth/me", &t.user).await;
+    assert_eq!(me["banner"], serde_json::Value::Null, "cleared: gone");
+}
+
+#[tokio::test]
+async fn an_unchanged_internal_destination_may_be_sent_back_but_not_a_new_one() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "sendback").await;
+    // The tenant's domain points at 127.0.0.1 (set by the platform admin).
+    let path = format!("/api/v1/domains/{}", t.domain_id);
+    let same = json!({"destination_host": "127.0.0.1", "maintenance_banner": "Back soon"});
+    let (status, body) = app.patch(&path, &t.org_admin, same).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.patch(&path, &t.org_admin, json!({"destination_host": "127.0.0.2"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "destination_host");
+}
