@@ -71,6 +71,11 @@ def system_mail(sy, admin, address):
     return [m for m in items if m["recipient"] == address]
 
 
+def mail_where(sy, admin, address, wanted, what):
+    """Waits (up to 20 s) until some of the system mail to `address` is `wanted`; answers those."""
+    return wait_for(lambda: [m for m in system_mail(sy, admin, address) if wanted(m)], what=what, timeout=20)
+
+
 def test_an_activation_mail_reaches_a_real_smtp_server_and_its_link_sets_the_password(sy):
     relay = Sink()
     relay.start()
@@ -92,7 +97,7 @@ def test_an_activation_mail_reaches_a_real_smtp_server_and_its_link_sets_the_pas
         assert status in (200, 204), body
         assert sy.login(address, "a new long password")
         assert sy.http("POST", "/api/v1/auth/activate", body={"token": token, "password": "another password x"})[0] in (400, 404, 410, 422)
-        sent = wait_for(lambda: [m for m in system_mail(sy, admin, address) if m["status"] == "sent"], what="state sent")
+        sent = mail_where(sy, admin, address, lambda m: m["status"] == "sent", "state sent")
         assert sent[0]["attempts"] == 1 and sent[0]["sent_at"], sent[0]
         assert "body" not in sent[0], "bodies (with their tokens) are not shown"
         state = sy.http("GET", "/api/v1/system-mail/state", admin)[1]
@@ -112,14 +117,13 @@ def test_a_refused_mail_is_marked_failed_and_a_down_relay_keeps_mail_pending(sy)
         status, _ = sy.http("POST", f"/api/v1/orgs/{sy.org_id}/users", admin,
                             {"email": refused, "display_name": "Refused", "role": "user"})
         assert status == 201
-        failed = wait_for(lambda: [m for m in system_mail(sy, admin, refused) if m["status"] == "failed"],
-                          what="a permanent refusal marks the mail failed", timeout=20)
+        failed = mail_where(sy, admin, refused, lambda m: m["status"] == "failed",
+                            "a permanent refusal marks the mail failed")
         assert failed[0]["last_error"].startswith("550"), failed[0]
         assert sy.http("GET", "/api/v1/system-mail?status=failed", admin)[1]["total"] >= 1
         relay.stop()
         address, _ = new_user(sy, admin)
-        waiting = wait_for(lambda: [m for m in system_mail(sy, admin, address) if m["attempts"] >= 1],
-                           what="an attempt against the down relay", timeout=20)
+        waiting = mail_where(sy, admin, address, lambda m: m["attempts"] >= 1, "an attempt against the down relay")
         assert waiting[0]["status"] == "pending" and waiting[0]["last_error"], waiting[0]
         assert waiting[0]["next_attempt_at"], "the retry is scheduled"
         assert mail_to(relay, address) == []
@@ -134,8 +138,8 @@ def test_the_relay_login_is_used_and_without_it_the_relay_refuses(sy):
         with_relay(sy, relay.port)
         admin = platform(sy)
         anonymous, _ = new_user(sy, admin)
-        failed = wait_for(lambda: [m for m in system_mail(sy, admin, anonymous) if m["status"] == "failed"],
-                          what="the relay refuses mail without a login", timeout=20)
+        failed = mail_where(sy, admin, anonymous, lambda m: m["status"] == "failed",
+                            "the relay refuses mail without a login")
         assert failed[0]["last_error"].startswith("530"), failed[0]
         sy.stop_api()
         sy.api_env.update(MOAT_SMTP_RELAY_USER="relay-user", MOAT_SMTP_RELAY_PASSWORD="relay-secret")

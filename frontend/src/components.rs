@@ -146,6 +146,22 @@ pub fn DeleteButton(#[prop(into)] label: String, on_confirm: Callback<()>) -> im
     }
 }
 
+/// A labelled checkbox bound to `value`.
+#[component]
+pub fn Check(
+    #[prop(into)] label: String,
+    value: RwSignal<bool>,
+    #[prop(optional, into)] hint: Option<String>,
+) -> impl IntoView {
+    view! {
+        <label class="check">
+            <input type="checkbox" prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
+            " " {label}
+            {hint.map(|h| view! { <small class="muted">" — " {h}</small> })}
+        </label>
+    }
+}
+
 /// The create form under a list (name a thing, press the button): the API's errors that no
 /// field shows above the fields, the submit button after them.
 #[component]

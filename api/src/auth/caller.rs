@@ -159,6 +159,11 @@ impl Caller {
         state.store.get_user(self.scope, id).await?.ok_or_else(ApiError::not_found)
     }
 
+    /// The caller itself, or a user it may administer (what a user's own settings allow).
+    pub async fn self_or_managed(&self, state: &AppState, id: Uuid) -> ApiResult<UserRecord> {
+        if self.user_id() == Some(id) { self.user(state, id).await } else { self.manage_user(state, id).await }
+    }
+
     /// A user the caller may administer: within reach, and an admin of at least that rank.
     pub async fn manage_user(&self, state: &AppState, id: Uuid) -> ApiResult<UserRecord> {
         let user = self.user(state, id).await?;

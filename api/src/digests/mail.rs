@@ -3,7 +3,6 @@
 //! platform's branding, times in the user's time zone.
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use moat_openapi::QuarantineItem;
 use uuid::Uuid;
 
@@ -38,7 +37,7 @@ pub fn link(config: &Config, key: &LinkKey, user: Uuid, entry: &DigestEntry, act
 
 /// The digest mail for `user` listing `entries` of `total` held.
 pub fn build(config: &Config, key: &LinkKey, user: &UserRecord, entries: &[DigestEntry], total: i64) -> SystemMail {
-    let zone: Tz = user.time_zone.parse().unwrap_or(Tz::UTC);
+    let zone = super::schedule::zone(&user.time_zone);
     let product = &config.branding.product_name;
     let subject = match total {
         1 => format!("{product}: 1 message held for you"),

@@ -13,6 +13,17 @@ pub fn parse_time(text: &str) -> Option<NaiveTime> {
     NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
 }
 
+/// A stored IANA zone name as a zone (UTC when it is not one: names are checked on input).
+pub fn zone(name: &str) -> Tz {
+    name.parse().unwrap_or(Tz::UTC)
+}
+
+/// The next digest after `after` of a schedule as stored: zone name and `HH:MM` times.
+pub fn next_for(after: DateTime<Utc>, zone_name: &str, times: &[String]) -> Option<DateTime<Utc>> {
+    let times: Vec<NaiveTime> = times.iter().filter_map(|t| parse_time(t)).collect();
+    next_after(after, zone(zone_name), &times)
+}
+
 /// The first instant after `after` at which the local clock of `zone` shows one of `times`.
 /// A time skipped by a spring-forward change is taken at the first minute that exists after
 /// it; a time that happens twice (autumn) is taken the first time.

@@ -100,7 +100,7 @@ fn to_web_app(state: &AppState, claim: &LinkClaim) -> Response {
 
 /// The message's sender, subject and time (in the user's zone), for the pages.
 fn summary(user: &UserRecord, entry: &DigestEntry) -> String {
-    let zone: chrono_tz::Tz = user.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let zone = crate::digests::schedule::zone(&user.time_zone);
     format!(
         "<p><strong>{}</strong><br><span class=\"meta\">from {} · to {} · {} ({})</span></p>",
         escape(&entry.item.subject),

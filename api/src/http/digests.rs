@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono_tz::Tz;
 use moat_openapi::{
     DigestResendRequest, DigestResendResult, DigestSchedule, ErrorBody, MAX_DIGEST_TIMES, UpdateUserSettings,
     UserSettings,
@@ -20,11 +19,6 @@ use crate::validate;
 
 /// The shortest time between two resends of one user's digest.
 const RESEND_GAP: chrono::Duration = chrono::Duration::minutes(5);
-
-/// The user whose settings the caller may see and change: itself, or a user it manages.
-async fn settings_user(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<UserRecord> {
-    if caller.user_id() == Some(id) { caller.user(state, id).await } else { caller.manage_user(state, id).await }
-}
 
 /// The stored schedule of `user`, or the default one (none for users without a quarantine).
 async fn current(state: &AppState, user: &UserRecord) -> ApiResult<DigestRow> {
@@ -60,7 +54,7 @@ pub async fn get_settings(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<UserSettings>> {
-    let user = settings_user(&state, &caller, id).await?;
+    let user = caller.self_or_managed(&state, id).await?;
     let row = current(&state, &user).await?;
     Ok(Json(wire(&user, row)))
 }
@@ -91,7 +85,7 @@ pub async fn put_settings(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<UpdateUserSettings>,
 ) -> ApiResult<Json<UserSettings>> {
-    let mut user = settings_user(&state, &caller, id).await?;
+    let mut user = caller.self_or_managed(&state, id).await?;
     let mut row = current(&state, &user).await?;
     let time_zone = match &req.time_zone {
         Some(tz) => validate::time_zone("time_zone", tz)?,
@@ -107,10 +101,11 @@ pub async fn put_settings(
         user.time_zone = time_zone;
         state.store.update_user(&user).await?;
     }
-    let zone: Tz = user.time_zone.parse().unwrap_or(Tz::UTC);
-    let times: Vec<_> = row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
-    row.next_at =
-        if row.schedule.enabled { schedule::next_after(state.config.schedule_now(), zone, &times) } else { None };
+    row.next_at = if row.schedule.enabled {
+        schedule::next_for(state.config.schedule_now(), &user.time_zone, &row.schedule.times)
+    } else {
+        None
+    };
     if user.org_id.is_some() {
         state.store.save_digest_settings(&row).await?;
     }
@@ -130,7 +125,7 @@ pub async fn resend(
     ApiJson(req): ApiJson<DigestResendRequest>,
 ) -> ApiResult<(StatusCode, Json<DigestResendResult>)> {
     let id = req.user_id.or(caller.user_id()).ok_or_else(|| ApiError::invalid("user_id", "name the user"))?;
-    let user = settings_user(&state, &caller, id).await?;
+    let user = caller.self_or_managed(&state, id).await?;
     if user.org_id.is_none() {
         return Err(ApiError::invalid("user_id", "only organisation users have a quarantine to digest"));
     }

@@ -73,7 +73,7 @@ pub async fn update_user(
     ApiJson(req): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     let is_self = caller.user_id() == Some(id);
-    let mut user = if is_self { caller.user(&state, id).await? } else { caller.manage_user(&state, id).await? };
+    let mut user = caller.self_or_managed(&state, id).await?;
     if let Some(name) = &req.display_name {
         user.display_name = validate::name("display_name", name)?;
     }

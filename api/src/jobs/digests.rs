@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use moat_openapi::Policy;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -81,8 +80,7 @@ async fn make_batch(
             let _permit = limit.acquire_owned().await;
             let composed = compose(&state, &policy, &digest.user, digest.row.schedule.only_new).await?;
             let (mail, listed) = composed.map(|c| (Some(c.mail), c.listed)).unwrap_or_default();
-            let times: Vec<_> = digest.row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
-            let next_at = schedule::next_after(now, zone(&digest.user), &times);
+            let next_at = schedule::next_for(now, &digest.user.time_zone, &digest.row.schedule.times);
             Ok::<_, crate::store::StoreError>(DigestMade {
                 user_id: digest.user.id,
                 mail,
@@ -113,10 +111,9 @@ async fn schedule_unscheduled(state: &AppState, now: DateTime<Utc>) -> StoreResu
         let next: Vec<(Uuid, Option<DateTime<Utc>>)> = rows
             .iter()
             .map(|(row, zone)| {
-                let zone: Tz = zone.parse().unwrap_or(Tz::UTC);
-                let times: Vec<_> = row.schedule.times.iter().filter_map(|t| schedule::parse_time(t)).collect();
                 // A schedule with no usable time is parked a year ahead rather than retried.
-                let at = schedule::next_after(now, zone, &times).unwrap_or(now + chrono::Duration::days(365));
+                let at =
+                    schedule::next_for(now, zone, &row.schedule.times).unwrap_or(now + chrono::Duration::days(365));
                 (row.user_id, Some(at))
             })
             .collect();
@@ -126,10 +123,6 @@ async fn schedule_unscheduled(state: &AppState, now: DateTime<Utc>) -> StoreResu
         }
     }
     Ok(())
-}
-
-fn zone(user: &UserRecord) -> Tz {
-    user.time_zone.parse().unwrap_or(Tz::UTC)
 }
 
 /// Organisation policies read once per pass (thresholds and retention of the entries).

@@ -59,18 +59,19 @@ pub struct DigestMade {
     pub next_at: Option<DateTime<Utc>>,
 }
 
-/// Marks the messages `$ids` (a digest lists at most 100) listed at `$at`, in one statement.
+/// Marks the messages of `$listed` (`(&id, listed at)` pairs) listed, a few hundred per
+/// statement, where no digest listed them before.
 macro_rules! mark_listed {
-    ($tx:expr, $at:expr, $ids:expr) => {
-        if !$ids.is_empty() {
-            let marks: Vec<String> = (0..$ids.len()).map(|n| format!("${}", n + 2)).collect();
+    ($tx:expr, $listed:expr) => {
+        for chunk in $listed.chunks(500) {
             let sql = format!(
-                "UPDATE quarantine SET digested_at = $1 WHERE digested_at IS NULL AND id IN ({})",
-                marks.join(", ")
+                "UPDATE quarantine SET digested_at = v.column2 FROM (VALUES {}) AS v \
+                 WHERE quarantine.id = v.column1 AND quarantine.digested_at IS NULL",
+                values(chunk.len(), 2, |n| format!("(${}, ${})", n + 1, n + 2))
             );
-            let mut query = sqlx::query(&sql).bind($at);
-            for id in $ids.iter() {
-                query = query.bind(id);
+            let mut query = sqlx::query(&sql);
+            for (id, at) in chunk {
+                query = query.bind(*id).bind(*at);
             }
             query.execute(&mut *$tx).await?;
         }
@@ -195,18 +196,7 @@ impl Store {
                 }
                 query.execute(&mut *tx).await?;
             }
-            for chunk in listed.chunks(ROWS * 5) {
-                let sql = format!(
-                    "UPDATE quarantine SET digested_at = v.column2 FROM (VALUES {}) AS v \
-                     WHERE quarantine.id = v.column1 AND quarantine.digested_at IS NULL",
-                    values(chunk.len(), 2, |n| format!("(${}, ${})", n + 1, n + 2))
-                );
-                let mut query = sqlx::query(&sql);
-                for (id, at) in chunk {
-                    query = query.bind(*id).bind(*at);
-                }
-                query.execute(&mut *tx).await?;
-            }
+            mark_listed!(tx, listed);
             for chunk in made.chunks(ROWS) {
                 let sql = format!(
                     "UPDATE digest_settings SET last_sent_at = v.column2, next_at = v.column3 FROM (VALUES {}) AS v \
@@ -251,7 +241,8 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             insert_mail!(tx, mail);
-            mark_listed!(tx, at, listed);
+            let pairs: Vec<(&String, DateTime<Utc>)> = listed.iter().map(|id| (id, at)).collect();
+            mark_listed!(tx, pairs);
             tx.commit().await
         })?;
         Ok(())

@@ -7,7 +7,7 @@ use moat_openapi::{DigestResendRequest, DigestResendResult, DigestSchedule, Upda
 use uuid::Uuid;
 
 use crate::api;
-use crate::components::{ErrorNote, Load, Spinner, field_error, general_error, load_into, local_time};
+use crate::components::{Check, ErrorNote, Load, Spinner, field_error, general_error, load_into, local_time};
 
 #[component]
 pub fn DigestPanel(user: Uuid, #[prop(optional)] for_someone_else: bool) -> impl IntoView {
@@ -80,8 +80,7 @@ fn DigestForm(user: Uuid, settings: UserSettings) -> impl IntoView {
     view! {
         <form on:submit=save novalidate>
             {move || general_error(&failure.get(), &["digest.times"]).map(|e| view! { <ErrorNote error=e/> })}
-            <label class="check"><input type="checkbox" prop:checked=move || enabled.get()
-                on:change=move |ev| enabled.set(event_target_checked(&ev))/>" Send digests"</label>
+            <Check label="Send digests" value=enabled/>
             <fieldset class="field" class:field-invalid=move || field_error(&failure.get(), "digest.times").is_some()>
                 <legend>{move || format!("Times of day ({})", zone.get())}</legend>
                 {move || times.get().into_iter().enumerate().map(|(i, t)| view! {
@@ -96,8 +95,7 @@ fn DigestForm(user: Uuid, settings: UserSettings) -> impl IntoView {
                     on:click=move |_| times.update(|ts| ts.push("12:00".into()))>"Add a time"</button>
                 <small class="field-error">{move || field_error(&failure.get(), "digest.times").unwrap_or_default()}</small>
             </fieldset>
-            <label class="check"><input type="checkbox" prop:checked=move || only_new.get()
-                on:change=move |ev| only_new.set(event_target_checked(&ev))/>" Only messages no earlier digest listed"</label>
+            <Check label="Only messages no earlier digest listed" value=only_new/>
             <p class="muted">{move || match next.get() {
                 Some(at) => format!("Next digest: {}", local_time(at, &zone.get())),
                 None => "No digest is scheduled.".to_string(),

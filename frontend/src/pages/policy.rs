@@ -9,7 +9,7 @@ use moat_openapi::{AttachmentAction, BlockAction, DmarcAction, Policy, from_wire
 use uuid::Uuid;
 
 use crate::api;
-use crate::components::{ErrorNote, Field, Load, Spinner, field_error, general_error, load_into};
+use crate::components::{Check, ErrorNote, Field, Load, Spinner, field_error, general_error, load_into};
 
 #[component]
 pub fn OrgPolicyPanel(org_id: Uuid) -> impl IntoView {
@@ -24,22 +24,6 @@ pub fn OrgPolicyPanel(org_id: Uuid) -> impl IntoView {
                 Load::Ready(policy) => view! { <PolicyForm path=format!("/orgs/{org_id}/policy") policy/> }.into_any(),
             }}
         </section>
-    }
-}
-
-/// A labelled checkbox bound to `value`.
-#[component]
-fn Check(
-    #[prop(into)] label: String,
-    value: RwSignal<bool>,
-    #[prop(optional, into)] hint: Option<String>,
-) -> impl IntoView {
-    view! {
-        <label class="check">
-            <input type="checkbox" prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
-            " " {label}
-            {hint.map(|h| view! { <small class="muted">" — " {h}</small> })}
-        </label>
     }
 }
 
