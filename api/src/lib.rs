@@ -2,6 +2,7 @@
 //! server that serves it together with the web app.
 
 pub mod accounts;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod blobs;

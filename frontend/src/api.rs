@@ -165,3 +165,18 @@ pub async fn delete(path: &str) -> Result<(), ApiError> {
 pub async fn post_empty(path: &str) -> Result<(), ApiError> {
     send::<serde_json::Value>(Request::post(&url(path)), None).await.map(|_| ())
 }
+
+/// The bytes of a download (an attachment), with the session's token.
+pub async fn get_bytes(path: &str) -> Result<Vec<u8>, ApiError> {
+    let _in_flight = InFlight::start();
+    let mut builder = Request::get(&url(path));
+    if let Some(t) = token() {
+        builder = builder.header("Authorization", &format!("Bearer {t}"));
+    }
+    let response = builder.send().await.map_err(ApiError::network)?;
+    let status = response.status();
+    if (200..300).contains(&status) {
+        return response.binary().await.map_err(ApiError::network);
+    }
+    Err(ApiError { status, code: "http".into(), message: format!("The server answered {status}"), field: None })
+}

@@ -403,3 +403,53 @@ where
         </form>
     }
 }
+
+/// What a message shows, made safe by the API: the sanitized HTML in a sandboxed frame (no
+/// script can run there even if one got through), else the text part; every link with its
+/// real target, and remote images only when the reader asks.
+#[component]
+pub fn MessageBody(preview: moat_openapi::QuarantinePreview, on_show_images: Callback<()>) -> impl IntoView {
+    let blocked = preview.remote_images_blocked;
+    let links = preview.links.clone();
+    view! {
+        {(blocked > 0).then(|| view! {
+            <p class="notice warning">{format!("{blocked} remote image(s) blocked. ")}
+                <button class="btn" on:click=move |_| on_show_images.run(())>"Show remote images"</button>
+            </p>
+        })}
+        {match (preview.html, preview.text) {
+            (Some(html), _) => view! {
+                <iframe class="preview-frame" title="Message preview" sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc=html></iframe>
+            }.into_any(),
+            (None, Some(text)) => view! { <pre class="preview-text">{text}</pre> }.into_any(),
+            (None, None) => view! { <p>"This message has no readable part."</p> }.into_any(),
+        }}
+        {(!links.is_empty()).then(|| view! {
+            <h3>"Links in this message"</h3>
+            <ul class="preview-links">
+                {links.into_iter().map(|l| view! { <li>{format!("{} → ", if l.text.is_empty() { "(no text)".to_string() } else { l.text })}<code>{l.href}</code></li> }).collect_view()}
+            </ul>
+        })}
+    }
+}
+
+/// Saves `bytes` as a file named `name` (through a temporary object URL: downloads need the
+/// session's token, which a plain link cannot send).
+pub fn save_file(name: &str, bytes: &[u8]) {
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options) else { return };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    let document = web_sys::window().and_then(|w| w.document());
+    if let Some(anchor) = document
+        .and_then(|d| d.create_element("a").ok())
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlAnchorElement>(e).ok())
+    {
+        anchor.set_href(&url);
+        anchor.set_download(name);
+        anchor.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}

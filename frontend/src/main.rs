@@ -35,6 +35,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/account") view=|| guarded(Role::User, pages::account::AccountPage)/>
                     <Route path=path!("/quarantine") view=|| guarded(Role::User, pages::quarantine::QuarantinePage)/>
+                    <Route path=path!("/archive") view=|| guarded(Role::User, pages::archive::ArchivePage)/>
                     <Route path=path!("/msps") view=|| guarded(Role::PlatformAdmin, pages::msps::MspsPage)/>
                     <Route path=path!("/audit") view=|| guarded(Role::OrgAdmin, pages::audit::AuditPage)/>
                     <Route path=path!("/system-mail") view=|| guarded(Role::PlatformAdmin, pages::system_mail::SystemMailPage)/>
@@ -67,6 +68,9 @@ fn TopBar() -> impl IntoView {
             links.push((format!("/orgs/{org}"), "My organisation"));
         }
         links.push(("/quarantine".into(), "Quarantine"));
+        if me.user.is_some() {
+            links.push(("/archive".into(), "Live Archive"));
+        }
         if me.role >= Role::OrgAdmin {
             links.push(("/audit".into(), "Audit log"));
         }
@@ -123,5 +127,6 @@ fn TopBar() -> impl IntoView {
         {move || session.me().and_then(|me| me.banner).map(|text| view! {
             <div class="maintenance-banner" role="status">{text}</div>
         })}
+        {move || session.me().and_then(|me| me.domain_id).map(|domain| view! { <pages::continuity::ContinuityBanner domain_id=domain/> })}
     }
 }

@@ -120,6 +120,7 @@ fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> WorkerResult<Work
         api,
         reputation: Arc::new(reputation::Reputation::default()),
         uploads: Arc::new(uploads::Uploads::open(config.data_dir.join("quarantine"))?),
+        archive: crate::delivery::archive::Archive::open(config.data_dir.join("archive"))?,
         dnsbl,
         greylist: greylist::Greylist::new(config),
         limits: limits::Limits::new(config),
@@ -196,6 +197,10 @@ fn spawn_background(worker: &Worker, api: api::ApiClient, queue: QueueMode) {
     let (uploads, uploader, outbox, metrics) =
         (worker.uploads.clone(), api.clone(), worker.outbox.clone(), worker.metrics.clone());
     tokio::spawn(async move { uploads.ship(uploader, outbox, metrics).await });
+    let (archive, archiver) = (worker.archive.clone(), api.clone());
+    tokio::spawn(async move { archive.ship(archiver).await });
+    let (board, reporter) = (worker.queue.board().clone(), api.clone());
+    tokio::spawn(async move { board.report_forever(reporter).await });
     let reputation = worker.reputation.clone();
     let every = Duration::from_secs(worker.config.reputation_sync_secs.max(1));
     tokio::spawn(async move { reputation.sync(api, every).await });

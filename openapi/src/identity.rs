@@ -73,6 +73,10 @@ pub struct Me {
     /// web app shows it in its top bar).
     #[serde(default)]
     pub banner: Option<String>,
+    /// The domain of the caller's address, when it is one of its organisation's (its
+    /// continuity state: `GET /domains/{id}/delivery`).
+    #[serde(default)]
+    pub domain_id: Option<Uuid>,
 }
 
 /// The tenants a caller can see: none listed means the whole platform.

@@ -80,6 +80,10 @@ pub struct Domain {
     pub outbound_enabled: bool,
     /// Shown to users of this domain while set (e.g. during maintenance).
     pub maintenance_banner: Option<String>,
+    /// Days mail for this domain may wait in the queue before it is given up (1 to 30;
+    /// none: the workers' default). An admin extends it while the server is down.
+    #[serde(default)]
+    pub queue_expiry_days: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -111,6 +115,10 @@ pub struct UpdateDomain {
     #[serde(default, with = "crate::identity::double_option")]
     #[schema(value_type = Option<String>)]
     pub maintenance_banner: Option<Option<String>>,
+    /// `null` goes back to the workers' default.
+    #[serde(default, with = "crate::identity::double_option")]
+    #[schema(value_type = Option<u32>)]
+    pub queue_expiry_days: Option<Option<u32>>,
 }
 
 /// A page of `Domain`.

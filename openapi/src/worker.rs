@@ -145,6 +145,13 @@ pub struct WorkerDomain {
     /// The domain's own filtering policy, overriding its organisation's.
     #[serde(default)]
     pub policy: Option<Policy>,
+    /// How long its mail may wait in the queue (none: the worker's own setting).
+    #[serde(default)]
+    pub queue_expiry_days: Option<u32>,
+    /// An admin asked for the waiting mail to be tried now (each worker does so once per
+    /// request).
+    #[serde(default)]
+    pub retry_requested_at: Option<DateTime<Utc>>,
 }
 
 /// A mailbox Moat accepts mail for.
@@ -471,6 +478,8 @@ pub enum WorkerJobKind {
     Release,
     /// Deliver a mail of the platform's own (activation, reset, digest) to its recipient.
     SystemMail,
+    /// Relay a message a user wrote in the Live Archive to its recipients (and archive it).
+    ArchiveSend,
 }
 
 /// A job leased to a worker.
@@ -485,6 +494,9 @@ pub struct WorkerJob {
     pub sender: String,
     /// Who released it (for `X-Moat-Released`).
     pub released_by: String,
+    /// Every recipient of an archive send (`recipient` is the first).
+    #[serde(default)]
+    pub recipients: Vec<String>,
     /// The message, base64 (standard alphabet).
     pub raw_base64: String,
 }

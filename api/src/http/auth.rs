@@ -62,10 +62,11 @@ pub async fn login(
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
     let reach = caller.reach(&state).await?;
-    let banner = match caller.user.as_ref().and_then(|u| Some((u.org_id?, u.email.rsplit_once('@')?.1.to_string()))) {
-        Some((org, domain)) => state.store.domain_banner(org, &domain).await?,
-        None => None,
-    };
+    let (domain_id, banner) =
+        match caller.user.as_ref().and_then(|u| Some((u.org_id?, u.email.rsplit_once('@')?.1.to_string()))) {
+            Some((org, domain)) => state.store.domain_banner(org, &domain).await?,
+            None => (None, None),
+        };
     Ok(Json(Me {
         user: caller.user.as_ref().map(|u| u.to_wire()),
         role: caller.role,
@@ -76,6 +77,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
         },
         reach,
         banner,
+        domain_id,
     }))
 }
 

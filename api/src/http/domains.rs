@@ -13,6 +13,9 @@ use crate::state::AppState;
 use crate::store::{NewDomain, Paging};
 use crate::validate;
 
+/// The longest a domain's mail may wait in the queue: a month of continuity.
+pub const MAX_QUEUE_EXPIRY_DAYS: u32 = 30;
+
 /// Validates a domain's fields into a [`NewDomain`].
 /// `internal_ok`: the destination may be an internal address (see [`validate::destination`]).
 pub fn new_domain(field: &str, req: &CreateDomain, internal_ok: bool) -> ApiResult<NewDomain> {
@@ -113,6 +116,15 @@ pub async fn update_domain(
             .filter(|b| !b.trim().is_empty())
             .map(|b| validate::text("maintenance_banner", b, validate::MAX_BANNER))
             .transpose()?;
+    }
+    if let Some(days) = req.queue_expiry_days {
+        if let Some(days) = days.filter(|d| !(1..=MAX_QUEUE_EXPIRY_DAYS).contains(d)) {
+            return Err(crate::error::ApiError::invalid(
+                "queue_expiry_days",
+                format!("queue_expiry_days must be 1 to {MAX_QUEUE_EXPIRY_DAYS} (got {days})"),
+            ));
+        }
+        domain.queue_expiry_days = days;
     }
     state.store.update_domain(&domain).await?;
     Ok(Json(domain))

@@ -2,6 +2,7 @@
 //! metrics, and the SPA served from `frontend_dir` with an `index.html` fallback.
 
 mod api_keys;
+mod archive;
 mod audit;
 mod auth;
 mod digest_links;
@@ -48,6 +49,7 @@ use crate::state::AppState;
         (name = "integrations", description = "API keys for integrations"),
         (name = "tracking", description = "Message tracking"),
         (name = "quarantine", description = "Messages the filter held back"),
+        (name = "archive", description = "The Live Archive: every delivered message, readable and answerable; continuity state"),
         (name = "worker", description = "The MTA worker channel (node tokens)"),
         (name = "meta", description = "Health, metrics, this document"),
     )
@@ -83,7 +85,10 @@ fn limited(router: OpenApiRouter<AppState>, bytes: usize) -> OpenApiRouter<AppSt
 /// Every route, with the body limit it states: worker uploads take the largest message a
 /// worker may accept, CSV paths their documented maximum, the rest a small limit.
 fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
-    let uploads = OpenApiRouter::new().routes(routes!(quarantine::upload));
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(quarantine::upload))
+        .routes(routes!(archive::upload))
+        .routes(routes!(archive::send));
     let events = OpenApiRouter::new().routes(routes!(worker::events));
     let csv = OpenApiRouter::new().routes(routes!(provision::import_users)).routes(routes!(provision::provision));
     let small = OpenApiRouter::new()
@@ -141,7 +146,13 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(quarantine::preview))
         .routes(routes!(quarantine::raw))
         .routes(routes!(lists::create, lists::list))
-        .routes(routes!(lists::delete));
+        .routes(routes!(lists::delete))
+        .routes(routes!(archive::list))
+        .routes(routes!(archive::get_one))
+        .routes(routes!(archive::attachment))
+        .routes(routes!(archive::report))
+        .routes(routes!(archive::delivery))
+        .routes(routes!(archive::retry));
     let v1 = limited(small, SMALL_BODY_BYTES)
         .merge(limited(csv, config.max_csv_bytes))
         .merge(limited(events, MAX_EVENT_BATCH_BYTES))

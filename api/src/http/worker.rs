@@ -224,9 +224,14 @@ pub async fn lease_jobs(State(state): State<AppState>, _node: WorkerNode) -> Api
         bytes += raw.len();
         jobs.push(WorkerJob {
             id: job.id,
-            kind: if job.kind == "system_mail" { WorkerJobKind::SystemMail } else { WorkerJobKind::Release },
+            kind: match job.kind.as_str() {
+                "system_mail" => WorkerJobKind::SystemMail,
+                "archive_send" => WorkerJobKind::ArchiveSend,
+                _ => WorkerJobKind::Release,
+            },
+            recipients: job.recipient.split(',').filter(|r| !r.is_empty()).map(str::to_string).collect(),
             org_id: job.org_id,
-            recipient: job.recipient,
+            recipient: job.recipient.split(',').next().unwrap_or_default().to_string(),
             sender: job.sender,
             released_by: job.released_by,
             raw_base64: base64::engine::general_purpose::STANDARD.encode(raw),

@@ -1,5 +1,5 @@
 //! Retention: quarantined mail older than its organisation's `quarantine_retention_days`
-//! (rows and raw bytes) and tracked messages older than `MOAT_TRACKING_RETENTION_DAYS` are
+//! and archived mail older than its `archive_retention_days` (rows and raw bytes) and tracked messages older than `MOAT_TRACKING_RETENTION_DAYS` are
 //! purged, hourly, by the replica holding the `retention` lease.
 
 use std::time::Duration;
@@ -22,35 +22,25 @@ pub async fn run(state: AppState, holder: String) {
     }
 }
 
-/// One pass; answers how many quarantined and tracked messages went.
+/// One pass; answers how many quarantined (and archived) and tracked messages went.
 pub async fn purge_once(state: &AppState) -> (usize, i64) {
     let now = crate::store::now();
-    let mut held = 0;
-    match state.store.quarantine_retentions().await {
-        Ok(orgs) => {
-            for (org, days) in orgs {
-                let cutoff = now - chrono::Duration::days(i64::from(days));
-                loop {
-                    let keys = match state.store.purge_quarantine(org, cutoff).await {
-                        Ok(keys) => keys,
-                        Err(err) => {
-                            tracing::warn!(%err, %org, "quarantine purge failed");
-                            break;
-                        }
-                    };
-                    for key in &keys {
-                        if let Err(err) = state.blobs.delete(key).await {
-                            tracing::warn!(%err, %key, "cannot remove a purged message's raw bytes");
-                        }
-                    }
-                    held += keys.len();
-                    if (keys.len() as i64) < crate::store::PURGE_BATCH {
-                        break;
-                    }
-                }
-            }
+    let held = match state.store.quarantine_retentions().await {
+        Ok(orgs) => purge_kind(state, "quarantine", orgs, now, |org, cutoff| state.store.purge_quarantine(org, cutoff)).await,
+        Err(err) => {
+            tracing::warn!(%err, "cannot read quarantine retentions");
+            0
         }
-        Err(err) => tracing::warn!(%err, "cannot read quarantine retentions"),
+    };
+    let archived = match state.store.archive_retentions().await {
+        Ok(orgs) => purge_kind(state, "archive", orgs, now, |org, cutoff| state.store.purge_archive(org, cutoff)).await,
+        Err(err) => {
+            tracing::warn!(%err, "cannot read archive retentions");
+            0
+        }
+    };
+    if archived > 0 {
+        tracing::info!(archived, "archive retention purge");
     }
     let cutoff = now - chrono::Duration::days(state.config.tracking_retention_days.max(1));
     let mut tracked = 0;
@@ -72,7 +62,45 @@ pub async fn purge_once(state: &AppState) -> (usize, i64) {
     if let Err(err) = state.store.purge_feedback(now - chrono::Duration::days(FEEDBACK_DAYS)).await {
         tracing::warn!(%err, "training feed purge failed");
     }
-    (held, tracked)
+    (held + archived, tracked)
+}
+
+/// Purges one kind of stored mail organisation by organisation, rows then raw bytes, in
+/// batches; answers how many messages went.
+async fn purge_kind<F, Fut>(
+    state: &AppState,
+    kind: &str,
+    orgs: Vec<(uuid::Uuid, u32)>,
+    now: chrono::DateTime<chrono::Utc>,
+    purge: F,
+) -> usize
+where
+    F: Fn(uuid::Uuid, chrono::DateTime<chrono::Utc>) -> Fut,
+    Fut: std::future::Future<Output = crate::store::StoreResult<Vec<String>>>,
+{
+    let mut purged = 0;
+    for (org, days) in orgs {
+        let cutoff = now - chrono::Duration::days(i64::from(days));
+        loop {
+            let keys = match purge(org, cutoff).await {
+                Ok(keys) => keys,
+                Err(err) => {
+                    tracing::warn!(%err, %org, kind, "purge failed");
+                    break;
+                }
+            };
+            for key in &keys {
+                if let Err(err) = state.blobs.delete(key).await {
+                    tracing::warn!(%err, %key, "cannot remove a purged message's raw bytes");
+                }
+            }
+            purged += keys.len();
+            if (keys.len() as i64) < crate::store::PURGE_BATCH {
+                break;
+            }
+        }
+    }
+    purged
 }
 
 /// Days the training feed keeps an entry.

@@ -9,6 +9,7 @@
 //! lowest-common-denominator types of `sqlx::Any`. Tenant scoping is done in SQL by
 //! [`Scope`] filters, so a row outside the caller's reach is simply not found.
 
+mod archive;
 mod audit;
 mod correspondents;
 mod credentials;
@@ -26,6 +27,7 @@ mod training;
 mod users;
 mod worker;
 
+pub use archive::{Archived, NewArchived};
 pub use audit::MAX_AUDIT_EXPORT;
 pub use credentials::*;
 pub use digests::{DigestMade, DigestRow, DueDigest};

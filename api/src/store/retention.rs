@@ -11,19 +11,20 @@ use super::{Store, with_pool};
 pub const PURGE_BATCH: i64 = 1000;
 
 impl Store {
-    /// Every organisation with its quarantine retention in days (30 without a policy).
-    pub async fn quarantine_retentions(&self) -> StoreResult<Vec<(Uuid, u32)>> {
+    /// Every organisation with its policy (the default without one).
+    pub(crate) async fn org_policies(&self) -> StoreResult<Vec<(Uuid, moat_openapi::Policy)>> {
         let rows: Vec<(Uuid, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT o.id, p.policy FROM orgs o LEFT JOIN org_policies p ON p.org_id = o.id")
             .fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
-            .map(|(org, policy)| {
-                let policy: moat_openapi::Policy =
-                    policy.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default();
-                (org, policy.quarantine_retention_days.max(1))
-            })
+            .map(|(org, policy)| (org, policy.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default()))
             .collect())
+    }
+
+    /// Every organisation with its quarantine retention in days (30 without a policy).
+    pub async fn quarantine_retentions(&self) -> StoreResult<Vec<(Uuid, u32)>> {
+        Ok(self.org_policies().await?.into_iter().map(|(org, p)| (org, p.quarantine_retention_days.max(1))).collect())
     }
 
     /// Deletes up to [`PURGE_BATCH`] of `org`'s quarantined messages received before

@@ -130,7 +130,7 @@ impl TextFilter {
         self.term.chars().count() >= 3
     }
 
-    fn like_pattern(&self) -> String {
+    pub(crate) fn like_pattern(&self) -> String {
         let escaped = self.term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         format!("%{escaped}%")
     }

@@ -45,6 +45,7 @@ pub(crate) struct DomainRow {
     inbound_enabled: bool,
     outbound_enabled: bool,
     maintenance_banner: Option<String>,
+    queue_expiry_days: Option<i32>,
     created_at: DateTime<Utc>,
 }
 
@@ -60,6 +61,7 @@ impl From<DomainRow> for Domain {
             inbound_enabled: r.inbound_enabled,
             outbound_enabled: r.outbound_enabled,
             maintenance_banner: r.maintenance_banner,
+            queue_expiry_days: r.queue_expiry_days.and_then(|d| u32::try_from(d).ok()),
             created_at: r.created_at,
         }
     }
@@ -68,7 +70,7 @@ impl From<DomainRow> for Domain {
 const MSP_SCOPE: &str = "($1 IS NULL OR m.id = $1)";
 const ORG_SCOPE: &str = "($1 IS NULL OR o.msp_id = $1) AND ($2 IS NULL OR o.id = $2)";
 pub(crate) const DOMAIN_COLUMNS: &str = "d.id, d.org_id, d.name, d.destination_host, d.destination_port, d.tls_mode, \
-     d.inbound_enabled, d.outbound_enabled, d.maintenance_banner, d.created_at";
+     d.inbound_enabled, d.outbound_enabled, d.maintenance_banner, d.queue_expiry_days, d.created_at";
 pub(crate) const INSERT_DOMAIN: &str = "INSERT INTO domains (id, org_id, name, destination_host, destination_port, \
      tls_mode, inbound_enabled, outbound_enabled, maintenance_banner, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -120,6 +122,7 @@ impl NewDomain {
             inbound_enabled: self.inbound_enabled,
             outbound_enabled: self.outbound_enabled,
             maintenance_banner: self.maintenance_banner,
+            queue_expiry_days: None,
             created_at: now(),
         }
     }
@@ -268,9 +271,10 @@ impl Store {
     pub async fn update_domain(&self, domain: &Domain) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query(
             "UPDATE domains SET destination_host = $1, destination_port = $2, tls_mode = $3, inbound_enabled = $4, \
-             outbound_enabled = $5, maintenance_banner = $6 WHERE id = $7")
+             outbound_enabled = $5, maintenance_banner = $6, queue_expiry_days = $7 WHERE id = $8")
             .bind(&domain.destination_host).bind(i32::from(domain.destination_port)).bind(wire_name(&domain.tls_mode))
-            .bind(domain.inbound_enabled).bind(domain.outbound_enabled).bind(&domain.maintenance_banner).bind(domain.id)
+            .bind(domain.inbound_enabled).bind(domain.outbound_enabled).bind(&domain.maintenance_banner)
+            .bind(domain.queue_expiry_days.map(|d| d as i32)).bind(domain.id)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -327,12 +331,15 @@ impl Store {
         }
     }
 
-    /// The maintenance banner of `org_id`'s domain `name`, while one is set.
-    pub async fn domain_banner(&self, org_id: Uuid, name: &str) -> StoreResult<Option<String>> {
-        let banner: Option<Option<String>> = with_pool!(self, pool => sqlx::query_scalar(
-            "SELECT maintenance_banner FROM domains WHERE org_id = $1 AND name = $2")
+    /// The id of `org_id`'s domain `name`, and its maintenance banner while one is set.
+    pub async fn domain_banner(&self, org_id: Uuid, name: &str) -> StoreResult<(Option<Uuid>, Option<String>)> {
+        let row: Option<(Uuid, Option<String>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id, maintenance_banner FROM domains WHERE org_id = $1 AND name = $2")
             .bind(org_id).bind(name.to_ascii_lowercase()).fetch_optional(pool).await)?;
-        Ok(banner.flatten().filter(|b| !b.trim().is_empty()))
+        Ok(match row {
+            Some((id, banner)) => (Some(id), banner.filter(|b| !b.trim().is_empty())),
+            None => (None, None),
+        })
     }
 
     /// The policy that governs mail to `recipient` of `org_id`: its domain's own, else the

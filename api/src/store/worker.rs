@@ -130,6 +130,9 @@ impl Store {
                 "SELECT id, org_id, email FROM users WHERE org_id IS NOT NULL ORDER BY email").fetch_all(&mut *tx).await?;
             let networks: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, cidr FROM allowed_ips ORDER BY cidr").fetch_all(&mut *tx).await?;
             let policies: Vec<(Uuid, String)> = sqlx::query_as("SELECT org_id, policy FROM org_policies").fetch_all(&mut *tx).await?;
+            let retries: std::collections::HashMap<Uuid, DateTime<Utc>> = sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(
+                "SELECT id, retry_requested_at FROM domains WHERE retry_requested_at IS NOT NULL").fetch_all(&mut *tx).await?
+                .into_iter().collect();
             let domain_policies: std::collections::HashMap<Uuid, String> =
                 sqlx::query_as::<_, (Uuid, String)>("SELECT domain_id, policy FROM domain_policies").fetch_all(&mut *tx).await?
                     .into_iter().collect();
@@ -151,6 +154,8 @@ impl Store {
                         inbound_enabled: d.inbound_enabled,
                         outbound_enabled: d.outbound_enabled,
                         policy: domain_policies.get(&d.id).and_then(|text| serde_json::from_str::<Policy>(text).ok()),
+                        queue_expiry_days: d.queue_expiry_days,
+                        retry_requested_at: retries.get(&d.id).copied(),
                     }
                 }).collect(),
                 recipients: own_domain_recipients(&domains_by_name, recipients),

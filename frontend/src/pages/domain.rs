@@ -14,7 +14,10 @@ use crate::validate;
 pub fn DomainPage() -> impl IntoView {
     let params = use_params_map();
     let id = params.read_untracked().get("id").unwrap_or_default();
-    detail(format!("/domains/{id}"), |domain: Domain, _| view! { <DomainForm domain/> })
+    detail(format!("/domains/{id}"), |domain: Domain, _| {
+        let panel = domain.clone();
+        view! { <DomainForm domain/> <super::continuity::DeliveryPanel domain=panel/> }
+    })
 }
 
 #[component]
@@ -45,6 +48,7 @@ fn DomainForm(domain: Domain) -> impl IntoView {
             inbound_enabled: Some(inbound.get()),
             outbound_enabled: Some(outbound.get()),
             maintenance_banner: Some((!text.is_empty()).then_some(text)),
+            queue_expiry_days: None,
         };
         spawn_local(async move {
             match api::patch::<_, Domain>(&format!("/domains/{id}"), &body).await {

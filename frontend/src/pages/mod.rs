@@ -2,7 +2,9 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod archive;
 pub mod audit;
+pub mod continuity;
 pub mod digest;
 pub mod domain;
 pub mod home;

@@ -9,7 +9,7 @@ use moat_openapi::{
 };
 
 use crate::api;
-use crate::components::{DeleteButton, ErrorNote, Field, Load, PagedList, Spinner, load_into};
+use crate::components::{DeleteButton, ErrorNote, Field, Load, MessageBody, PagedList, Spinner, load_into};
 use crate::session::use_session;
 
 /// What the toolbar does to the ticked messages.
@@ -208,7 +208,7 @@ pub fn QuarantinePage() -> impl IntoView {
 
 /// A labelled `<select>` of fixed choices for a list filter.
 #[component]
-fn FilterSelect(
+pub fn FilterSelect(
     #[prop(into)] id: String,
     #[prop(into)] label: String,
     options: &'static [(&'static str, &'static str)],
@@ -236,7 +236,7 @@ fn PreviewPane(id: String, on_close: Callback<()>) -> impl IntoView {
     load_into(preview, format!("/quarantine/{encoded}/preview"));
     let show_images = {
         let encoded = encoded.clone();
-        move |_| load_into(preview, format!("/quarantine/{encoded}/preview?images=true"))
+        move |_: ()| load_into(preview, format!("/quarantine/{encoded}/preview?images=true"))
     };
     let facts = move || {
         match message.get() {
@@ -259,30 +259,7 @@ fn PreviewPane(id: String, on_close: Callback<()>) -> impl IntoView {
     let body = move || match preview.get() {
         Load::Loading => view! { <Spinner/> }.into_any(),
         Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-        Load::Ready(p) => {
-            let blocked = p.remote_images_blocked;
-            let links = p.links.clone();
-            view! {
-                {(blocked > 0).then(|| view! {
-                    <p class="notice warning">{format!("{blocked} remote image(s) blocked. ")}
-                        <button class="btn" on:click=show_images.clone()>"Show remote images"</button>
-                    </p>
-                })}
-                {match (p.html, p.text) {
-                    (Some(html), _) => view! {
-                        <iframe class="preview-frame" title="Message preview" sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc=html></iframe>
-                    }.into_any(),
-                    (None, Some(text)) => view! { <pre class="preview-text">{text}</pre> }.into_any(),
-                    (None, None) => view! { <p>"This message has no readable part."</p> }.into_any(),
-                }}
-                {(!links.is_empty()).then(|| view! {
-                    <h3>"Links in this message"</h3>
-                    <ul class="preview-links">
-                        {links.into_iter().map(|l| view! { <li>{format!("{} → ", if l.text.is_empty() { "(no text)".to_string() } else { l.text })}<code>{l.href}</code></li> }).collect_view()}
-                    </ul>
-                })}
-            }.into_any()
-        }
+        Load::Ready(p) => view! { <MessageBody preview=p on_show_images=Callback::new(show_images.clone())/> }.into_any(),
     };
     view! {
         <section class="panel" id="preview" aria-label="Message preview">

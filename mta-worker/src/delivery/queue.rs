@@ -14,6 +14,7 @@ use crate::common::config::WorkerConfig;
 use crate::common::error::WorkerResult;
 use crate::common::metrics::Metrics;
 use crate::delivery::attempt::{self, Destination, Outcome};
+use crate::delivery::board::Board;
 use crate::delivery::dsn;
 use crate::delivery::spool::{QueuedMessage, Spool};
 use crate::envelope::batv::Batv;
@@ -37,6 +38,8 @@ pub struct Delivery {
     pub resolver: hickory_resolver::TokioResolver,
     /// Signs the envelope sender of outbound mail.
     pub batv: Arc<Batv>,
+    /// Copies of what is sent from the Live Archive.
+    pub archive: crate::delivery::archive::Archive,
 }
 
 #[derive(Clone, Default)]
@@ -51,6 +54,10 @@ struct QueueInner {
     wake: Notify,
     /// One semaphore per destination, for the per-destination concurrency limit.
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// What waits for each customer domain, and since when its server fails.
+    board: Board,
+    /// The last "retry now" of each domain carried out.
+    retries_done: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 /// Spool ids by due time, with each id's due time so rescheduling one is not a scan.
@@ -99,6 +106,11 @@ fn next_due(msg: &QueuedMessage) -> Option<DateTime<Utc>> {
 impl Queue {
     /// Schedules a spooled message at its earliest due route.
     pub fn enqueue(&self, msg: &QueuedMessage) {
+        for route in msg.routes.iter().filter(|r| !r.is_done()) {
+            if let Target::Customer { domain, .. } = &route.target {
+                self.0.board.waiting(domain, &route.tracking_id, msg.received_at);
+            }
+        }
         if let Some(due) = next_due(msg) {
             if let Ok(mut s) = self.0.schedule.lock() {
                 s.insert(due, &msg.id);
@@ -121,6 +133,11 @@ impl Queue {
             }
             Err(err) => tracing::error!(%err, "cannot read the queue"),
         }
+    }
+
+    /// The continuity board of customer destinations.
+    pub fn board(&self) -> &Board {
+        &self.0.board
     }
 
     pub fn depth(&self) -> usize {
@@ -206,6 +223,7 @@ pub async fn run(delivery: Delivery) {
         if delivery.queue.draining() {
             return;
         }
+        retry_requested(&delivery).await;
         let (due, next) = delivery.queue.take_due();
         for id in due {
             let delivery = delivery.clone();
@@ -220,6 +238,50 @@ pub async fn run(delivery: Delivery) {
             .min(Duration::from_secs(1));
         let _ = tokio::time::timeout(wait, delivery.queue.0.wake.notified()).await;
         delivery.metrics.queue_depth.set(delivery.queue.depth() as i64);
+    }
+}
+
+/// A "retry now" an admin asked for is honoured once, and only while it is recent (a
+/// restarted worker does not retry for an old request).
+const RETRY_REQUEST_FRESH_SECS: i64 = 600;
+
+/// Makes the waiting routes of every domain with a new "retry now" due at once.
+pub async fn retry_requested(delivery: &Delivery) {
+    let policy = delivery.policy.get();
+    let fresh = Utc::now() - chrono::Duration::seconds(RETRY_REQUEST_FRESH_SECS);
+    let new: Vec<(String, DateTime<Utc>)> = {
+        let done = delivery.queue.0.retries_done.lock().expect("retries lock");
+        policy
+            .retry_requests()
+            .filter(|(name, at)| *at > fresh && done.get(*name).is_none_or(|seen| seen < at))
+            .map(|(name, at)| (name.to_string(), at))
+            .collect()
+    };
+    for (domain, at) in new {
+        if let Ok(mut done) = delivery.queue.0.retries_done.lock() {
+            done.insert(domain.clone(), at);
+        }
+        let mut ids: Vec<String> = delivery
+            .queue
+            .board()
+            .waiting_routes(&domain)
+            .into_iter()
+            .filter_map(|t| t.rsplit_once('.').map(|(id, _)| id.to_string()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        tracing::info!(%domain, messages = ids.len(), "retry now, as an admin asked");
+        for id in ids {
+            let Some(mut msg) = delivery.spool.read(&id) else { continue };
+            for route in msg.routes.iter_mut().filter(|r| !r.is_done()) {
+                if matches!(&route.target, Target::Customer { domain: d, .. } if d.eq_ignore_ascii_case(&domain)) {
+                    route.next_attempt_at = Utc::now();
+                }
+            }
+            if delivery.spool.update(&msg).await.is_ok() {
+                delivery.queue.enqueue(&msg);
+            }
+        }
     }
 }
 
@@ -277,7 +339,7 @@ async fn process(delivery: &Delivery, id: &str) {
     };
     let config = &delivery.config;
     let now = Utc::now();
-    let expired = (now - msg.received_at).to_std().unwrap_or_default() > Duration::from_secs(config.queue_expiry_secs);
+    let age = (now - msg.received_at).to_std().unwrap_or_default();
     let mut events = Vec::new();
     let mut failed_now: Vec<(String, String)> = Vec::new();
     for route in msg.routes.iter_mut().filter(|r| !r.is_done() && r.next_attempt_at <= now) {
@@ -299,7 +361,12 @@ async fn process(delivery: &Delivery, id: &str) {
             Err(outcome) => rcpts.iter().map(|r| (r.clone(), outcome.clone())).collect(),
         };
         delivery.metrics.delivery_latency.observe(started.elapsed().as_secs_f64());
+        let expired = age > expiry(delivery, &route.target);
+        note_on_board(delivery.queue.board(), route, &outcomes);
         apply(route, outcomes, expired, config, &mut events, &mut failed_now);
+        if let (Target::Customer { domain, .. }, true) = (&route.target, route.is_done()) {
+            delivery.queue.board().settled(domain, &route.tracking_id);
+        }
     }
     let bounce = !failed_now.is_empty() && !msg.sender.is_empty() && msg.direction != Direction::Bounce;
     if bounce && let Err(err) = send_dsn(delivery, &msg, &failed_now, &raw).await {
@@ -317,6 +384,27 @@ async fn process(delivery: &Delivery, id: &str) {
             tracing::error!(%id, %err, "cannot record delivery state");
         }
         delivery.queue.enqueue(&msg);
+    }
+}
+
+/// How long mail for `target` may wait: its customer domain's own expiry, else the node's.
+fn expiry(delivery: &Delivery, target: &Target) -> Duration {
+    let own = match target {
+        Target::Customer { domain, .. } => delivery.policy.get().domain(domain).and_then(|d| d.queue_expiry_days),
+        Target::Mx { .. } => None,
+    };
+    own.map(|days| Duration::from_secs(u64::from(days) * 86_400))
+        .unwrap_or(Duration::from_secs(delivery.config.queue_expiry_secs))
+}
+
+/// What an attempt tells of a customer server: it took mail (back), or it could not be
+/// reached or would not take any (unreachable since the first such attempt).
+fn note_on_board(board: &Board, route: &Route, outcomes: &[(String, Outcome)]) {
+    let Target::Customer { domain, .. } = &route.target else { return };
+    if outcomes.iter().any(|(_, o)| matches!(o, Outcome::Delivered(_))) {
+        board.reached(domain);
+    } else if let Some((_, Outcome::Deferred(text))) = outcomes.iter().find(|(_, o)| matches!(o, Outcome::Deferred(_))) {
+        board.failed(domain, text);
     }
 }
 

@@ -1,6 +1,6 @@
-//! Jobs from the API: releases from quarantine (stamped `X-Moat-Released: <who>`) and the
-//! platform's own mail become spooled messages for the recipient's destination and go
-//! through the queue like any other (retries, DSNs). A job is reported done once its message
+//! Jobs from the API: releases from quarantine (stamped `X-Moat-Released: <who>`), the
+//! platform's own mail and messages users wrote in the Live Archive become spooled messages
+//! and go through the queue like any other (retries, DSNs; BATV for outbound). A job is reported done once its message
 //! is durable here.
 
 use std::time::Duration;
@@ -62,6 +62,7 @@ pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()>
             (stamped, Direction::Inbound)
         }
         WorkerJobKind::SystemMail => (raw, Direction::Outbound),
+        WorkerJobKind::ArchiveSend => return send_from_archive(delivery, job, raw).await,
     };
     let (target, org) = rcpt_target(&delivery.policy.get(), &job.recipient);
     let routing = (target, org.or(job.org_id));
@@ -72,4 +73,82 @@ pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()>
     delivery.queue.enqueue(&msg);
     tracing::info!(%id, job = %job.id, kind = ?job.kind, rcpt = %job.recipient, "job's message queued");
     Ok(())
+}
+
+/// A message a user wrote in the Live Archive: one spooled outbound message with a route per
+/// destination (external recipients by MX, a customer's own users to its server, which may
+/// be down: they wait in the queue and find it in their archive meanwhile), tracked, and
+/// kept for the archive (the sender's Sent folder and internal recipients' Inboxes).
+async fn send_from_archive(delivery: &Delivery, job: &WorkerJob, raw: Vec<u8>) -> WorkerResult<()> {
+    use crate::verdict::routes::{RcptState, Route, RouteRcpt};
+    let recipients: Vec<String> =
+        if job.recipients.is_empty() { vec![job.recipient.clone()] } else { job.recipients.clone() };
+    let policy = delivery.policy.get();
+    let headers = mail_parser::MessageParser::new().parse_headers(&raw);
+    let subject = headers.as_ref().and_then(|m| m.subject()).map(|s| moat_openapi::bounded(s, moat_openapi::MAX_SUBJECT_CHARS));
+    let message_id = headers.as_ref().and_then(|m| m.message_id()).unwrap_or_default().to_string();
+    drop(headers);
+    let first = recipients.first().ok_or_else(|| WorkerError::Usage("an archive send without recipients".into()))?;
+    let (target, org) = rcpt_target(&policy, first);
+    let helo = &delivery.config.hostname;
+    let mut msg = QueuedMessage::generated(
+        &job.sender,
+        helo,
+        Direction::Outbound,
+        subject.as_deref().unwrap_or_default(),
+        raw.len(),
+        (target, org.or(job.org_id)),
+        first,
+    );
+    msg.message_id = message_id;
+    for address in recipients.iter().skip(1) {
+        let (target, org) = rcpt_target(&policy, address);
+        let rcpt = RouteRcpt { address: address.clone(), state: RcptState::Pending, response: None };
+        match msg.routes.iter_mut().find(|r| r.target == target) {
+            Some(route) => route.recipients.push(rcpt),
+            None => {
+                let route = Route {
+                    tracking_id: format!("{}.{}", msg.id, msg.routes.len() + 1),
+                    org_id: org.or(job.org_id),
+                    target,
+                    recipients: vec![rcpt],
+                    failures: 0,
+                    next_attempt_at: msg.received_at,
+                    last_error: None,
+                };
+                msg.routes.push(route);
+            }
+        }
+    }
+    delivery.spool.store(&msg, raw).await?;
+    if let Err(err) = delivery.archive.keep(&delivery.spool, &msg).await {
+        tracing::warn!(%err, id = %msg.id, "cannot keep the archive copy of a sent message");
+    }
+    let _ = delivery.outbox.record(sent_events(&msg)).await;
+    delivery.queue.enqueue(&msg);
+    tracing::info!(id = %msg.id, job = %job.id, rcpts = recipients.len(), "archive send queued");
+    Ok(())
+}
+
+/// `received` and `verdict` (deliver) events for every route of a message sent from the archive.
+fn sent_events(msg: &QueuedMessage) -> Vec<moat_openapi::MessageEvent> {
+    use crate::upstream::outbox::event;
+    use moat_openapi::{EventDetail, EventKind, Verdict};
+    let mut events = Vec::new();
+    for route in &msg.routes {
+        let detail = EventDetail {
+            direction: Some(Direction::Outbound),
+            sender: Some(msg.sender.clone()),
+            recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
+            subject: Some(msg.subject.clone()),
+            message_id: Some(msg.message_id.clone()),
+            size: Some(msg.size as i64),
+            client_ip: Some(msg.client_ip.clone()),
+            ..Default::default()
+        };
+        events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
+        let verdict = EventDetail { verdict: Some(Verdict::Deliver), ..Default::default() };
+        events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, verdict));
+    }
+    events
 }

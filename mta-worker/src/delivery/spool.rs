@@ -241,6 +241,25 @@ impl Spool {
         Some((msg, Ok(bytes[layout.raw].to_vec())))
     }
 
+    /// Gives the stored file of message `id` a second name at `path` (a hard link: no copy
+    /// of the bytes, and removing the spool's name later leaves this one whole), copying it
+    /// where the two folders are on different file systems.
+    pub fn link_to(&self, id: &str, path: &Path) -> std::io::Result<()> {
+        let from = self.file_path(id);
+        match fs::hard_link(&from, path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) => fs::copy(&from, path).map(|_| ()),
+        }
+    }
+
+    /// The envelope and raw bytes of a whole spool file's contents.
+    pub fn parse(bytes: &[u8]) -> Option<(QueuedMessage, &[u8])> {
+        let layout = Layout::of(bytes).filter(|l| l.whole(bytes.len() as u64))?;
+        let msg = serde_json::from_slice(&bytes[layout.envelope]).ok()?;
+        Some((msg, &bytes[layout.raw]))
+    }
+
     /// The raw bytes alone (tests).
     #[cfg(test)]
     pub async fn read_raw(&self, id: &str) -> WorkerResult<Vec<u8>> {

@@ -21,6 +21,7 @@ use crate::policy::Policy;
 use crate::upstream::client::ApiClient;
 use crate::upstream::outbox::Outbox;
 use crate::upstream::uploads::Uploads;
+use crate::delivery::archive::Archive;
 
 #[derive(Clone)]
 pub struct Worker(Arc<WorkerInner>);
@@ -45,6 +46,8 @@ pub struct WorkerInner {
     pub outbox: Outbox,
     /// Quarantined copies waiting for the API.
     pub uploads: Arc<Uploads>,
+    /// Live Archive copies waiting for the API.
+    pub archive: Archive,
     /// Delivery scheduler.
     pub queue: Queue,
     /// Prometheus counters.
@@ -91,6 +94,7 @@ impl Worker {
             metrics: self.metrics.clone(),
             resolver: self.resolver.clone(),
             batv: self.batv.clone(),
+            archive: self.archive.clone(),
         }
     }
 }

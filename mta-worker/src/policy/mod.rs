@@ -82,6 +82,11 @@ impl PolicyIndex {
         self.domains.get(name)
     }
 
+    /// The domains an admin asked to retry now, with when.
+    pub fn retry_requests(&self) -> impl Iterator<Item = (&str, chrono::DateTime<chrono::Utc>)> {
+        self.domains.iter().filter_map(|(name, d)| Some((name.as_str(), d.retry_requested_at?)))
+    }
+
     pub fn recipient(&self, address: &str) -> Option<&WorkerRecipient> {
         self.recipients.get(address)
     }
@@ -265,6 +270,8 @@ mod tests {
                 inbound_enabled: true,
                 outbound_enabled: true,
                 policy: None,
+                queue_expiry_days: None,
+                retry_requested_at: None,
             }],
             recipients: vec![WorkerRecipient {
                 user_id: Uuid::new_v4(),
@@ -322,6 +329,8 @@ mod tests {
             inbound_enabled: true,
             outbound_enabled: outbound,
             policy: None,
+            queue_expiry_days: None,
+            retry_requested_at: None,
         };
         let snapshot = PolicySnapshot {
             domains: vec![domain(a, "a.test", true), domain(a, "quiet.a.test", false), domain(b, "b.test", true)],

@@ -101,6 +101,10 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
         raw.extend_from_slice(verdict_headers(judged.as_ref(), Verdict::Deliver).as_bytes());
         raw.extend_from_slice(&body);
         session.worker.spool.store(&msg, raw).await?;
+        // The message is safe already: a copy the archive misses costs no mail.
+        if let Err(err) = session.worker.archive.keep(&session.worker.spool, &msg).await {
+            tracing::warn!(%err, %id, "cannot keep the archive copy");
+        }
     }
     // The message is durable now; a failed event write is logged by the outbox.
     let _ = session.worker.outbox.record(tracking_events(&msg, &outcome)).await;

@@ -91,6 +91,18 @@ impl ApiClient {
         Ok(())
     }
 
+    /// Hands an archive copy to the API (see [`WorkerError::is_refusal`] for a refusal).
+    pub async fn post_archive(&self, upload: &moat_openapi::ArchiveUpload) -> WorkerResult<()> {
+        Self::checked(self.post("/worker/archive").json(upload).send().await.map_err(api_err)?).await?;
+        Ok(())
+    }
+
+    /// Reports the destinations this node has mail waiting for.
+    pub async fn post_delivery(&self, report: &moat_openapi::DeliveryReport) -> WorkerResult<()> {
+        Self::checked(self.post("/worker/delivery").json(report).send().await.map_err(api_err)?).await?;
+        Ok(())
+    }
+
     pub async fn post_correspondents(&self, batch: &CorrespondentBatch) -> WorkerResult<()> {
         Self::checked(self.post("/worker/correspondents").json(batch).send().await.map_err(api_err)?).await?;
         Ok(())
