@@ -198,6 +198,12 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
             "quarantine_retention_days must be 1 to 365",
         ));
     }
+    if !(1..=365).contains(&p.archive_retention_days) {
+        return Err(ApiError::invalid(
+            &format!("{field}.archive_retention_days"),
+            "archive_retention_days must be 1 to 365",
+        ));
+    }
     if p.blocked_extensions.len() > 500 {
         return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));
     }

@@ -22,9 +22,10 @@ pub struct Policy {
     pub greylisting: bool,
     /// What a DMARC failure does, at most (the sender's published policy may ask for less).
     pub dmarc_action: DmarcAction,
-    /// Outbound messages per user per hour (0 = no limit).
+    /// Messages a user may send from the Live Archive per hour (0: the platform's bound,
+    /// 200). Not yet applied to mail the customer's own server relays.
     pub outbound_hourly_limit: u32,
-    /// Days the Live Archive keeps mail.
+    /// Days the Live Archive keeps mail (1 to 365).
     pub archive_retention_days: u32,
     /// Days quarantined mail is kept before it is purged (1 to 365).
     pub quarantine_retention_days: u32,

@@ -74,8 +74,7 @@ pub fn of(raw: &[u8], envelope_sender: &str) -> Facts {
     let mut parents = Vec::new();
     ids(message.references(), &mut parents);
     ids(message.in_reply_to(), &mut parents);
-    let text: String =
-        message.body_text(0).map(|t| t.chars().take(SEARCH_TEXT_CHARS).collect()).unwrap_or_default();
+    let text: String = message.body_text(0).map(|t| t.chars().take(SEARCH_TEXT_CHARS).collect()).unwrap_or_default();
     let snippet = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let snippet = bounded(&snippet, SNIPPET_CHARS);
     let search_text = format!("{sender}\n{}\n{subject}\n{text}", recipients.join(",")).to_lowercase();

@@ -54,9 +54,11 @@ pub async fn upload(
     if a.mailboxes.is_empty() || a.mailboxes.len() > MAX_MAILBOXES {
         return Err(ApiError::invalid("mailboxes", format!("give 1 to {MAX_MAILBOXES} mailboxes")));
     }
-    if let Some(i) = a.mailboxes.iter().position(|m| {
-        m.address.len() > MAX_ADDRESS_CHARS || m.tracking_id.is_empty() || m.tracking_id.len() > 200
-    }) {
+    if let Some(i) = a
+        .mailboxes
+        .iter()
+        .position(|m| m.address.len() > MAX_ADDRESS_CHARS || m.tracking_id.is_empty() || m.tracking_id.len() > 200)
+    {
         return Err(ApiError::invalid(&format!("mailboxes[{i}]"), "address or tracking_id out of bounds"));
     }
     let raw = STANDARD.decode(a.raw_base64.as_bytes()).map_err(|_| ApiError::invalid("raw_base64", "not base64"))?;
@@ -219,14 +221,18 @@ pub async fn send(
     }
     let answers = match &req.in_reply_to {
         Some(id) => {
-            let (found, raw) = archived(&state, &me, id).await.map_err(|_| ApiError::invalid("in_reply_to", "no such message in your archive"))?;
+            let (found, raw) = archived(&state, &me, id)
+                .await
+                .map_err(|_| ApiError::invalid("in_reply_to", "no such message in your archive"))?;
             Some((found.message_id, facts::of(&raw, "").parents)).filter(|(m, _)| !m.is_empty())
         }
         None => None,
     };
     let mut attachments = match &req.forward_of {
         Some(id) => {
-            let (_, raw) = archived(&state, &me, id).await.map_err(|_| ApiError::invalid("forward_of", "no such message in your archive"))?;
+            let (_, raw) = archived(&state, &me, id)
+                .await
+                .map_err(|_| ApiError::invalid("forward_of", "no such message in your archive"))?;
             attachments_of(&raw)
         }
         None => Vec::new(),
@@ -307,7 +313,9 @@ fn new_attachments(req: &ArchiveSendRequest) -> ApiResult<Vec<Attachment>> {
         .map(|(i, a)| {
             let field = |name: &str| format!("attachments[{i}].{name}");
             let name = crate::validate::text(&field("name"), a.name.trim(), 200)?;
-            let bytes = STANDARD.decode(a.data_base64.as_bytes()).map_err(|_| ApiError::invalid(&field("data_base64"), "not base64"))?;
+            let bytes = STANDARD
+                .decode(a.data_base64.as_bytes())
+                .map_err(|_| ApiError::invalid(&field("data_base64"), "not base64"))?;
             let content_type = a
                 .content_type
                 .clone()

@@ -26,7 +26,9 @@ pub async fn run(state: AppState, holder: String) {
 pub async fn purge_once(state: &AppState) -> (usize, i64) {
     let now = crate::store::now();
     let held = match state.store.quarantine_retentions().await {
-        Ok(orgs) => purge_kind(state, "quarantine", orgs, now, |org, cutoff| state.store.purge_quarantine(org, cutoff)).await,
+        Ok(orgs) => {
+            purge_kind(state, "quarantine", orgs, now, |org, cutoff| state.store.purge_quarantine(org, cutoff)).await
+        }
         Err(err) => {
             tracing::warn!(%err, "cannot read quarantine retentions");
             0

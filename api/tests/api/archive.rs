@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, Tenant, event, node_token, tenant};
+use crate::helpers::{Tenant, TestApp, event, node_token, tenant};
 
 fn raw(from: &str, to: &str, subject: &str, id: &str, extra: &str, body: &str) -> String {
     STANDARD.encode(format!(
@@ -37,9 +37,23 @@ async fn a_copy_is_filed_for_its_user_with_its_delivery_state_and_found_by_a_bod
     let admin = app.admin_token().await;
     let t = tenant(&app, &admin, "arch").await;
     let node = node_token(&app).await;
-    let body = raw("Alice <alice@partner.test>", "user@arch.test", "Quarterly figures", "m1@partner.test", "", "The PINEAPPLE numbers are in.");
-    assert_eq!(archive_inbound(&app, &node, &t, "20261201000000AAAAAAAAAAA1", "user@arch.test", body.clone()).await, 201);
-    assert_eq!(archive_inbound(&app, &node, &t, "20261201000000AAAAAAAAAAA1", "user@arch.test", body).await, 200, "idempotent");
+    let body = raw(
+        "Alice <alice@partner.test>",
+        "user@arch.test",
+        "Quarterly figures",
+        "m1@partner.test",
+        "",
+        "The PINEAPPLE numbers are in.",
+    );
+    assert_eq!(
+        archive_inbound(&app, &node, &t, "20261201000000AAAAAAAAAAA1", "user@arch.test", body.clone()).await,
+        201
+    );
+    assert_eq!(
+        archive_inbound(&app, &node, &t, "20261201000000AAAAAAAAAAA1", "user@arch.test", body).await,
+        200,
+        "idempotent"
+    );
 
     let (status, list) = app.get("/api/v1/archive", &t.user).await;
     assert_eq!(status.as_u16(), 200, "{list}");
@@ -60,7 +74,8 @@ async fn a_copy_is_filed_for_its_user_with_its_delivery_state_and_found_by_a_bod
     let now = first(&app, &t.user).await;
     assert_eq!(now["state"], "deferred");
     assert_eq!(now["last_error"], "451 4.4.1 connection refused");
-    app.post("/api/v1/worker/events", &node, json!({"events": [event(tracking, "delivered", &t.org_id, json!({}))]})).await;
+    app.post("/api/v1/worker/events", &node, json!({"events": [event(tracking, "delivered", &t.org_id, json!({}))]}))
+        .await;
     let now = first(&app, &t.user).await;
     assert_eq!((now["state"].as_str(), now["last_error"].as_str()), (Some("delivered"), None));
 
@@ -106,8 +121,7 @@ async fn a_user_never_sees_another_users_mailbox_and_an_admins_look_is_audited()
     assert_eq!(status.as_u16(), 200, "{message}");
     assert_eq!(message["subject"], "Board minutes");
     let (_, audit) = app.get(&format!("/api/v1/audit?org_id={}&q=archived", t.org_id), &admin).await;
-    let actions: Vec<String> =
-        items(&audit).iter().filter_map(|e| e["action"].as_str().map(str::to_string)).collect();
+    let actions: Vec<String> = items(&audit).iter().filter_map(|e| e["action"].as_str().map(str::to_string)).collect();
     assert!(actions.iter().any(|a| a.contains(id) && a.contains("admin@priv.test")), "{actions:?}");
     // A worker cannot file mail for another tenant's user: the address is not one of the
     // copy's organisation, so nothing is filed.
@@ -133,7 +147,8 @@ Content-Disposition: attachment; filename=\"evil\\\".html\"\r\n\r\n<script>alert
     let thread: Vec<&str> = message["thread"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(thread, ["20261201000000CCCCCCCCCCC1", "20261201000000CCCCCCCCCCC2"]);
     assert_eq!(message["has_attachments"], true);
-    let (status, headers, bytes) = app.download("/api/v1/archive/20261201000000CCCCCCCCCCC2/attachments/0", &t.user).await;
+    let (status, headers, bytes) =
+        app.download("/api/v1/archive/20261201000000CCCCCCCCCCC2/attachments/0", &t.user).await;
     assert_eq!(status.as_u16(), 200);
     assert_eq!(headers["content-type"], "application/octet-stream");
     assert_eq!(headers["x-content-type-options"], "nosniff");
@@ -164,14 +179,20 @@ async fn a_send_becomes_one_worker_job_from_the_users_own_address() {
     assert_eq!(job["sender"], "user@send.test");
     assert_eq!(job["recipients"], json!(["alice@partner.test", "admin@send.test"]));
     let message = String::from_utf8(STANDARD.decode(job["raw_base64"].as_str().unwrap()).unwrap()).unwrap();
-    assert!(message.contains("From: \"User\" <user@send.test>") || message.contains("From: User <user@send.test>"), "{message}");
+    assert!(
+        message.contains("From: \"User\" <user@send.test>") || message.contains("From: User <user@send.test>"),
+        "{message}"
+    );
     assert!(message.contains("In-Reply-To: <q1@partner.test>"), "{message}");
     assert!(message.contains("plan.txt"), "{message}");
     assert!(message.contains(sent["message_id"].as_str().unwrap()));
     // The external recipient is now a trusted sender for the user (reverse whitelist).
     let snapshot = app.get("/api/v1/worker/policy", &node).await.1;
     let pairs = snapshot["correspondents"].as_array().unwrap();
-    assert!(pairs.iter().any(|c| c["address"] == "alice@partner.test" && c["user_id"] == t.user_id.as_str()), "{pairs:?}");
+    assert!(
+        pairs.iter().any(|c| c["address"] == "alice@partner.test" && c["user_id"] == t.user_id.as_str()),
+        "{pairs:?}"
+    );
     assert!(!pairs.iter().any(|c| c["address"] == "admin@send.test"), "colleagues are not taught");
 
     // Bad input changes nothing.
@@ -179,7 +200,10 @@ async fn a_send_becomes_one_worker_job_from_the_users_own_address() {
         (json!({"to": [], "subject": "x", "text": "x"}), "to"),
         (json!({"to": ["not an address"], "subject": "x", "text": "x"}), "to[0]"),
         (json!({"to": ["a@partner.test"], "subject": "x", "text": "x", "in_reply_to": "nope"}), "in_reply_to"),
-        (json!({"to": ["a@partner.test"], "subject": "x", "text": "x", "attachments": [{"name": "a", "data_base64": "@@"}]}), "attachments[0].data_base64"),
+        (
+            json!({"to": ["a@partner.test"], "subject": "x", "text": "x", "attachments": [{"name": "a", "data_base64": "@@"}]}),
+            "attachments[0].data_base64",
+        ),
     ] {
         let (status, error) = app.post("/api/v1/archive/send", &t.user, body).await;
         assert_eq!(status.as_u16(), 422, "{error}");
@@ -187,7 +211,8 @@ async fn a_send_becomes_one_worker_job_from_the_users_own_address() {
     }
     // Another user's message cannot be answered or forwarded through one's own send.
     let other = tenant(&app, &admin, "snoop").await;
-    let steal = json!({"to": ["x@partner.test"], "subject": "x", "text": "x", "forward_of": "20261201000000DDDDDDDDDDD1"});
+    let steal =
+        json!({"to": ["x@partner.test"], "subject": "x", "text": "x", "forward_of": "20261201000000DDDDDDDDDDD1"});
     assert_eq!(app.post("/api/v1/archive/send", &other.user, steal).await.0.as_u16(), 422);
     // An API key has no address of its own to send from.
     let (_, key) = app.post("/api/v1/api-keys", &t.org_admin, json!({"name": "k", "org_id": t.org_id})).await;
@@ -234,6 +259,19 @@ async fn archived_mail_past_its_retention_is_purged_with_its_bytes() {
     let (_, list) = app.get("/api/v1/archive", &t.user).await;
     assert_eq!(list["total"], 1, "the default 7 days keep only the recent one: {list}");
     assert!(!blob.exists());
+    // The organisation's own retention applies at the next pass; out-of-range values are refused.
+    let path = format!("/api/v1/orgs/{}/policy", t.org_id);
+    let (_, mut policy) = app.get(&path, &t.org_admin).await;
+    for bad in [0, 366] {
+        policy["archive_retention_days"] = json!(bad);
+        let (status, _) = app.call(axum::http::Method::PUT, &path, Some(&t.org_admin), Some(policy.clone())).await;
+        assert_eq!(status.as_u16(), 422);
+    }
+    policy["archive_retention_days"] = json!(2);
+    let (status, _) = app.call(axum::http::Method::PUT, &path, Some(&t.org_admin), Some(policy)).await;
+    assert_eq!(status.as_u16(), 200);
+    moat_api::jobs::retention::purge_once(&app.state).await;
+    assert_eq!(app.get("/api/v1/archive", &t.user).await.1["total"], 0, "two days keep neither");
 }
 
 #[tokio::test]
@@ -263,9 +301,11 @@ async fn a_domains_continuity_state_comes_from_the_workers_reports_and_admins_ca
     assert_eq!(status.as_u16(), 200, "{state}");
     assert!(state["retry_requested_at"].is_string());
     // The request and a longer queue expiry reach the workers in the policy snapshot.
-    let patch = app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, json!({"queue_expiry_days": 14})).await;
+    let patch =
+        app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, json!({"queue_expiry_days": 14})).await;
     assert_eq!(patch.0.as_u16(), 200, "{}", patch.1);
-    let bad = app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, json!({"queue_expiry_days": 99})).await;
+    let bad =
+        app.patch(&format!("/api/v1/domains/{}", t.domain_id), &t.org_admin, json!({"queue_expiry_days": 99})).await;
     assert_eq!(bad.0.as_u16(), 422);
     let (_, snapshot) = app.get("/api/v1/worker/policy", &node).await;
     let domain = snapshot["domains"].as_array().unwrap().iter().find(|d| d["name"] == "cont.test").unwrap().clone();

@@ -31,10 +31,17 @@ impl Draft {
     fn reply(m: &ArchiveMessage, me: &str, all: bool) -> Draft {
         let mut cc: Vec<String> = Vec::new();
         if all {
-            cc = m.item.recipients.iter().filter(|r| !r.eq_ignore_ascii_case(me) && **r != m.item.sender).cloned().collect();
+            cc = m
+                .item
+                .recipients
+                .iter()
+                .filter(|r| !r.eq_ignore_ascii_case(me) && **r != m.item.sender)
+                .cloned()
+                .collect();
         }
         // Answering one's own sent message goes to its recipients again.
-        let to = if m.item.sender.eq_ignore_ascii_case(me) { m.item.recipients.join(", ") } else { m.item.sender.clone() };
+        let to =
+            if m.item.sender.eq_ignore_ascii_case(me) { m.item.recipients.join(", ") } else { m.item.sender.clone() };
         Draft {
             to,
             cc: cc.join(", "),
@@ -62,7 +69,11 @@ impl Draft {
 }
 
 fn prefixed(prefix: &str, subject: &str) -> String {
-    if subject.to_lowercase().starts_with(&prefix.to_lowercase()) { subject.to_string() } else { format!("{prefix}{subject}") }
+    if subject.to_lowercase().starts_with(&prefix.to_lowercase()) {
+        subject.to_string()
+    } else {
+        format!("{prefix}{subject}")
+    }
 }
 
 fn quoted(m: &ArchiveMessage) -> String {
@@ -93,7 +104,8 @@ pub fn ArchivePage() -> impl IntoView {
     let params = leptos_router::hooks::use_query_map();
     let query = params.read_untracked();
     let user_id = query.get("user_id").unwrap_or_default();
-    let mailbox = RwSignal::new(if query.get("mailbox").as_deref() == Some("sent") { Mailbox::Sent } else { Mailbox::Inbox });
+    let mailbox =
+        RwSignal::new(if query.get("mailbox").as_deref() == Some("sent") { Mailbox::Sent } else { Mailbox::Inbox });
     let opened = RwSignal::new(query.get("open"));
     drop(query);
     let search = RwSignal::new(String::new());
@@ -285,8 +297,16 @@ fn Reader(
             }.into_any()
         }
     };
+    // Keyboard users land on the message they opened (Escape closes it again).
+    let pane = NodeRef::<leptos::html::Section>::new();
+    Effect::new(move |_| {
+        if let Some(el) = pane.get() {
+            let _ = el.focus();
+            el.scroll_into_view();
+        }
+    });
     view! {
-        <section class="panel" id="reader" aria-label="Message" tabindex="-1"
+        <section class="panel" id="reader" aria-label="Message" tabindex="-1" node_ref=pane
             on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { on_close.run(()) }>
             <div class="panel-head">
                 <h2>"Message"</h2>

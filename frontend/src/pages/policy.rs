@@ -1,7 +1,6 @@
 //! An organisation's filtering policy, as its admins edit it: spam thresholds, attachments,
-//! DMARC, back-scatter, greylisting, block-list action, quarantine retention and secure
-//! release. Fields the worker does not apply yet (outbound limit, archive retention) are not
-//! shown, and are kept as they are when the form is saved.
+//! DMARC, back-scatter, greylisting, block-list action, quarantine and archive retention,
+//! the hourly send limit of the Live Archive, and secure release.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -50,7 +49,6 @@ fn Choice(
 
 #[component]
 fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
-    let kept = StoredValue::new(policy.clone());
     let quarantine_at = RwSignal::new(policy.quarantine_threshold.to_string());
     let reject_at = RwSignal::new(policy.reject_threshold.to_string());
     let extensions = RwSignal::new(policy.blocked_extensions.join(", "));
@@ -61,6 +59,8 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
     let dmarc = RwSignal::new(wire_name(&policy.dmarc_action));
     let block = RwSignal::new(wire_name(&policy.block_action));
     let retention = RwSignal::new(policy.quarantine_retention_days.to_string());
+    let archive_days = RwSignal::new(policy.archive_retention_days.to_string());
+    let hourly = RwSignal::new(policy.outbound_hourly_limit.to_string());
     let secure_release = RwSignal::new(policy.secure_release);
     let failure = RwSignal::new(None::<api::ApiError>);
     let local_error = RwSignal::new(None::<(&'static str, String)>);
@@ -80,6 +80,11 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
                 .trim()
                 .parse::<u32>()
                 .map_err(|_| ("quarantine_retention_days", "Enter whole days".to_string()))?;
+            let whole = |field: &'static str, text: String| {
+                text.trim().parse::<u32>().map_err(|_| (field, "Enter a whole number".to_string()))
+            };
+            let archive_retention_days = whole("archive_retention_days", archive_days.get())?;
+            let outbound_hourly_limit = whole("outbound_hourly_limit", hourly.get())?;
             Ok::<_, (&'static str, String)>(Policy {
                 quarantine_threshold,
                 reject_threshold,
@@ -96,8 +101,9 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
                 dmarc_action: from_wire_name(&dmarc.get()).unwrap_or_default(),
                 block_action: from_wire_name(&block.get()).unwrap_or_default(),
                 quarantine_retention_days: days,
+                archive_retention_days,
+                outbound_hourly_limit,
                 secure_release: secure_release.get(),
-                ..kept.get_value()
             })
         })();
         let body = match parsed {
@@ -107,8 +113,7 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
         local_error.set(None);
         spawn_local(async move {
             match api::put::<_, Policy>(&path.get_value(), &body).await {
-                Ok(policy) => {
-                    kept.set_value(policy);
+                Ok(_) => {
                     failure.set(None);
                     saved.set(true);
                 }
@@ -125,7 +130,14 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
                 .or_else(|| field_error(&failure.get(), &format!("policy.{field}")))
         })
     };
-    let fields = ["quarantine_threshold", "reject_threshold", "blocked_extensions", "quarantine_retention_days"];
+    let fields = [
+        "quarantine_threshold",
+        "reject_threshold",
+        "blocked_extensions",
+        "quarantine_retention_days",
+        "archive_retention_days",
+        "outbound_hourly_limit",
+    ];
     view! {
         <form on:submit=save novalidate>
             {move || general_error(&failure.get(), &fields.map(|f| format!("policy.{f}")).iter().map(String::as_str).collect::<Vec<_>>())
@@ -149,6 +161,10 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
             <Check label="Greylisting" value=greylisting hint="unknown senders are asked to try again in a few minutes"/>
             <Field id="p-retention" label="Keep quarantined mail (days)" value=retention error=error_of("quarantine_retention_days")
                 hint="1 to 365"/>
+            <Field id="p-archive-retention" label="Keep mail in the Live Archive (days)" value=archive_days
+                error=error_of("archive_retention_days") hint="1 to 365"/>
+            <Field id="p-hourly" label="Messages a user may send from the Live Archive per hour" value=hourly
+                error=error_of("outbound_hourly_limit") hint="0: the platform's limit of 200"/>
             <Check label="Secure release" value=secure_release hint="digest links open the web app, where users sign in before releasing"/>
             <button class="btn btn-primary" type="submit">"Save policy"</button>
             <Show when=move || saved.get()><span class="saved" role="status">"Policy saved"</span></Show>

@@ -259,7 +259,9 @@ fn PreviewPane(id: String, on_close: Callback<()>) -> impl IntoView {
     let body = move || match preview.get() {
         Load::Loading => view! { <Spinner/> }.into_any(),
         Load::Failed(e) => view! { <ErrorNote error=e/> }.into_any(),
-        Load::Ready(p) => view! { <MessageBody preview=p on_show_images=Callback::new(show_images.clone())/> }.into_any(),
+        Load::Ready(p) => {
+            view! { <MessageBody preview=p on_show_images=Callback::new(show_images.clone())/> }.into_any()
+        }
     };
     view! {
         <section class="panel" id="preview" aria-label="Message preview">

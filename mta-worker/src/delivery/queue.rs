@@ -403,7 +403,8 @@ fn note_on_board(board: &Board, route: &Route, outcomes: &[(String, Outcome)]) {
     let Target::Customer { domain, .. } = &route.target else { return };
     if outcomes.iter().any(|(_, o)| matches!(o, Outcome::Delivered(_))) {
         board.reached(domain);
-    } else if let Some((_, Outcome::Deferred(text))) = outcomes.iter().find(|(_, o)| matches!(o, Outcome::Deferred(_))) {
+    } else if let Some((_, Outcome::Deferred(text))) = outcomes.iter().find(|(_, o)| matches!(o, Outcome::Deferred(_)))
+    {
         board.failed(domain, text);
     }
 }

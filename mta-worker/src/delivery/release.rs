@@ -85,7 +85,8 @@ async fn send_from_archive(delivery: &Delivery, job: &WorkerJob, raw: Vec<u8>) -
         if job.recipients.is_empty() { vec![job.recipient.clone()] } else { job.recipients.clone() };
     let policy = delivery.policy.get();
     let headers = mail_parser::MessageParser::new().parse_headers(&raw);
-    let subject = headers.as_ref().and_then(|m| m.subject()).map(|s| moat_openapi::bounded(s, moat_openapi::MAX_SUBJECT_CHARS));
+    let subject =
+        headers.as_ref().and_then(|m| m.subject()).map(|s| moat_openapi::bounded(s, moat_openapi::MAX_SUBJECT_CHARS));
     let message_id = headers.as_ref().and_then(|m| m.message_id()).unwrap_or_default().to_string();
     drop(headers);
     let first = recipients.first().ok_or_else(|| WorkerError::Usage("an archive send without recipients".into()))?;

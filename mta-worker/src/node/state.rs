@@ -12,6 +12,7 @@ use crate::connection::limits::Limits;
 use crate::connection::reputation::Reputation;
 use crate::content::rspamd::Rspamd;
 use crate::content::scan::Scanner;
+use crate::delivery::archive::Archive;
 use crate::delivery::queue::{Delivery, Queue};
 use crate::delivery::spool::Spool;
 use crate::envelope::backscatter::RelayedIds;
@@ -21,7 +22,6 @@ use crate::policy::Policy;
 use crate::upstream::client::ApiClient;
 use crate::upstream::outbox::Outbox;
 use crate::upstream::uploads::Uploads;
-use crate::delivery::archive::Archive;
 
 #[derive(Clone)]
 pub struct Worker(Arc<WorkerInner>);
