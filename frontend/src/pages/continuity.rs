@@ -130,7 +130,7 @@ pub fn DeliveryPanel(domain: Domain) -> impl IntoView {
             </div>
             <form class="inline-form" on:submit=save_expiry>
                 <Field id="queue-expiry" label="Days mail may wait before it is returned (empty: the default)" value=expiry error=expiry_error/>
-                <button class="btn" type="submit">"Save"</button>
+                <button class="btn" type="submit">"Save queue expiry"</button>
             </form>
             {move || notice.get().map(|n| view! { <p class="saved" role="status">{n}</p> })}
             {move || crate::components::general_error(&failure.get(), &["queue_expiry_days"]).map(|e| view! { <ErrorNote error=e/> })}
