@@ -1,7 +1,8 @@
 -- The Live Archive (SQLite): one row per archived message and organisation (raw bytes in
 -- the blob store), one row per mailbox it is in; its delivery state is that of the tracked
 -- route named by `tracking_id`. `search_text` is the lower-cased sender, recipients,
--- subject and start of the text that archive search looks in.
+-- subject and start of the text that archive search looks in; it is kept on the mailbox
+-- row, so a search walks one user's rows through one index and reads nothing else.
 CREATE TABLE archive_messages (
     id              TEXT PRIMARY KEY NOT NULL,
     org_id          BLOB NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
@@ -12,7 +13,6 @@ CREATE TABLE archive_messages (
     message_id      TEXT NOT NULL,
     thread_id       TEXT NOT NULL,
     snippet         TEXT NOT NULL,
-    search_text     TEXT NOT NULL,
     has_attachments BOOLEAN NOT NULL,
     size            BIGINT NOT NULL,
     received_at     TEXT NOT NULL,
@@ -27,6 +27,7 @@ CREATE TABLE archive_mailboxes (
     user_id      BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     mailbox      TEXT NOT NULL,
     tracking_id  TEXT NOT NULL,
+    search_text  TEXT NOT NULL,
     received_at  TEXT NOT NULL,
     PRIMARY KEY (archive_id, user_id, mailbox)
 );

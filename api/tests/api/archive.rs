@@ -317,3 +317,27 @@ async fn a_domains_continuity_state_comes_from_the_workers_reports_and_admins_ca
     // /auth/me names the user's domain, for the banner.
     assert_eq!(app.get("/api/v1/auth/me", &t.user).await.1["domain_id"], t.domain_id.as_str());
 }
+
+#[tokio::test]
+async fn pages_of_a_mailbox_count_every_match() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "pages").await;
+    let node = node_token(&app).await;
+    for n in 1..=5 {
+        let word = if n % 2 == 0 { "even" } else { "odd" };
+        let body = raw("a@partner.test", "user@pages.test", &format!("Note {n}"), &format!("n{n}@p"), "", word);
+        archive_inbound(&app, &node, &t, &format!("20261201000000FFFFFFFFFFF{n}"), "user@pages.test", body).await;
+    }
+    for (path, total, shown) in [
+        ("/api/v1/archive?per_page=2", 5, 2),
+        ("/api/v1/archive?per_page=2&page=3", 5, 1),
+        ("/api/v1/archive?per_page=2&page=4", 5, 0),
+        ("/api/v1/archive?per_page=2&q=odd", 3, 2),
+        ("/api/v1/archive?per_page=2&q=odd&page=2", 3, 1),
+        ("/api/v1/archive?per_page=2&q=even", 2, 2),
+    ] {
+        let (_, list) = app.get(path, &t.user).await;
+        assert_eq!((list["total"].as_i64(), items(&list).len()), (Some(total), shown), "{path}: {list}");
+    }
+}
