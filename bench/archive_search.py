@@ -10,18 +10,15 @@ Usage: python3 bench/archive_search.py TARGET_DIR [--rows 1000000] [--orgs 1000]
 
 import os
 import random
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from search import ORGS, PG_URL, ROWS, api, call, login  # noqa: E402
-from mta_test import free_port  # noqa: E402
+import search  # noqa: E402
+from search import ORGS, ROWS, login, time_searches  # noqa: E402
 
 WORDS = "invoice meeting report offer update order payment delivery account password statement newsletter".split()
 USERS_PER_ORG = 5
@@ -68,12 +65,13 @@ def seed_sqlite(path, demo):
     generated = list(rows(org_ids, users, demo["org"], demo["user"]))
     db.executemany(
         "INSERT INTO archive_messages (id, org_id, direction, sender, recipients, subject, message_id, thread_id, snippet, "
-        "search_text, has_attachments, size, received_at, blob_key) VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, 0, 3000, ?, 'none')",
-        ((i, o.bytes, s, r, subj, f"{i}@gen", f"{i}@gen", snip, text, at.isoformat())
+        "has_attachments, size, received_at, blob_key) VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, 0, 3000, ?, 'none')",
+        ((i, o.bytes, s, r, subj, f"{i}@gen", f"{i}@gen", snip, at.isoformat())
          for i, o, u, mb, s, r, subj, snip, text, at in generated))
     db.executemany(
-        "INSERT INTO archive_mailboxes (archive_id, user_id, mailbox, tracking_id, received_at) VALUES (?, ?, ?, ?, ?)",
-        ((i, u.bytes, mb, f"{i}.1", at.isoformat()) for i, o, u, mb, s, r, subj, snip, text, at in generated))
+        "INSERT INTO archive_mailboxes (archive_id, user_id, mailbox, tracking_id, search_text, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        ((i, u.bytes, mb, f"{i}.1", text, at.isoformat()) for i, o, u, mb, s, r, subj, snip, text, at in generated))
     db.executemany(
         "INSERT INTO tracked_messages (id, org_id, node_id, direction, sender, recipients, subject, message_id, size, "
         "client_ip, status, verdict, reasons, attempts, last_error, received_at, updated_at) VALUES "
@@ -101,11 +99,11 @@ def seed_postgres(url, demo):
     generated = list(rows(org_ids, users, demo["org"], demo["user"]))
     esc = lambda t: t.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
     psql("COPY archive_messages (id, org_id, direction, sender, recipients, subject, message_id, thread_id, snippet, "
-         "search_text, has_attachments, size, received_at, blob_key) FROM STDIN",
-         "".join(f"{i}\t{o}\tinbound\t{s}\t{r}\t{subj}\t{i}@gen\t{i}@gen\t{esc(snip)}\t{esc(text)}\tf\t3000\t{at.isoformat()}\tnone\n"
+         "has_attachments, size, received_at, blob_key) FROM STDIN",
+         "".join(f"{i}\t{o}\tinbound\t{s}\t{r}\t{subj}\t{i}@gen\t{i}@gen\t{esc(snip)}\tf\t3000\t{at.isoformat()}\tnone\n"
                  for i, o, u, mb, s, r, subj, snip, text, at in generated))
-    psql("COPY archive_mailboxes (archive_id, user_id, mailbox, tracking_id, received_at) FROM STDIN",
-         "".join(f"{i}\t{u}\t{mb}\t{i}.1\t{at.isoformat()}\n" for i, o, u, mb, s, r, subj, snip, text, at in generated))
+    psql("COPY archive_mailboxes (archive_id, user_id, mailbox, tracking_id, search_text, received_at) FROM STDIN",
+         "".join(f"{i}\t{u}\t{mb}\t{i}.1\t{esc(text)}\t{at.isoformat()}\n" for i, o, u, mb, s, r, subj, snip, text, at in generated))
     psql("COPY tracked_messages (id, org_id, direction, sender, recipients, subject, message_id, size, client_ip, status, "
          "verdict, reasons, attempts, received_at, updated_at) FROM STDIN",
          "".join(f"{i}.1\t{o}\tinbound\t{s}\t{r}\t{subj}\t{i}@gen\t3000\t192.0.2.1\tdelivered\tdeliver\t[]\t1\t{at.isoformat()}\t{at.isoformat()}\n"
@@ -126,50 +124,7 @@ def measure(port, demo):
         ("user: Inbox, q=invoice, page 5", user, "/api/v1/archive?q=invoice&page=5"),
         ("org admin: the user's Inbox, q=payment (audited)", org_admin, f"/api/v1/archive?q=payment&{other}"),
     ]
-    results = []
-    for label, token, path in searches:
-        first = call(port, path, token)
-        assert first and "total" in first, (path, first)
-        times = []
-        for _ in range(REPEAT):
-            started = time.perf_counter()
-            call(port, path, token)
-            times.append(time.perf_counter() - started)
-        times.sort()
-        results.append((label, first["total"], times[len(times) // 2], times[int(len(times) * 0.95) - 1]))
-    return results
-
-
-def run(backend):
-    work = tempfile.mkdtemp(prefix=f"moat-archive-{backend}-")
-    port = free_port()
-    if backend == "SQLite":
-        url = f"sqlite:{work}/moat.db"
-    else:
-        name = f"moat_archive_bench_{os.getpid()}"
-        subprocess.run(["psql", "-X", "-q", PG_URL, "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    proc = api(url, work, port)
-    me = call(port, "/api/v1/auth/me", login(port, "user@example.test", "moat-demo-user"))
-    demo = {"org": uuid.UUID(me["reach"]["org_id"]), "user": uuid.UUID(me["user"]["id"])}
-    proc.terminate()
-    proc.wait()
-    started = time.time()
-    if backend == "SQLite":
-        seed_sqlite(f"{work}/moat.db", demo)
-    else:
-        seed_postgres(url, demo)
-    seeded = time.time() - started
-    proc = api(url, work, port)
-    try:
-        time.sleep(6)  # the digest job gives the new users their default schedule first
-        return seeded, measure(port, demo)
-    finally:
-        proc.terminate()
-        proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
-        if backend != "SQLite":
-            subprocess.run(["psql", "-X", "-q", PG_URL, "-c", f"DROP DATABASE {name}"], capture_output=True)
+    return time_searches(port, searches, REPEAT)
 
 
 def main():
@@ -181,7 +136,8 @@ def main():
     print("| Backend | Search | Matches | p50 | p95 |")
     print("|---|---|---|---|---|")
     for backend in ("SQLite", "PostgreSQL"):
-        seeded, results = run(backend)
+        # The digest job first gives the new users their default schedule.
+        seeded, results = search.run(backend, seed_sqlite, seed_postgres, measure, settle=6)
         for label, total, p50, p95 in results:
             print(f"| {backend} | {label} | {total:,} | {p50 * 1000:.1f} ms | {p95 * 1000:.1f} ms |", flush=True)
         print(f"| {backend} | (seeding {ROWS:,} messages took {seeded:.0f} s) | | | |", flush=True)

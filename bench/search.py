@@ -114,7 +114,7 @@ def seed_postgres(url, demo):
     psql("ANALYZE")
 
 
-def measure(port):
+def measure(port, demo):
     admin = login(port, "admin@moat.test", "moat-demo-admin")
     org_admin = login(port, "admin@example.test", "moat-demo-orgadmin")
     user = login(port, "user@example.test", "moat-demo-user")
@@ -127,12 +127,17 @@ def measure(port):
         ("org admin: quarantine, newest page", org_admin, "/api/v1/quarantine"),
         ("user: quarantine, q=statement", user, "/api/v1/quarantine?q=statement"),
     ]
+    return time_searches(port, searches)
+
+
+def time_searches(port, searches, repeat=REPEAT):
+    """Each (label, token, path) asked once to warm up, then `repeat` times: (label, total, p50, p95)."""
     results = []
     for label, token, path in searches:
         first = call(port, path, token)
         assert first and "total" in first, (path, first)
         times = []
-        for _ in range(REPEAT):
+        for _ in range(repeat):
             started = time.perf_counter()
             call(port, path, token)
             times.append(time.perf_counter() - started)
@@ -141,13 +146,14 @@ def measure(port):
     return results
 
 
-def run(backend):
+def run(backend, seed_sqlite=seed_sqlite, seed_postgres=seed_postgres, measure=measure, settle=0.0):
+    """Seeds a fresh database of `backend` around the demo tenant, then measures on it."""
     work = tempfile.mkdtemp(prefix=f"moat-search-{backend}-")
     port = free_port()
     if backend == "SQLite":
         url = f"sqlite:{work}/moat.db"
     else:
-        name = f"moat_bench_{os.getpid()}"
+        name = f"moat_bench_{os.getpid()}_{int(time.time())}"
         subprocess.run(["psql", "-X", "-q", PG_URL, "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
         url = PG_URL.rsplit("/", 1)[0] + "/" + name
     proc = api(url, work, port)
@@ -163,7 +169,8 @@ def run(backend):
     seeded = time.time() - started
     proc = api(url, work, port)
     try:
-        return seeded, measure(port)
+        time.sleep(settle)
+        return seeded, measure(port, demo)
     finally:
         proc.terminate()
         proc.wait()

@@ -122,16 +122,12 @@ def test_while_the_server_is_down_mail_is_read_and_answered_in_the_archive(sy):
 
 
 def test_outbound_mail_of_a_customer_server_lands_in_the_senders_sent_folder(sy):
-    import smtplib
     status, body = sy.http("POST", f"/api/v1/orgs/{sy.org_id}/provision", sy.admin, {"allowed_ips": ["127.0.0.3"]})
     assert status == 200, body
     time.sleep(0.5)
     user = sy.login("user@example.test", "moat-demo-user")
-    s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.3", 0))
-    s.ehlo("exchange.example.test")
-    s.sendmail("user@example.test", ["partner@ext.test"],
-               b"From: user@example.test\r\nTo: partner@ext.test\r\nSubject: relayed and kept\r\n\r\nhello partner\r\n")
-    s.quit()
+    sy.relay("127.0.0.3", "user@example.test", ["partner@ext.test"],
+             b"From: user@example.test\r\nTo: partner@ext.test\r\nSubject: relayed and kept\r\n\r\nhello partner\r\n")
     wait_for(lambda: sy.foreign.with_subject("relayed and kept"), what="relayed to the MX")
     kept = wait_for(lambda: [m for m in one(sy, user, "relayed and kept", "sent") if m["state"] == "delivered"],
                     what="in Sent, delivered")[0]

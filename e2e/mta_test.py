@@ -270,6 +270,13 @@ class System:
         s.quit()
         return msg.encode()
 
+    def relay(self, source, sender, rcpts, data):
+        """Sends as a customer's own server at `source` (a loopback address) relaying out."""
+        s = smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10, source_address=(source, 0))
+        s.ehlo("exchange.example.test")
+        s.sendmail(sender, rcpts, data)
+        s.quit()
+
     def close(self):
         for p in (self.worker, self.api):
             if p and p.poll() is None:
@@ -495,10 +502,8 @@ def test_customer_servers_relay_outbound_through_mx(sy):
 
     wait_for(lambda: relay_code("127.0.0.2") == 250, what="relay allowed for the customer's server")
     assert relay_code("127.0.0.1") == 550
-    s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
-    s.ehlo("exchange.example.test")
-    s.sendmail("user@example.test", ["friend@ext.test"], b"From: user@example.test\r\nSubject: outbound via mx\r\n\r\nhi friend\r\n")
-    s.quit()
+    sy.relay("127.0.0.2", "user@example.test", ["friend@ext.test"],
+             b"From: user@example.test\r\nSubject: outbound via mx\r\n\r\nhi friend\r\n")
     got = wait_for(lambda: sy.foreign.with_subject("outbound via mx"), what="outbound delivery to the MX")[0]
     assert got["to"] == ["friend@ext.test"], got["to"]
     assert got["from"].startswith("prvs=") and got["from"].endswith("=user@example.test"), got["from"]  # BATV-signed
@@ -506,11 +511,8 @@ def test_customer_servers_relay_outbound_through_mx(sy):
     assert t[0]["direction"] == "outbound"
     # Reverse whitelist: the user wrote to friend@ext.test, so a spammy reply is delivered;
     # an auto-reply to someone else creates no entry, so that someone's spam is quarantined.
-    s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
-    s.ehlo("exchange.example.test")
-    s.sendmail("user@example.test", ["stranger@ext.test"],
-               b"From: user@example.test\r\nSubject: out of office\r\nAuto-Submitted: auto-replied\r\n\r\naway\r\n")
-    s.quit()
+    sy.relay("127.0.0.2", "user@example.test", ["stranger@ext.test"],
+             b"From: user@example.test\r\nSubject: out of office\r\nAuto-Submitted: auto-replied\r\n\r\naway\r\n")
     wait_for(lambda: sy.foreign.with_subject("out of office"), what="auto-reply delivered")
     gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
     wait_for(lambda: "friend@ext.test" in str(sy.http("GET", "/api/v1/worker/policy", sy.node_token)[1]["correspondents"]),

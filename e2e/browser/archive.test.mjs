@@ -7,24 +7,12 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { bin, freePort, launchBrowser, shots, startApi } from "./moat.mjs";
+import { bin, client, freePort, launchBrowser, shots, startApi } from "./moat.mjs";
 
 let server, worker, browser, base, dataDir, env, smtpPort;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function api(method, path, token, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function token(email, password) {
-  return (await api("POST", "/auth/login", null, { email, password })).body.access_token;
-}
+let api, token;
 
 async function until(what, f, ms = 30000) {
   const end = Date.now() + ms;
@@ -38,6 +26,7 @@ async function until(what, f, ms = 30000) {
 
 before(async () => {
   ({ server, base, dataDir, env } = await startApi("moat-archive-"));
+  ({ api, token } = client(base));
   const nodeToken = execFileSync(bin, ["node", "create", "--name", "browser-mx"], { env, cwd: dataDir })
     .toString().trim().split("\n").pop();
   // The demo domain's server is down: nothing listens on its port.

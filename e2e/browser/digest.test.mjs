@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bin, freePort, launchBrowser, root, shots, startApi } from "./moat.mjs";
+import { bin, client, freePort, launchBrowser, root, shots, startApi } from "./moat.mjs";
 
 let server, sink, browser, base, dataDir, inbox, clock, env;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -22,6 +22,7 @@ before(async () => {
     MOAT_SMTP_RELAY_TLS: "none",
     MOAT_CLOCK_FILE: join(dir, "clock"),
   })));
+  ({ api, token } = client(base));
   inbox = join(dataDir, "inbox");
   clock = join(dataDir, "clock");
   sink = spawn("python3", [join(root, "infra/dev/demo-mailserver.py"), String(smtpPort), inbox], { stdio: "inherit" });
@@ -35,20 +36,7 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function api(method, path, token, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function token(email, password) {
-  const { body } = await api("POST", "/auth/login", null, { email, password });
-  return body.access_token;
-}
+let api, token;
 
 /// Sets the API's clock to `local` (YYYY-MM-DDTHH:MM) in Tokyo (UTC+9, no DST).
 function setTokyoClock(local) {

@@ -54,3 +54,19 @@ export const launchBrowser = () =>
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync"],
   });
+
+/// JSON calls to the API at `base` (`api(method, path, token, body)` answers `{status, body}`),
+/// and a login that answers the access token.
+export function client(base) {
+  async function api(method, path, token, body) {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+  const token = async (email, password) => (await api("POST", "/auth/login", null, { email, password })).body.access_token;
+  return { api, token };
+}

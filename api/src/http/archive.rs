@@ -47,10 +47,6 @@ pub async fn upload(
     _node: WorkerNode,
     ApiJson(a): ApiJson<ArchiveUpload>,
 ) -> ApiResult<StatusCode> {
-    if a.id.is_empty() || a.id.len() > 200 || !a.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    {
-        return Err(ApiError::invalid("id", "id must be 1 to 200 letters, digits, dots or dashes"));
-    }
     if a.mailboxes.is_empty() || a.mailboxes.len() > MAX_MAILBOXES {
         return Err(ApiError::invalid("mailboxes", format!("give 1 to {MAX_MAILBOXES} mailboxes")));
     }
@@ -61,10 +57,7 @@ pub async fn upload(
     {
         return Err(ApiError::invalid(&format!("mailboxes[{i}]"), "address or tracking_id out of bounds"));
     }
-    let raw = STANDARD.decode(a.raw_base64.as_bytes()).map_err(|_| ApiError::invalid("raw_base64", "not base64"))?;
-    if state.store.get_org(Scope::Platform, a.org_id).await?.is_none() {
-        return Err(ApiError::invalid("org_id", "no such organisation"));
-    }
+    let raw = super::quarantine::upload_raw(&state, &a.id, a.org_id, &a.raw_base64).await?;
     let facts = facts::of(&raw, &bounded(&a.sender, MAX_ADDRESS_CHARS));
     let blob_key = format!("a-{}.eml", a.id);
     state.blobs.put(&blob_key, raw.clone()).await?;

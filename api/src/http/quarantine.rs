@@ -32,18 +32,24 @@ pub async fn upload(
     q.subject = bounded(&q.subject, MAX_SUBJECT_CHARS);
     q.sender = bounded(&q.sender, MAX_ADDRESS_CHARS);
     q.message_id = bounded(&q.message_id, MAX_MESSAGE_ID_CHARS);
-    if q.id.is_empty() || q.id.len() > 200 || !q.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-    {
-        return Err(ApiError::invalid("id", "id must be 1 to 200 letters, digits, dots or dashes"));
-    }
-    let raw = STANDARD.decode(q.raw_base64.as_bytes()).map_err(|_| ApiError::invalid("raw_base64", "not base64"))?;
-    if state.store.get_org(Scope::Platform, q.org_id).await?.is_none() {
-        return Err(ApiError::invalid("org_id", "no such organisation"));
-    }
+    let raw = upload_raw(&state, &q.id, q.org_id, &q.raw_base64).await?;
     let blob_key = format!("q-{}.eml", q.id);
     state.blobs.put(&blob_key, raw.clone()).await?;
     let created = state.store.insert_quarantine(&q, raw.len() as i64, &blob_key).await?;
     Ok(if created { StatusCode::CREATED } else { StatusCode::OK })
+}
+
+/// The raw bytes of a worker's upload (quarantine or archive copy), once its id (which names
+/// a blob) and its organisation are checked.
+pub async fn upload_raw(state: &AppState, id: &str, org_id: uuid::Uuid, raw_base64: &str) -> ApiResult<Vec<u8>> {
+    if id.is_empty() || id.len() > 200 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+        return Err(ApiError::invalid("id", "id must be 1 to 200 letters, digits, dots or dashes"));
+    }
+    let raw = STANDARD.decode(raw_base64.as_bytes()).map_err(|_| ApiError::invalid("raw_base64", "not base64"))?;
+    if state.store.get_org(Scope::Platform, org_id).await?.is_none() {
+        return Err(ApiError::invalid("org_id", "no such organisation"));
+    }
+    Ok(raw)
 }
 
 /// Quarantined messages within the caller's reach, newest first.

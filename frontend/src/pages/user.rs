@@ -103,6 +103,7 @@ fn UserForm(user: User) -> impl IntoView {
                 <button class="btn" on:click=move |_| action("reset-settings", "Settings reset")>"Reset settings"</button>
                 <Show when=move || org_user>
                     <A href=format!("/quarantine?user_id={id}")>"Open this user's quarantine"</A>
+                    <A href=format!("/archive?user_id={id}")>"Open this user's Live Archive"</A>
                 </Show>
                 <DeleteButton label="Delete user" on_confirm=delete/>
             </div>

@@ -151,3 +151,71 @@ pub fn uploads(msg: &QueuedMessage, raw: &[u8]) -> Vec<ArchiveUpload> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::routes::{RcptState, Route, RouteRcpt};
+    use moat_openapi::TlsMode;
+
+    fn route(n: usize, org: Option<Uuid>, target: Target, rcpts: &[&str]) -> Route {
+        Route {
+            tracking_id: format!("20260101000000ABCDEF123456.{n}"),
+            org_id: org,
+            target,
+            recipients: rcpts
+                .iter()
+                .map(|a| RouteRcpt { address: a.to_string(), state: RcptState::Pending, response: None })
+                .collect(),
+            failures: 0,
+            next_attempt_at: chrono::Utc::now(),
+            last_error: None,
+        }
+    }
+
+    fn customer(domain: &str) -> Target {
+        Target::Customer { domain: domain.into(), host: "192.0.2.1".into(), port: 25, tls: TlsMode::None }
+    }
+
+    #[test]
+    fn one_upload_per_organisation_with_inbox_rows_and_the_senders_sent_row() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut msg = QueuedMessage::generated(
+            "ann@a.test",
+            "mx.test",
+            Direction::Outbound,
+            "hi",
+            3,
+            (Target::Mx { domain: "ext.test".into() }, Some(a)),
+            "x@ext.test",
+        );
+        msg.routes.push(route(2, Some(a), customer("a.test"), &["bob@a.test", "cy@a.test"]));
+        msg.routes.push(route(3, Some(b), customer("b.test"), &["dee@b.test"]));
+        let uploads = uploads(&msg, b"raw");
+        assert_eq!(uploads.len(), 2, "one per organisation");
+        let of = |org| uploads.iter().find(|u| u.org_id == org).unwrap();
+        let rows = |org| of(org).mailboxes.iter().map(|m| (m.address.as_str(), m.mailbox)).collect::<Vec<_>>();
+        assert_eq!(
+            rows(a),
+            [("bob@a.test", Mailbox::Inbox), ("cy@a.test", Mailbox::Inbox), ("ann@a.test", Mailbox::Sent)]
+        );
+        assert_eq!(rows(b), [("dee@b.test", Mailbox::Inbox)]);
+        assert_eq!(of(a).mailboxes[2].tracking_id, msg.routes[0].tracking_id, "Sent follows the outbound route");
+        assert_ne!(of(a).id, of(b).id);
+        assert!(uploads.iter().all(|u| u.raw_base64 == "cmF3"));
+    }
+
+    #[test]
+    fn inbound_mail_to_external_routes_only_is_not_archived() {
+        let msg = QueuedMessage::generated(
+            "",
+            "mx.test",
+            Direction::Inbound,
+            "bounce",
+            3,
+            (Target::Mx { domain: "ext.test".into() }, None),
+            "x@ext.test",
+        );
+        assert!(uploads(&msg, b"raw").is_empty());
+    }
+}

@@ -125,31 +125,9 @@ async fn send_from_archive(delivery: &Delivery, job: &WorkerJob, raw: Vec<u8>) -
     if let Err(err) = delivery.archive.keep(&delivery.spool, &msg).await {
         tracing::warn!(%err, id = %msg.id, "cannot keep the archive copy of a sent message");
     }
-    let _ = delivery.outbox.record(sent_events(&msg)).await;
+    let events = msg.routes.iter().flat_map(|r| msg.arrival_events(r, moat_openapi::Verdict::Deliver, Vec::new()));
+    let _ = delivery.outbox.record(events.collect()).await;
     delivery.queue.enqueue(&msg);
     tracing::info!(id = %msg.id, job = %job.id, rcpts = recipients.len(), "archive send queued");
     Ok(())
-}
-
-/// `received` and `verdict` (deliver) events for every route of a message sent from the archive.
-fn sent_events(msg: &QueuedMessage) -> Vec<moat_openapi::MessageEvent> {
-    use crate::upstream::outbox::event;
-    use moat_openapi::{EventDetail, EventKind, Verdict};
-    let mut events = Vec::new();
-    for route in &msg.routes {
-        let detail = EventDetail {
-            direction: Some(Direction::Outbound),
-            sender: Some(msg.sender.clone()),
-            recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
-            subject: Some(msg.subject.clone()),
-            message_id: Some(msg.message_id.clone()),
-            size: Some(msg.size as i64),
-            client_ip: Some(msg.client_ip.clone()),
-            ..Default::default()
-        };
-        events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
-        let verdict = EventDetail { verdict: Some(Verdict::Deliver), ..Default::default() };
-        events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, verdict));
-    }
-    events
 }

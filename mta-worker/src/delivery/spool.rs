@@ -81,6 +81,34 @@ impl QueuedMessage {
     }
 }
 
+impl QueuedMessage {
+    /// The `received` and `verdict` events of one copy (route) of this message.
+    pub fn arrival_events(
+        &self,
+        route: &Route,
+        verdict: moat_openapi::Verdict,
+        reasons: Vec<String>,
+    ) -> [moat_openapi::MessageEvent; 2] {
+        use crate::upstream::outbox::event;
+        use moat_openapi::{EventDetail, EventKind};
+        let received = EventDetail {
+            direction: Some(self.direction),
+            sender: Some(self.sender.clone()),
+            recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
+            subject: Some(self.subject.clone()),
+            message_id: Some(self.message_id.clone()),
+            size: Some(self.size as i64),
+            client_ip: Some(self.client_ip.clone()),
+            ..Default::default()
+        };
+        let judged = EventDetail { verdict: Some(verdict), reasons, ..Default::default() };
+        [
+            event(&route.tracking_id, EventKind::Received, route.org_id, received),
+            event(&route.tracking_id, EventKind::Verdict, route.org_id, judged),
+        ]
+    }
+}
+
 /// A new spool id: time-ordered, unique.
 pub fn new_id() -> String {
     format!("{}{}", Utc::now().format("%Y%m%d%H%M%S"), &Uuid::new_v4().simple().to_string()[..12]).to_uppercase()

@@ -4,7 +4,7 @@
 //! the quarantine and kept copies durable in the spool, record events, and learn from it.
 
 use chrono::Utc;
-use moat_openapi::{Direction, EventDetail, EventKind, Verdict};
+use moat_openapi::{Direction, Verdict};
 
 use super::Session;
 use crate::common::error::WorkerResult;
@@ -12,7 +12,6 @@ use crate::content::authn::{Envelope, authenticate, strip_forged_headers};
 use crate::content::scan::{Context, Scored};
 use crate::content::sender_binding::{foreign_from, is_automatic};
 use crate::delivery::spool::{QueuedMessage, new_id};
-use crate::upstream::outbox::event;
 use crate::upstream::uploads::{HeldCopy, HeldRecipient};
 use crate::verdict::routes::build_routes;
 use crate::verdict::{Judged, Outcome, split_routes, verdict_headers};
@@ -210,23 +209,7 @@ async fn store_held(
 
 /// A `received` and a `verdict` event for every copy.
 fn tracking_events(msg: &QueuedMessage, outcome: &Outcome) -> Vec<moat_openapi::MessageEvent> {
-    let mut events = Vec::new();
-    for (route, verdict, reasons) in outcome.copies() {
-        let detail = EventDetail {
-            direction: Some(msg.direction),
-            sender: Some(msg.sender.clone()),
-            recipients: route.recipients.iter().map(|r| r.address.clone()).collect(),
-            subject: Some(msg.subject.clone()),
-            message_id: Some(msg.message_id.clone()),
-            size: Some(msg.size as i64),
-            client_ip: Some(msg.client_ip.clone()),
-            ..Default::default()
-        };
-        events.push(event(&route.tracking_id, EventKind::Received, route.org_id, detail));
-        let detail = EventDetail { verdict: Some(verdict), reasons: reasons.clone(), ..Default::default() };
-        events.push(event(&route.tracking_id, EventKind::Verdict, route.org_id, detail));
-    }
-    events
+    outcome.copies().flat_map(|(route, verdict, reasons)| msg.arrival_events(route, verdict, reasons.clone())).collect()
 }
 
 /// Metrics and the client's reputation learn the outcome.
