@@ -135,7 +135,7 @@ def main():
     print()
     print("| Backend | Search | Matches | p50 | p95 |")
     print("|---|---|---|---|---|")
-    for backend in ("SQLite", "PostgreSQL"):
+    for backend in os.environ.get("MOAT_BENCH_BACKENDS", "SQLite,PostgreSQL").split(","):
         # The digest job first gives the new users their default schedule.
         seeded, results = search.run(backend, seed_sqlite, seed_postgres, measure, settle=6)
         for label, total, p50, p95 in results:

@@ -185,7 +185,7 @@ def main():
     print()
     print("| Backend | Search | Matches | p50 | p95 |")
     print("|---|---|---|---|---|")
-    for backend in ("SQLite", "PostgreSQL"):
+    for backend in os.environ.get("MOAT_BENCH_BACKENDS", "SQLite,PostgreSQL").split(","):
         seeded, results = run(backend)
         for label, total, p50, p95 in results:
             print(f"| {backend} | {label} | {total:,} | {p50 * 1000:.1f} ms | {p95 * 1000:.1f} ms |", flush=True)

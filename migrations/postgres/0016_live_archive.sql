@@ -31,7 +31,8 @@ CREATE TABLE archive_mailboxes (
     received_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (archive_id, user_id, mailbox)
 );
-CREATE INDEX archive_mailboxes_user_idx ON archive_mailboxes(user_id, mailbox, received_at);
+-- In the listing's order (archive_id breaks ties), so a page is read straight off it.
+CREATE INDEX archive_mailboxes_user_idx ON archive_mailboxes(user_id, mailbox, received_at, archive_id);
 
 -- What each worker last reported of the destinations with mail waiting or failing.
 CREATE TABLE delivery_status (

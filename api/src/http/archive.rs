@@ -22,7 +22,7 @@ use crate::auth::node::WorkerNode;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, ClientIp};
 use crate::state::AppState;
-use crate::store::{NewArchived, Paging, Scope, UserRecord};
+use crate::store::{Filing, NewArchived, Paging, Scope, UserRecord};
 
 /// Most mailbox rows one copy may name, and most destinations one report may carry.
 const MAX_MAILBOXES: usize = 1000;
@@ -61,7 +61,7 @@ pub async fn upload(
     let facts = facts::of(&raw, &bounded(&a.sender, MAX_ADDRESS_CHARS));
     let blob_key = format!("a-{}.eml", a.id);
     state.blobs.put(&blob_key, raw.clone()).await?;
-    let created = state
+    let filing = state
         .store
         .insert_archive(&NewArchived {
             id: &a.id,
@@ -74,7 +74,14 @@ pub async fn upload(
             mailboxes: &a.mailboxes,
         })
         .await?;
-    Ok(if created { StatusCode::CREATED } else { StatusCode::OK })
+    Ok(match filing {
+        Filing::New => StatusCode::CREATED,
+        Filing::AlreadyThere => StatusCode::OK,
+        Filing::NoMailbox => {
+            state.blobs.delete(&blob_key).await?;
+            StatusCode::OK
+        }
+    })
 }
 
 /// Whose mailbox a request reads: the caller's own, or (organisation admins and up) a

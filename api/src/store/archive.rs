@@ -86,6 +86,15 @@ pub struct NewArchived<'a> {
     pub mailboxes: &'a [ArchiveMailboxRef],
 }
 
+/// What became of an archive copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filing {
+    New,
+    AlreadyThere,
+    /// None of its addresses is a user of its organisation: nothing to keep.
+    NoMailbox,
+}
+
 /// An archived message found for a reader, with what reading it needs.
 pub struct Archived {
     pub item: ArchiveItem,
@@ -95,9 +104,8 @@ pub struct Archived {
 
 impl Store {
     /// Records an archive copy and its mailbox rows (addresses that are users of its
-    /// organisation; others are skipped). Answers false when it was already there or no
-    /// address was a user's.
-    pub async fn insert_archive(&self, m: &NewArchived<'_>) -> StoreResult<bool> {
+    /// organisation; others are skipped).
+    pub async fn insert_archive(&self, m: &NewArchived<'_>) -> StoreResult<Filing> {
         let f = m.facts;
         let addresses: Vec<String> = m.mailboxes.iter().map(|b| b.address.to_lowercase()).collect();
         // Reads first, outside the transaction: on SQLite a transaction that reads before it
@@ -114,7 +122,9 @@ impl Store {
                 users.extend(found);
             }
             if users.is_empty() {
-                return Ok(false);
+                let known: Option<String> = sqlx::query_scalar("SELECT id FROM archive_messages WHERE id = $1")
+                    .bind(m.id).fetch_optional(pool).await?;
+                return Ok(if known.is_some() { Filing::AlreadyThere } else { Filing::NoMailbox });
             }
             // A parent already archived gives the conversation; else its first reference
             // (the root, which takes its own id as thread when it arrives later), else its own id.
@@ -141,7 +151,7 @@ impl Store {
                 .bind(m.blob_key)
                 .execute(&mut *tx).await?.rows_affected();
             if inserted == 0 {
-                return Ok(false);
+                return Ok(Filing::AlreadyThere);
             }
             for b in m.mailboxes {
                 let Some((user, _)) = users.iter().find(|(_, email)| email.eq_ignore_ascii_case(&b.address)) else {
@@ -155,7 +165,7 @@ impl Store {
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok::<bool, sqlx::Error>(true)
+            Ok::<Filing, sqlx::Error>(Filing::New)
         })
         .map_err(Into::into)
     }
@@ -187,7 +197,7 @@ impl Store {
         let mut listing = c.clone();
         let (limit, offset) = (listing.arg(Arg::Int(paging.limit())), listing.arg(Arg::Int(paging.offset())));
         let list = format!(
-            "SELECT {ARCHIVE_COLUMNS} FROM {ARCHIVE_FROM} WHERE {} ORDER BY b.received_at DESC, b.archive_id \
+            "SELECT {ARCHIVE_COLUMNS} FROM {ARCHIVE_FROM} WHERE {} ORDER BY b.received_at DESC, b.archive_id DESC \
              LIMIT {limit} OFFSET {offset}",
             listing.sql()
         );

@@ -27,7 +27,7 @@ mod training;
 mod users;
 mod worker;
 
-pub use archive::{Archived, NewArchived};
+pub use archive::{Archived, Filing, NewArchived};
 pub use audit::MAX_AUDIT_EXPORT;
 pub use credentials::*;
 pub use digests::{DigestMade, DigestRow, DueDigest};
@@ -162,7 +162,13 @@ impl Store {
             SQLITE_MIGRATIONS.run(&pool).await.context("sqlite migrations failed")?;
             Backend::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).context("invalid postgres URL")?;
+            // Tenants differ by orders of magnitude (one user's mailbox holds ten thousand
+            // messages, most hold a hundred): a plan made once for "any user" (PostgreSQL's
+            // generic plan after five runs of a statement) walks a large mailbox the wrong
+            // way. Each statement is planned for its own values instead.
+            let options = PgConnectOptions::from_str(url)
+                .context("invalid postgres URL")?
+                .options([("plan_cache_mode", "force_custom_plan")]);
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

@@ -128,6 +128,7 @@ async fn a_user_never_sees_another_users_mailbox_and_an_admins_look_is_audited()
     let foreign = raw("x@partner.test", "user@else.test", "Sneaky", "s1@partner.test", "", "x");
     assert_eq!(archive_inbound(&app, &node, &t, "20261201000000BBBBBBBBBBB2", "user@else.test", foreign).await, 200);
     assert_eq!(app.get("/api/v1/archive", &other.user).await.1["total"], 0);
+    assert!(!app.state.config.data_dir.join("blobs").join("a-20261201000000BBBBBBBBBBB2.eml").exists(), "nothing kept");
 }
 
 #[tokio::test]
