@@ -33,14 +33,16 @@ REPEAT = 10
 def rows(org_ids, demo_org, demo_user):
     """Deterministic generated messages: (tracking id, org, sender, recipient, subject, at, user)."""
     rng = random.Random(42)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    # Within the retentions (30 days of quarantine by default): the purge job, which runs
+    # when the API starts, would take older rows away.
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=25)
     for i in range(ROWS):
         org = demo_org if i % 100 == 0 else org_ids[rng.randrange(len(org_ids))]
         user = demo_user if org == demo_org else None
         sender = f"{rng.choice(WORDS)}{rng.randrange(5000)}@sender{rng.randrange(2000)}.test"
         recipient = "user@example.test" if org == demo_org else f"u{rng.randrange(50)}@org{org.hex[:8]}.test"
         subject = f"{rng.choice(WORDS).title()} {rng.choice(WORDS)} #{i}"
-        at = start + timedelta(seconds=i * 25)
+        at = start + timedelta(seconds=i * 2)
         yield f"bench{i:08d}.1", org, sender, recipient, subject, at, user
 
 
