@@ -342,3 +342,31 @@ async fn pages_of_a_mailbox_count_every_match() {
         assert_eq!((list["total"].as_i64(), items(&list).len()), (Some(total), shown), "{path}: {list}");
     }
 }
+
+#[tokio::test]
+async fn an_org_admin_opens_a_users_archive_and_the_read_is_audited() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "oadm").await;
+    let node = node_token(&app).await;
+    let body = raw("alice@partner.test", "user@oadm.test", "Holiday plans", "h1@partner.test", "", "KIWI");
+    assert_eq!(archive_inbound(&app, &node, &t, "20261201000000GGGGGGGGGGG1", "user@oadm.test", body).await, 201);
+    // Without naming the user, the admin sees its own (empty) mailbox.
+    assert_eq!(app.get("/api/v1/archive", &t.org_admin).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/archive/20261201000000GGGGGGGGGGG1", &t.org_admin).await.0.as_u16(), 404);
+    let (status, list) = app.get(&format!("/api/v1/archive?q=kiwi&user_id={}", t.user_id), &t.org_admin).await;
+    assert_eq!((status.as_u16(), list["total"].as_i64()), (200, Some(1)), "{list}");
+    let path = format!("/api/v1/archive/20261201000000GGGGGGGGGGG1?user_id={}", t.user_id);
+    assert_eq!(app.get(&path, &t.org_admin).await.0.as_u16(), 200);
+    let (_, audit) = app.get("/api/v1/audit?q=archive", &t.org_admin).await;
+    let actions: Vec<String> = items(&audit).iter().filter_map(|e| e["action"].as_str().map(str::to_string)).collect();
+    assert!(actions.iter().any(|a| a == "opened the archive of user@oadm.test"), "{actions:?}");
+    assert!(
+        actions.iter().any(|a| a == "read the archived message 20261201000000GGGGGGGGGGG1 of user@oadm.test"),
+        "{actions:?}"
+    );
+    // The user's own reads are its business: not audited.
+    app.get("/api/v1/archive/20261201000000GGGGGGGGGGG1", &t.user).await;
+    let (_, audit) = app.get("/api/v1/audit?q=archive", &t.org_admin).await;
+    assert_eq!(items(&audit).len(), actions.len());
+}
