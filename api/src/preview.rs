@@ -27,14 +27,18 @@ pub fn outline(raw: &[u8]) -> (Vec<HeaderField>, Vec<AttachmentInfo>) {
         .attachments()
         .map(|part| AttachmentInfo {
             name: part.attachment_name().unwrap_or("(no name)").to_string(),
-            content_type: part
-                .content_type()
-                .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")))
-                .unwrap_or_else(|| "application/octet-stream".into()),
+            content_type: content_type(part),
             size: part.len() as i64,
         })
         .collect();
     (headers, attachments)
+}
+
+/// A part's `type/subtype` (`application/octet-stream` when it says none).
+pub fn content_type(part: &mail_parser::MessagePart<'_>) -> String {
+    part.content_type()
+        .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")))
+        .unwrap_or_else(|| "application/octet-stream".into())
 }
 
 fn unfold(value: &str) -> String {

@@ -295,10 +295,7 @@ fn attachments_of(raw: &[u8]) -> Vec<Attachment> {
         .attachments()
         .map(|part| Attachment {
             name: part.attachment_name().unwrap_or("attachment").to_string(),
-            content_type: part
-                .content_type()
-                .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("octet-stream")))
-                .unwrap_or_else(|| "application/octet-stream".into()),
+            content_type: crate::preview::content_type(part),
             bytes: part.contents().to_vec(),
         })
         .take(MAX_SEND_ATTACHMENTS + 1)

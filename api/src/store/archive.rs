@@ -129,13 +129,13 @@ impl Store {
             // A parent already archived gives the conversation; else its first reference
             // (the root, which takes its own id as thread when it arrives later), else its own id.
             let mut thread: Option<String> = None;
-            for parent in f.parents.iter().rev() {
-                thread = sqlx::query_scalar(
-                    "SELECT thread_id FROM archive_messages WHERE org_id = $1 AND message_id = $2 LIMIT 1")
-                    .bind(m.org_id).bind(parent).fetch_optional(pool).await?;
-                if thread.is_some() {
-                    break;
-                }
+            if !f.parents.is_empty() {
+                let mut c = Conditions::default();
+                c.equals("org_id", Arg::Uuid(m.org_id));
+                let list: Vec<String> = f.parents.iter().map(|p| c.arg(Arg::Text(p.clone()))).collect();
+                c.add(format!("message_id IN ({})", list.join(", ")));
+                let sql = format!("SELECT thread_id FROM archive_messages WHERE {} LIMIT 1", c.sql());
+                thread = bind_args!(sqlx::query_scalar::<_, String>(&sql), c.args).fetch_optional(pool).await?;
             }
             let thread = thread
                 .or_else(|| f.parents.first().cloned())

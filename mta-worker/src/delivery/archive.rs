@@ -43,11 +43,6 @@ impl Archive {
         Ok(())
     }
 
-    /// Copies not handed over yet.
-    pub fn pending(&self) -> usize {
-        self.files().len()
-    }
-
     fn files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.0.dir)
             .map(|rd| {

@@ -29,11 +29,12 @@ struct DomainState {
 
 impl Board {
     fn with<R>(&self, domain: &str, f: impl FnOnce(&mut DomainState) -> R) -> R {
+        let key = domain.to_ascii_lowercase();
         let mut board = self.0.lock().expect("board lock");
-        let state = board.entry(domain.to_ascii_lowercase()).or_default();
+        let state = board.entry(key.clone()).or_default();
         let answer = f(state);
         if state.waiting.is_empty() && state.unreachable_since.is_none() {
-            board.remove(&domain.to_ascii_lowercase());
+            board.remove(&key);
         }
         answer
     }

@@ -56,8 +56,9 @@ struct QueueInner {
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// What waits for each customer domain, and since when its server fails.
     board: Board,
-    /// The last "retry now" of each domain carried out.
+    /// The last "retry now" of each domain carried out, and the policy version last looked at.
     retries_done: Mutex<HashMap<String, DateTime<Utc>>>,
+    retries_checked: std::sync::atomic::AtomicI64,
 }
 
 /// Spool ids by due time, with each id's due time so rescheduling one is not a scan.
@@ -248,6 +249,11 @@ const RETRY_REQUEST_FRESH_SECS: i64 = 600;
 /// Makes the waiting routes of every domain with a new "retry now" due at once.
 pub async fn retry_requested(delivery: &Delivery) {
     let policy = delivery.policy.get();
+    // A request arrives with a new snapshot: an unchanged one has nothing new to look at.
+    let checked = &delivery.queue.0.retries_checked;
+    if checked.swap(policy.version, std::sync::atomic::Ordering::Relaxed) == policy.version {
+        return;
+    }
     let fresh = Utc::now() - chrono::Duration::seconds(RETRY_REQUEST_FRESH_SECS);
     let new: Vec<(String, DateTime<Utc>)> = {
         let done = delivery.queue.0.retries_done.lock().expect("retries lock");

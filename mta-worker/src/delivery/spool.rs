@@ -264,9 +264,8 @@ impl Spool {
     fn load_blocking(&self, id: &str) -> Option<(QueuedMessage, std::io::Result<Vec<u8>>)> {
         let later_state = fs::read(self.env_path(id)).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let bytes = fs::read(self.file_path(id)).ok()?;
-        let layout = Layout::of(&bytes).filter(|l| l.whole(bytes.len() as u64))?;
-        let msg = later_state.or_else(|| serde_json::from_slice(&bytes[layout.envelope]).ok())?;
-        Some((msg, Ok(bytes[layout.raw].to_vec())))
+        let (stored, raw) = Self::parse(&bytes)?;
+        Some((later_state.unwrap_or(stored), Ok(raw.to_vec())))
     }
 
     /// Gives the stored file of message `id` a second name at `path` (a hard link: no copy
