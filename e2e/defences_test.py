@@ -181,6 +181,33 @@ def test_greylisting_defers_the_first_attempt_and_accepts_the_retry(sy):
         sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {"greylisting": False})
 
 
+def test_a_domains_own_greylisting_and_block_action_win_over_its_organisations(sy):
+    """The organisation greylists nobody and refuses block-listed senders; the domain turns
+    greylisting on and drops block-listed mail for itself. Then it inherits again."""
+    domain_policy = f"/api/v1/domains/{sy.domain_id}/policy"
+    status, body = sy.http("PUT", domain_policy, sy.admin, {"greylisting": True, "block_action": "drop"})
+    assert status == 200 and body["greylisting"] is True, body
+    status, entry = sy.http("POST", "/api/v1/lists", sy.admin,
+                            {"scope": {"level": "domain", "id": sy.domain_id}, "kind": "block", "pattern": "spammer@drop.test"})
+    assert status == 201, entry
+
+    def rcpt_from(source, sender):
+        s = mta_test.smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=15, source_address=(source, 0))
+        s.ehlo("grey.test")
+        s.mail(sender)
+        code, _ = s.rcpt("user@example.test")
+        s.quit()
+        return code
+    try:
+        wait_for(lambda: rcpt_from("127.0.0.12", "new@grey2.test") == 451, what="the domain's greylisting applies")
+        # A block-listed sender is accepted (and dropped) rather than refused.
+        wait_for(lambda: rcpt_from("127.0.0.13", "spammer@drop.test") == 250, what="the domain's block action: drop")
+    finally:
+        assert sy.http("DELETE", f"/api/v1/lists/{entry['id']}", sy.admin)[0] == 204
+        assert sy.http("DELETE", domain_policy, sy.admin)[0] == 204
+    wait_for(lambda: rcpt_from("127.0.0.14", "other@grey3.test") == 250, what="inherited again: no greylisting")
+
+
 def test_too_many_connections_from_one_ip_get_421(sy):
     held = []
     try:

@@ -90,3 +90,88 @@ impl Default for Policy {
         }
     }
 }
+
+/// What a domain sets itself; every field left out (or `null`) is inherited from its
+/// organisation's policy. Retention, the Live Archive's send limit and secure release are
+/// set per organisation only (they act on whole mailboxes and digests, not on one domain's
+/// mail).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine_threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_extensions: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_action: Option<AttachmentAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sniff_attachments: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backscatter_protection: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greylisting: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dmarc_action: Option<DmarcAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_action: Option<BlockAction>,
+}
+
+impl PolicyOverrides {
+    /// The fields a domain may set, by wire name (the others are the organisation's).
+    pub const FIELDS: [&'static str; 9] = [
+        "quarantine_threshold",
+        "reject_threshold",
+        "blocked_extensions",
+        "attachment_action",
+        "sniff_attachments",
+        "backscatter_protection",
+        "greylisting",
+        "dmarc_action",
+        "block_action",
+    ];
+
+    /// The policy that governs the domain: `base` (its organisation's) with these fields
+    /// replaced.
+    pub fn apply(&self, base: &Policy) -> Policy {
+        let mut p = base.clone();
+        if let Some(v) = self.quarantine_threshold {
+            p.quarantine_threshold = v;
+        }
+        if let Some(v) = self.reject_threshold {
+            p.reject_threshold = v;
+        }
+        if let Some(v) = &self.blocked_extensions {
+            p.blocked_extensions = v.clone();
+        }
+        if let Some(v) = self.attachment_action {
+            p.attachment_action = v;
+        }
+        if let Some(v) = self.sniff_attachments {
+            p.sniff_attachments = v;
+        }
+        if let Some(v) = self.backscatter_protection {
+            p.backscatter_protection = v;
+        }
+        if let Some(v) = self.greylisting {
+            p.greylisting = v;
+        }
+        if let Some(v) = self.dmarc_action {
+            p.dmarc_action = v;
+        }
+        if let Some(v) = self.block_action {
+            p.block_action = v;
+        }
+        p
+    }
+
+    /// Reads a stored override, keeping only the fields a domain may set (rows written
+    /// before per-field inheritance hold a whole policy: each of its domain fields counts as
+    /// set).
+    pub fn from_stored(text: &str) -> Result<PolicyOverrides, serde_json::Error> {
+        let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)?;
+        map.retain(|k, _| Self::FIELDS.contains(&k.as_str()));
+        serde_json::from_value(serde_json::Value::Object(map))
+    }
+}

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use moat_openapi::{CreateDomain, Domain, DomainList, ErrorBody, PageParams, Policy, UpdateDomain};
+use moat_openapi::{CreateDomain, Domain, DomainList, ErrorBody, PageParams, Policy, PolicyOverrides, UpdateDomain};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -143,7 +143,8 @@ pub async fn delete_domain(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The policy that governs the domain: its own when set, else its organisation's.
+/// The policy that governs the domain: its organisation's, with the fields the domain sets
+/// itself.
 #[utoipa::path(get, path = "/domains/{id}/policy", tag = "policy", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
@@ -153,26 +154,44 @@ pub async fn get_domain_policy(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Policy>> {
     let domain = caller.domain(&state, id).await?;
-    Ok(Json(match state.store.domain_policy(id).await? {
-        Some(policy) => policy,
-        None => state.store.org_policy(domain.org_id).await?,
-    }))
+    let base = state.store.org_policy(domain.org_id).await?;
+    Ok(Json(state.store.domain_policy(id).await?.apply(&base)))
 }
 
-/// Give the domain its own filtering policy (thresholds, DMARC action, attachments, …).
-#[utoipa::path(put, path = "/domains/{id}/policy", tag = "policy", params(("id" = Uuid, Path)), request_body = Policy,
+/// The fields the domain sets itself (the others are inherited from its organisation).
+#[utoipa::path(get, path = "/domains/{id}/policy/overrides", tag = "policy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = PolicyOverrides), (status = 404, body = ErrorBody)))]
+pub async fn get_domain_policy_overrides(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<PolicyOverrides>> {
+    caller.domain(&state, id).await?;
+    Ok(Json(state.store.domain_policy(id).await?))
+}
+
+/// Set the fields the domain decides itself (thresholds, DMARC action, attachments,
+/// greylisting, back-scatter, block action); a field left out or `null` is inherited from the
+/// organisation. Replaces what the domain set before; answers the policy that now governs it.
+#[utoipa::path(put, path = "/domains/{id}/policy", tag = "policy", params(("id" = Uuid, Path)), request_body = PolicyOverrides,
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_domain_policy(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
-    ApiJson(req): ApiJson<Policy>,
+    ApiJson(req): ApiJson<PolicyOverrides>,
 ) -> ApiResult<Json<Policy>> {
-    caller.manage_domain(&state, id).await?;
-    let policy = validate::policy("policy", &req)?;
-    state.store.put_domain_policy(id, &policy).await?;
-    Ok(Json(policy))
+    let domain = caller.manage_domain(&state, id).await?;
+    let governing = validate::policy("policy", &req.apply(&state.store.org_policy(domain.org_id).await?))?;
+    // Store the cleaned values (extensions lower-cased, sorted) of the fields it sets.
+    let own = PolicyOverrides {
+        blocked_extensions: req.blocked_extensions.as_ref().map(|_| governing.blocked_extensions.clone()),
+        ..req
+    };
+    state.store.put_domain_policy(id, &own).await?;
+    Ok(Json(governing))
 }
 
 /// Drop the domain's own policy; its organisation's applies again.

@@ -105,6 +105,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::get_org, orgs::update_org, orgs::delete_org))
         .routes(routes!(orgs::get_org_policy, orgs::put_org_policy))
         .routes(routes!(domains::get_domain_policy, domains::put_domain_policy, domains::delete_domain_policy))
+        .routes(routes!(domains::get_domain_policy_overrides))
         .routes(routes!(domains::list_domains, domains::create_domain))
         .routes(routes!(domains::get_domain, domains::update_domain, domains::delete_domain))
         .routes(routes!(users::list_org_users, users::create_org_user))

@@ -1,7 +1,7 @@
 //! MSPs, organisations, domains, allowed outbound IPs and organisation policy.
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{AllowedIp, Domain, Msp, Org, Policy, TlsMode, from_wire_name, wire_name};
+use moat_openapi::{AllowedIp, Domain, Msp, Org, Policy, PolicyOverrides, TlsMode, from_wire_name, wire_name};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreError, StoreResult};
@@ -342,29 +342,36 @@ impl Store {
         })
     }
 
-    /// The policy that governs mail to `recipient` of `org_id`: its domain's own, else the
-    /// organisation's.
+    /// The policy that governs mail to `recipient` of `org_id`: its organisation's, with
+    /// whatever its domain sets itself.
     pub async fn recipient_policy(&self, org_id: Uuid, recipient: &str) -> StoreResult<Policy> {
         let domain = recipient.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
         let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar(
             "SELECT dp.policy FROM domain_policies dp JOIN domains d ON d.id = dp.domain_id \
              WHERE d.org_id = $1 AND d.name = $2")
             .bind(org_id).bind(domain).fetch_optional(pool).await)?;
-        match text {
-            Some(text) => serde_json::from_str(&text).map_err(StoreError::internal),
-            None => self.org_policy(org_id).await,
-        }
+        let base = self.org_policy(org_id).await?;
+        Ok(match text {
+            Some(text) => PolicyOverrides::from_stored(&text).map_err(StoreError::internal)?.apply(&base),
+            None => base,
+        })
     }
 
-    /// A domain's own policy, when it has one.
-    pub async fn domain_policy(&self, domain_id: Uuid) -> StoreResult<Option<Policy>> {
+    /// What a domain sets itself (nothing: everything is its organisation's).
+    pub async fn domain_policy(&self, domain_id: Uuid) -> StoreResult<PolicyOverrides> {
         let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT policy FROM domain_policies WHERE domain_id = $1")
             .bind(domain_id).fetch_optional(pool).await)?;
-        text.map(|t| serde_json::from_str(&t).map_err(StoreError::internal)).transpose()
+        Ok(text.map(|t| PolicyOverrides::from_stored(&t).map_err(StoreError::internal)).transpose()?.unwrap_or_default())
     }
 
-    pub async fn put_domain_policy(&self, domain_id: Uuid, policy: &Policy) -> StoreResult<()> {
-        let text = serde_json::to_string(policy).map_err(StoreError::internal)?;
+    /// Stores what a domain sets itself; setting nothing removes its row, so the
+    /// organisation's policy applies whole.
+    pub async fn put_domain_policy(&self, domain_id: Uuid, overrides: &PolicyOverrides) -> StoreResult<()> {
+        if *overrides == PolicyOverrides::default() {
+            self.delete_domain_policy(domain_id).await?;
+            return Ok(());
+        }
+        let text = serde_json::to_string(overrides).map_err(StoreError::internal)?;
         with_pool!(self, pool => sqlx::query(
             "INSERT INTO domain_policies (domain_id, policy, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (domain_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at")
@@ -372,7 +379,7 @@ impl Store {
         Ok(())
     }
 
-    /// Drops a domain's own policy: its organisation's applies again.
+    /// Drops a domain's own settings: its organisation's apply again.
     pub async fn delete_domain_policy(&self, domain_id: Uuid) -> StoreResult<bool> {
         let n = with_pool!(self, pool => sqlx::query("DELETE FROM domain_policies WHERE domain_id = $1")
             .bind(domain_id).execute(pool).await.map(|r| r.rows_affected()))?;

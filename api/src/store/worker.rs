@@ -140,10 +140,22 @@ impl Store {
             let domains: Vec<moat_openapi::Domain> = domains.into_iter().map(moat_openapi::Domain::from).collect();
             let domains_by_name: std::collections::HashMap<String, Uuid> =
                 domains.iter().map(|d| (d.name.clone(), d.org_id)).collect();
+            let policies: Vec<OrgPolicy> = policies.into_iter().map(|(org_id, text)| OrgPolicy {
+                org_id,
+                policy: serde_json::from_str::<Policy>(&text).unwrap_or_default(),
+            }).collect();
+            let org_policy: std::collections::HashMap<Uuid, &Policy> = policies.iter().map(|p| (p.org_id, &p.policy)).collect();
+            // A domain's entry carries the whole policy that governs it (its organisation's
+            // with its own fields), so the worker needs no merging of its own.
+            let governing = |d: &moat_openapi::Domain| {
+                let overrides = moat_openapi::PolicyOverrides::from_stored(domain_policies.get(&d.id)?).ok()?;
+                Some(overrides.apply(org_policy.get(&d.org_id).copied().unwrap_or(&Policy::default())))
+            };
             Ok(PolicySnapshot {
                 version,
                 limits: None,
                 domains: domains.into_iter().map(|d| {
+                    let policy = governing(&d);
                     WorkerDomain {
                         id: d.id,
                         org_id: d.org_id,
@@ -153,17 +165,14 @@ impl Store {
                         tls_mode: d.tls_mode,
                         inbound_enabled: d.inbound_enabled,
                         outbound_enabled: d.outbound_enabled,
-                        policy: domain_policies.get(&d.id).and_then(|text| serde_json::from_str::<Policy>(text).ok()),
+                        policy,
                         queue_expiry_days: d.queue_expiry_days,
                         retry_requested_at: retries.get(&d.id).copied(),
                     }
                 }).collect(),
                 recipients: own_domain_recipients(&domains_by_name, recipients),
                 relay_networks: networks.into_iter().map(|(org_id, cidr)| RelayNetwork { org_id, cidr }).collect(),
-                policies: policies.into_iter().map(|(org_id, text)| OrgPolicy {
-                    org_id,
-                    policy: serde_json::from_str::<Policy>(&text).unwrap_or_default(),
-                }).collect(),
+                policies,
                 orgs: Vec::new(),
                 lists: Vec::new(),
                 correspondents: Vec::new(),

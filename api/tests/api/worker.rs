@@ -275,11 +275,49 @@ async fn a_domain_policy_overrides_its_orgs_and_reaches_the_workers() {
         .call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"dmarc_action": "reject", "reject_threshold": 9})))
         .await;
     assert_eq!((status, &policy["dmarc_action"]), (StatusCode::OK, &json!("reject")), "{policy}");
+    // Every other field is inherited: the organisation's threshold, not the default.
     let (_, policy) = app.get(&path, &t.org_admin).await;
-    assert_eq!((policy["reject_threshold"].as_f64(), policy["quarantine_threshold"].as_f64()), (Some(9.0), Some(5.0)));
+    assert_eq!((policy["reject_threshold"].as_f64(), policy["quarantine_threshold"].as_f64()), (Some(9.0), Some(6.5)));
+    let (_, own) = app.get(&format!("{path}/overrides"), &t.org_admin).await;
+    assert_eq!(own, json!({"dmarc_action": "reject", "reject_threshold": 9.0}));
     let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
     assert!(snap["version"].as_i64().unwrap() > version);
     assert_eq!(snap["domains"][0]["policy"]["dmarc_action"], "reject", "{snap}");
+    assert_eq!(snap["domains"][0]["policy"]["quarantine_threshold"].as_f64(), Some(6.5), "{snap}");
+
+    // A later change of the organisation reaches the domain's inherited fields, not its own.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/policy"),
+            Some(&t.org_admin),
+            Some(json!({"quarantine_threshold": 7, "greylisting": true, "dmarc_action": "none"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    let governing = &snap["domains"][0]["policy"];
+    assert_eq!((governing["greylisting"].as_bool(), governing["dmarc_action"].as_str()), (Some(true), Some("reject")));
+    assert_eq!(governing["quarantine_threshold"].as_f64(), Some(7.0));
+
+    // A domain may switch greylisting off for itself; organisation-wide settings are refused
+    // at domain level and change nothing.
+    let (status, _) =
+        app.call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"greylisting": false, "block_action": "drop"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, err) =
+        app.call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"quarantine_retention_days": 3}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, own) = app.get(&format!("{path}/overrides"), &t.org_admin).await;
+    assert_eq!(own, json!({"greylisting": false, "block_action": "drop"}));
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    let governing = &snap["domains"][0]["policy"];
+    assert_eq!((governing["greylisting"].as_bool(), governing["block_action"].as_str()), (Some(false), Some("drop")));
+    assert_eq!(governing["dmarc_action"], "none", "dmarc is inherited again: {snap}");
+    let (status, _) = app
+        .call(Method::PUT, &format!("/api/v1/orgs/{org}/policy"), Some(&t.org_admin), Some(json!({"quarantine_threshold": 6.5})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
 
     // Dropping it brings the organisation's back.
     let (status, _) = app.delete(&path, &t.org_admin).await;

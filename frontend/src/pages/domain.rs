@@ -16,7 +16,12 @@ pub fn DomainPage() -> impl IntoView {
     let id = params.read_untracked().get("id").unwrap_or_default();
     detail(format!("/domains/{id}"), |domain: Domain, _| {
         let panel = domain.clone();
-        view! { <DomainForm domain/> <super::continuity::DeliveryPanel domain=panel/> }
+        let (domain_id, org_id) = (domain.id, domain.org_id);
+        view! {
+            <DomainForm domain/>
+            <super::policy::DomainPolicyPanel domain_id org_id/>
+            <super::continuity::DeliveryPanel domain=panel/>
+        }
     })
 }
 

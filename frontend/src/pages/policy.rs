@@ -1,10 +1,11 @@
-//! An organisation's filtering policy, as its admins edit it: spam thresholds, attachments,
+//! Filtering policy as admins edit it: an organisation's (spam thresholds, attachments,
 //! DMARC, back-scatter, greylisting, block-list action, quarantine and archive retention,
-//! the hourly send limit of the Live Archive, and secure release.
+//! the hourly send limit of the Live Archive, secure release), and a domain's, where each
+//! field it may set is either its own or inherited from the organisation.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use moat_openapi::{AttachmentAction, BlockAction, DmarcAction, Policy, from_wire_name, wire_name};
+use moat_openapi::{AttachmentAction, BlockAction, DmarcAction, Policy, PolicyOverrides, from_wire_name, wire_name};
 use uuid::Uuid;
 
 use crate::api;
@@ -24,6 +25,98 @@ pub fn OrgPolicyPanel(org_id: Uuid) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// A domain's policy: the organisation's values, with the fields the domain sets itself.
+#[component]
+pub fn DomainPolicyPanel(domain_id: Uuid, org_id: Uuid) -> impl IntoView {
+    let org = RwSignal::new(Load::<Policy>::Loading);
+    let own = RwSignal::new(Load::<PolicyOverrides>::Loading);
+    load_into(org, format!("/orgs/{org_id}/policy"));
+    load_into(own, format!("/domains/{domain_id}/policy/overrides"));
+    view! {
+        <section class="panel" aria-labelledby="domain-policy-title">
+            <h2 id="domain-policy-title">"Filtering policy of this domain"</h2>
+            <p class="muted">"A field marked \"as the organisation\" follows the organisation's policy, also when it changes later."</p>
+            {move || match (org.get(), own.get()) {
+                (Load::Failed(e), _) | (_, Load::Failed(e)) => view! { <ErrorNote error=e/> }.into_any(),
+                (Load::Ready(org), Load::Ready(own)) => {
+                    let inherit = Inheritance::new(org.clone(), &own);
+                    view! { <PolicyForm path=format!("/domains/{domain_id}/policy") policy=own.apply(&org) inherit/> }.into_any()
+                }
+                _ => view! { <Spinner/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// At domain level: the organisation's policy, and per field whether the domain follows it.
+#[derive(Clone, Copy)]
+struct Inheritance {
+    org: StoredValue<Policy>,
+    inherited: [RwSignal<bool>; PolicyOverrides::FIELDS.len()],
+}
+
+impl Inheritance {
+    fn new(org: Policy, own: &PolicyOverrides) -> Inheritance {
+        let set = serde_json::to_value(own).unwrap_or_default();
+        let inherited = PolicyOverrides::FIELDS.map(|f| RwSignal::new(set.get(f).is_none()));
+        Inheritance { org: StoredValue::new(org), inherited }
+    }
+
+    fn of(&self, field: &str) -> RwSignal<bool> {
+        let at = PolicyOverrides::FIELDS.iter().position(|f| *f == field).expect("a domain-level field");
+        self.inherited[at]
+    }
+
+    /// What the domain sets: the form's values of the fields it does not inherit.
+    fn overrides(&self, p: Policy) -> PolicyOverrides {
+        let own = |field: &str| !self.of(field).get();
+        PolicyOverrides {
+            quarantine_threshold: own("quarantine_threshold").then_some(p.quarantine_threshold),
+            reject_threshold: own("reject_threshold").then_some(p.reject_threshold),
+            blocked_extensions: own("blocked_extensions").then_some(p.blocked_extensions),
+            attachment_action: own("attachment_action").then_some(p.attachment_action),
+            sniff_attachments: own("sniff_attachments").then_some(p.sniff_attachments),
+            backscatter_protection: own("backscatter_protection").then_some(p.backscatter_protection),
+            greylisting: own("greylisting").then_some(p.greylisting),
+            dmarc_action: own("dmarc_action").then_some(p.dmarc_action),
+            block_action: own("block_action").then_some(p.block_action),
+        }
+    }
+}
+
+/// One policy field; at domain level with an "as the organisation" switch that, when on,
+/// disables the field and shows the organisation's value again (`reset`).
+#[component]
+fn Inheritable(
+    inherit: Option<Inheritance>,
+    field: &'static str,
+    #[prop(into)] reset: Callback<Policy>,
+    children: Children,
+) -> impl IntoView {
+    let Some(inherit) = inherit else { return children().into_any() };
+    let inherited = inherit.of(field);
+    let switch = move |ev: leptos::ev::Event| {
+        let on = event_target_checked(&ev);
+        inherited.set(on);
+        if on {
+            reset.run(inherit.org.get_value());
+        }
+    };
+    view! {
+        <fieldset class="inherit" disabled=move || inherited.get() data-field=field>
+            // Inside the first legend, so the switch stays usable while the fieldset is disabled.
+            <legend>
+                <label class="check inherit-switch">
+                    <input type="checkbox" class="inherit-box" prop:checked=move || inherited.get() on:change=switch/>
+                    " as the organisation"
+                </label>
+            </legend>
+            {children()}
+        </fieldset>
+    }
+    .into_any()
 }
 
 /// A labelled `<select>` over an enum's cases, bound to its wire name.
@@ -48,7 +141,8 @@ fn Choice(
 }
 
 #[component]
-fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
+fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<Inheritance>) -> impl IntoView {
+    let domain_level = inherit.is_some();
     let quarantine_at = RwSignal::new(policy.quarantine_threshold.to_string());
     let reject_at = RwSignal::new(policy.reject_threshold.to_string());
     let extensions = RwSignal::new(policy.blocked_extensions.join(", "));
@@ -111,6 +205,11 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
             Err(e) => return local_error.set(Some(e)),
         };
         local_error.set(None);
+        let body = match inherit {
+            Some(inherit) => serde_json::to_value(inherit.overrides(body)),
+            None => serde_json::to_value(body),
+        }
+        .unwrap_or_default();
         spawn_local(async move {
             match api::put::<_, Policy>(&path.get_value(), &body).await {
                 Ok(_) => {
@@ -142,30 +241,52 @@ fn PolicyForm(path: String, policy: Policy) -> impl IntoView {
         <form on:submit=save novalidate>
             {move || general_error(&failure.get(), &fields.map(|f| format!("policy.{f}")).iter().map(String::as_str).collect::<Vec<_>>())
                 .map(|e| view! { <ErrorNote error=e/> })}
-            <Field id="p-quarantine" label="Quarantine at score" value=quarantine_at error=error_of("quarantine_threshold")/>
-            <Field id="p-reject" label="Reject at score" value=reject_at error=error_of("reject_threshold")/>
-            <Field id="p-extensions" label="Blocked attachment types" value=extensions error=error_of("blocked_extensions")
-                hint="File extensions, separated by commas"/>
-            <Choice id="p-attachment" label="A blocked attachment" value=attachment options=vec![
-                (wire_name(&AttachmentAction::Quarantine), "holds the message in quarantine"),
-                (wire_name(&AttachmentAction::Reject), "gets the message refused")]/>
-            <Check label="Judge attachments by their content too" value=sniff/>
-            <Choice id="p-dmarc" label="A DMARC failure" value=dmarc options=vec![
-                (wire_name(&DmarcAction::None), "only adds to the score"),
-                (wire_name(&DmarcAction::Quarantine), "holds the message at most"),
-                (wire_name(&DmarcAction::Reject), "follows the sender's policy, up to refusing")]/>
-            <Choice id="p-block" label="Mail from block-listed senders" value=block options=vec![
-                (wire_name(&BlockAction::Reject), "is refused"),
-                (wire_name(&BlockAction::Drop), "is accepted and dropped")]/>
-            <Check label="Back-scatter protection" value=backscatter hint="refuse bounces for mail this organisation never sent"/>
-            <Check label="Greylisting" value=greylisting hint="unknown senders are asked to try again in a few minutes"/>
-            <Field id="p-retention" label="Keep quarantined mail (days)" value=retention error=error_of("quarantine_retention_days")
-                hint="1 to 365"/>
-            <Field id="p-archive-retention" label="Keep mail in the Live Archive (days)" value=archive_days
-                error=error_of("archive_retention_days") hint="1 to 365"/>
-            <Field id="p-hourly" label="Messages a user may send from the Live Archive per hour" value=hourly
-                error=error_of("outbound_hourly_limit") hint="0: the platform's limit of 200"/>
-            <Check label="Secure release" value=secure_release hint="digest links open the web app, where users sign in before releasing"/>
+            <Inheritable inherit field="quarantine_threshold" reset=move |p: Policy| quarantine_at.set(p.quarantine_threshold.to_string())>
+                <Field id="p-quarantine" label="Quarantine at score" value=quarantine_at error=error_of("quarantine_threshold")/>
+            </Inheritable>
+            <Inheritable inherit field="reject_threshold" reset=move |p: Policy| reject_at.set(p.reject_threshold.to_string())>
+                <Field id="p-reject" label="Reject at score" value=reject_at error=error_of("reject_threshold")/>
+            </Inheritable>
+            <Inheritable inherit field="blocked_extensions" reset=move |p: Policy| extensions.set(p.blocked_extensions.join(", "))>
+                <Field id="p-extensions" label="Blocked attachment types" value=extensions error=error_of("blocked_extensions")
+                    hint="File extensions, separated by commas"/>
+            </Inheritable>
+            <Inheritable inherit field="attachment_action" reset=move |p: Policy| attachment.set(wire_name(&p.attachment_action))>
+                <Choice id="p-attachment" label="A blocked attachment" value=attachment options=vec![
+                    (wire_name(&AttachmentAction::Quarantine), "holds the message in quarantine"),
+                    (wire_name(&AttachmentAction::Reject), "gets the message refused")]/>
+            </Inheritable>
+            <Inheritable inherit field="sniff_attachments" reset=move |p: Policy| sniff.set(p.sniff_attachments)>
+                <Check label="Judge attachments by their content too" value=sniff/>
+            </Inheritable>
+            <Inheritable inherit field="dmarc_action" reset=move |p: Policy| dmarc.set(wire_name(&p.dmarc_action))>
+                <Choice id="p-dmarc" label="A DMARC failure" value=dmarc options=vec![
+                    (wire_name(&DmarcAction::None), "only adds to the score"),
+                    (wire_name(&DmarcAction::Quarantine), "holds the message at most"),
+                    (wire_name(&DmarcAction::Reject), "follows the sender's policy, up to refusing")]/>
+            </Inheritable>
+            <Inheritable inherit field="block_action" reset=move |p: Policy| block.set(wire_name(&p.block_action))>
+                <Choice id="p-block" label="Mail from block-listed senders" value=block options=vec![
+                    (wire_name(&BlockAction::Reject), "is refused"),
+                    (wire_name(&BlockAction::Drop), "is accepted and dropped")]/>
+            </Inheritable>
+            <Inheritable inherit field="backscatter_protection" reset=move |p: Policy| backscatter.set(p.backscatter_protection)>
+                <Check label="Back-scatter protection" value=backscatter hint="refuse bounces for mail this organisation never sent"/>
+            </Inheritable>
+            <Inheritable inherit field="greylisting" reset=move |p: Policy| greylisting.set(p.greylisting)>
+                <Check label="Greylisting" value=greylisting hint="unknown senders are asked to try again in a few minutes"/>
+            </Inheritable>
+            <Show when=move || !domain_level fallback=|| view! {
+                <p class="muted">"Retention, the Live Archive's send limit and secure release are set for the whole organisation."</p>
+            }>
+                <Field id="p-retention" label="Keep quarantined mail (days)" value=retention error=error_of("quarantine_retention_days")
+                    hint="1 to 365"/>
+                <Field id="p-archive-retention" label="Keep mail in the Live Archive (days)" value=archive_days
+                    error=error_of("archive_retention_days") hint="1 to 365"/>
+                <Field id="p-hourly" label="Messages a user may send from the Live Archive per hour" value=hourly
+                    error=error_of("outbound_hourly_limit") hint="0: the platform's limit of 200"/>
+                <Check label="Secure release" value=secure_release hint="digest links open the web app, where users sign in before releasing"/>
+            </Show>
             <button class="btn btn-primary" type="submit">"Save policy"</button>
             <Show when=move || saved.get()><span class="saved" role="status">"Policy saved"</span></Show>
         </form>

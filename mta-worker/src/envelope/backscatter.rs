@@ -32,7 +32,7 @@ pub fn backscatter(
     let protected = |r: &AcceptedRcpt| {
         r.inbound
             && !r.tagged_bounce
-            && r.org_id.and_then(|o| policy.org_policy(o).map(|p| p.backscatter_protection)).unwrap_or(true)
+            && r.policy(policy).backscatter_protection
     };
     if !rcpts.iter().any(protected) {
         return None;
@@ -49,4 +49,66 @@ pub fn backscatter(
         return None;
     }
     Some("Bounce for a message we never sent (back-scatter) refused".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::routing::Target;
+    use moat_openapi::{OrgPolicy, Policy, PolicySnapshot, TlsMode, WorkerDomain};
+    use uuid::Uuid;
+
+    fn index(domain_policy: Option<Policy>) -> (PolicyIndex, Uuid) {
+        let org = Uuid::new_v4();
+        let domain = |name: &str, policy| WorkerDomain {
+            id: Uuid::new_v4(),
+            org_id: org,
+            name: name.into(),
+            destination_host: "127.0.0.1".into(),
+            destination_port: 25,
+            tls_mode: TlsMode::None,
+            inbound_enabled: true,
+            outbound_enabled: true,
+            policy,
+            queue_expiry_days: None,
+            retry_requested_at: None,
+        };
+        let snapshot = PolicySnapshot {
+            version: 1,
+            domains: vec![domain("own.test", domain_policy), domain("plain.test", None)],
+            recipients: vec![],
+            relay_networks: vec![],
+            policies: vec![OrgPolicy { org_id: org, policy: Policy { backscatter_protection: true, ..Policy::default() } }],
+            orgs: vec![],
+            lists: vec![],
+            correspondents: vec![],
+            limits: None,
+        };
+        (PolicyIndex::new(&snapshot), org)
+    }
+
+    fn rcpt(org: Uuid, domain: &str) -> AcceptedRcpt {
+        AcceptedRcpt {
+            address: format!("ann@{domain}"),
+            org_id: Some(org),
+            user_id: None,
+            domain_id: None,
+            target: Target::Customer { domain: domain.into(), host: "127.0.0.1".into(), port: 25, tls: TlsMode::None },
+            inbound: true,
+            lists: Default::default(),
+            correspondent: false,
+            dropped: false,
+            tagged_bounce: false,
+        }
+    }
+
+    #[test]
+    fn a_domain_that_switches_protection_off_takes_bounces_its_organisation_would_refuse() {
+        let (policy, org) = index(Some(Policy { backscatter_protection: false, ..Policy::default() }));
+        let sent = relayed_message_ids();
+        let bounce = b"From: MAILER-DAEMON@far.test\r\n\r\nDelivery failed\r\n";
+        assert!(backscatter(&policy, "", &[rcpt(org, "own.test")], &sent, bounce).is_none());
+        assert!(backscatter(&policy, "", &[rcpt(org, "plain.test")], &sent, bounce).is_some());
+        assert!(backscatter(&policy, "someone@far.test", &[rcpt(org, "plain.test")], &sent, bounce).is_none());
+    }
 }

@@ -69,6 +69,18 @@ pub struct AcceptedRcpt {
     pub tagged_bounce: bool,
 }
 
+impl AcceptedRcpt {
+    /// The policy that governs this recipient's mail: its domain's (the organisation's with
+    /// the domain's own fields), else its organisation's, else the defaults.
+    pub fn policy<'p>(&self, policy: &'p PolicyIndex) -> &'p moat_openapi::Policy {
+        let domain = match &self.target {
+            Target::Customer { domain, .. } => domain.as_str(),
+            Target::Mx { .. } => "",
+        };
+        policy.effective_policy(domain, self.org_id)
+    }
+}
+
 /// How the lists treat one recipient's copy, once it is known whether the sender is genuine.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ListTrust {
@@ -215,12 +227,12 @@ pub fn listed(ctx: RcptContext, mut rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, 
     Ok(rcpt)
 }
 
-/// Whether the recipient organisation's policy drops blocked mail (rather than refusing it).
+/// Whether the recipient's policy drops blocked mail (rather than refusing it).
 pub fn blocked_mail_is_dropped(policy: &PolicyIndex, rcpt: &AcceptedRcpt) -> bool {
-    rcpt.org_id.and_then(|o| policy.org_policy(o)).is_some_and(|p| p.block_action == moat_openapi::BlockAction::Drop)
+    rcpt.org_id.is_some() && rcpt.policy(policy).block_action == moat_openapi::BlockAction::Drop
 }
 
-/// Applies greylisting to an inbound recipient whose organisation turned it on. Exempt:
+/// Applies greylisting to an inbound recipient whose domain's policy turns it on. Exempt:
 /// trusted gateways, IP allow entries, and a customer's own server sending as its own
 /// organisation (another sender from that server is greylisted like anyone). Sender allow
 /// entries cannot exempt: whether the sender is genuine is only known after DATA.
@@ -231,10 +243,11 @@ pub fn greylisted(
     rcpt: AcceptedRcpt,
 ) -> Result<AcceptedRcpt, Refusal> {
     let (policy, sender) = (ctx.policy, ctx.sender);
-    let on = rcpt.inbound && rcpt.org_id.and_then(|org| policy.org_policy(org)).is_some_and(|p| p.greylisting);
+    let on = rcpt.inbound && rcpt.org_id.is_some() && rcpt.policy(policy).greylisting;
     let ip_allowed = rcpt.lists.unauthenticated.is_some_and(|(kind, _)| kind == ListKind::Allow);
     let own_server = matches!(policy.sending_org(ctx.peer, sender), Ok(Some(_))) && !sender.is_empty();
-    if !on || ip_allowed || ctx.trusted || own_server {
+    // Mail that will be dropped is not greylisted: a 451 would tell the sender it is seen.
+    if !on || ip_allowed || ctx.trusted || own_server || rcpt.dropped {
         return Ok(rcpt);
     }
     match greylist.check(ctx.peer, sender, &rcpt.address, config) {

@@ -1,0 +1,168 @@
+// An organisation admin's day in a real browser, against a real `moat-api serve` whose system
+// mail leaves through a real SMTP server (aiosmtpd on loopback) and a real worker: the admin
+// invites a user, the activation mail arrives, its link sets a password, the user signs in;
+// then the admin switches greylisting on for one domain in its policy screen and the worker
+// answers the next message to that domain with a 451.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { bin, client, freePort, launchBrowser, root, shots, startApi } from "./moat.mjs";
+
+let server, sink, worker, browser, base, dataDir, env, inbox, smtpPort;
+let api, token;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what, f, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+before(async () => {
+  const relayPort = await freePort();
+  ({ server, base, dataDir, env } = await startApi("moat-admin-", (dir, url) => ({
+    MOAT_PUBLIC_URL: url,
+    MOAT_SMTP_RELAY: `127.0.0.1:${relayPort}`,
+    MOAT_SMTP_RELAY_TLS: "none",
+  })));
+  ({ api, token } = client(base));
+  inbox = join(dataDir, "inbox");
+  sink = spawn("python3", [join(root, "infra/dev/demo-mailserver.py"), String(relayPort), inbox], { stdio: "inherit" });
+  const nodeToken = execFileSync(bin, ["node", "create", "--name", "admin-mx"], { env, cwd: dataDir })
+    .toString().trim().split("\n").pop();
+  smtpPort = await freePort();
+  worker = spawn(join(dirname(bin), "moat-mta"), ["run"], {
+    env: {
+      ...process.env,
+      MOAT_API_URL: base,
+      MOAT_NODE_TOKEN: nodeToken,
+      MOAT_SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+      MOAT_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
+      MOAT_DATA_DIR: join(dataDir, "mta"),
+      MOAT_HOSTNAME: "mx.moat.test",
+      MOAT_TRUSTED_NETWORKS: "127.0.0.1/32",
+      MOAT_ALLOW_INTERNAL_DESTINATIONS: "true",
+      MOAT_DNS_SERVER: `127.0.0.1:${await freePort()}`,
+      MOAT_AUTHENTICATION: "false",
+      MOAT_LOG: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  worker?.kill();
+  sink?.kill();
+  server?.kill();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/// The decoded text part of the first received mail whose subject matches.
+function mailText(subjectPattern) {
+  let names = [];
+  try { names = readdirSync(inbox).sort(); } catch { return null; }
+  const path = names.map((n) => join(inbox, n)).find((p) => subjectPattern.test(readFileSync(p, "latin1")));
+  if (!path) return null;
+  const script = "import email,sys\nm=email.message_from_binary_file(open(sys.argv[1],'rb'))\n" +
+    "print(next(p.get_payload(decode=True).decode() for p in m.walk() if p.get_content_type()=='text/plain'))";
+  return execFileSync("python3", ["-c", script, path]).toString();
+}
+
+/// RCPT's answer for mail from an outside address at 127.0.0.2 (not a trusted gateway).
+function rcptCode(sender, recipient) {
+  const script = `
+import smtplib
+s = smtplib.SMTP("127.0.0.1", ${smtpPort}, timeout=30, source_address=("127.0.0.2", 0))
+s.ehlo("outside.test")
+s.mail("${sender}")
+code, _ = s.rcpt("${recipient}")
+s.quit()
+print(code)`;
+  try {
+    return Number(execFileSync("python3", ["-c", script], { stdio: "pipe" }).toString().trim());
+  } catch {
+    return 0;
+  }
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+test("invite → activation mail → password → sign-in; a domain's greylisting reaches the worker", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const me = (await api("GET", "/auth/me", admin)).body;
+  const orgId = me.reach.org_id;
+  const domain = (await api("GET", `/orgs/${orgId}/domains`, admin)).body.items[0];
+  // The organisation greylists nobody, so the domain's own switch is what the worker obeys.
+  assert.equal((await api("GET", `/orgs/${orgId}/policy`, admin)).body.greylisting, false);
+
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/orgs/${orgId}`);
+  await page.locator("#user-email").fill("newcomer@example.test");
+  await page.locator("#user-name").fill("Nina Newcomer");
+  await page.getByRole("button", { name: "Send invitation" }).click();
+  await page.locator("#user-table").getByText("newcomer@example.test").waitFor();
+
+  const text = await until("the activation mail at the SMTP server", () => mailText(/Subject: Welcome to Moat/));
+  assert.match(text, /Hello Nina Newcomer/);
+  const link = text.match(/https?:\/\/\S+\/activate\?token=\S+/)[0];
+  assert.ok(link.startsWith(base), link);
+
+  const invited = await browser.newPage();
+  await invited.goto(link);
+  await invited.getByLabel("New password").fill("nina-is-here-2026");
+  await invited.getByRole("button", { name: "Save password" }).click();
+  await invited.getByText("Your password is set").waitFor();
+  await signIn(invited, "newcomer@example.test", "nina-is-here-2026");
+  await invited.screenshot({ path: join(shots, "admin-activated-user.png") });
+  // The link worked once: a second use is refused.
+  const again = await api("POST", "/auth/activate", null, { token: new URL(link).searchParams.get("token"), password: "another-pass-1" });
+  assert.equal(again.status >= 400, true, JSON.stringify(again));
+
+  // Before: no greylisting, the worker takes the message.
+  await until("the worker knows the new user", () => rcptCode("first@outside.test", "newcomer@example.test") === 250);
+
+  await page.goto(`${base}/domains/${domain.id}`);
+  const grey = page.locator('fieldset[data-field="greylisting"]');
+  assert.equal(await grey.locator(".inherit-box").isChecked(), true);
+  assert.equal(await grey.getByLabel("Greylisting").isDisabled(), true);
+  await grey.locator(".inherit-box").uncheck();
+  await grey.getByLabel("Greylisting").check();
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.getByRole("status").filter({ hasText: "Policy saved" }).waitFor();
+  await page.screenshot({ path: join(shots, "admin-domain-policy.png"), fullPage: true });
+  const own = (await api("GET", `/domains/${domain.id}/policy/overrides`, admin)).body;
+  assert.deepEqual(own, { greylisting: true });
+
+  // After: the next message from an unknown sender is greylisted.
+  await until("the worker greylists the domain's next message",
+    () => rcptCode("second@outside.test", "newcomer@example.test") === 451);
+  // The organisation's own setting did not change.
+  assert.equal((await api("GET", `/orgs/${orgId}/policy`, admin)).body.greylisting, false);
+
+  // Back to "as the organisation": the field shows the organisation's value again.
+  await page.reload();
+  await grey.locator(".inherit-box").check();
+  assert.equal(await grey.getByLabel("Greylisting").isChecked(), false);
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.getByRole("status").filter({ hasText: "Policy saved" }).waitFor();
+  assert.deepEqual((await api("GET", `/domains/${domain.id}/policy/overrides`, admin)).body, {});
+  await until("greylisting off again", () => rcptCode("third@outside.test", "newcomer@example.test") === 250);
+  assert.deepEqual(errors, []);
+});
