@@ -123,6 +123,7 @@ fn build_worker(config: &WorkerConfig, api: api::ApiClient) -> WorkerResult<Work
         archive: crate::delivery::archive::Archive::open(config.data_dir.join("archive"))?,
         dnsbl,
         greylist: greylist::Greylist::new(config),
+        outbound: Default::default(),
         limits: limits::Limits::new(config),
         trusted: config.trusted()?,
         authenticator: mail_auth::MessageAuthenticator(resolver.clone()),

@@ -1,6 +1,7 @@
 //! Moat's wire contract: the JSON types the API speaks, shared by the API, the MTA worker
 //! and the SPA, plus the committed `openapi.json` (kept equal to the generated one by a test).
 
+pub mod alerts;
 pub mod archive;
 pub mod digests;
 pub mod identity;
@@ -11,6 +12,7 @@ pub mod system_mail;
 pub mod tenancy;
 pub mod worker;
 
+pub use alerts::*;
 pub use archive::*;
 pub use digests::*;
 pub use identity::*;

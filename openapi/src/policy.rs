@@ -34,6 +34,57 @@ pub struct Policy {
     /// Digest links only open the web app, where the user signs in before anything is
     /// released (otherwise the link's confirmation page releases without a login).
     pub secure_release: bool,
+    /// What the organisation's users and the organisation as a whole may send through Moat.
+    pub outbound: OutboundLimits,
+}
+
+/// Sending limits for mail the customer's own server relays through Moat (0: no limit).
+/// Each worker counts what passes through it; an account over a limit raises an alert.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundLimits {
+    /// Messages one sender address may send per hour.
+    pub user_messages_per_hour: u32,
+    /// Messages one sender address may send per day.
+    pub user_messages_per_day: u32,
+    /// Recipients one message may have.
+    pub user_recipients_per_message: u32,
+    /// Recipients one sender address may write to per day.
+    pub user_recipients_per_day: u32,
+    /// Messages the whole organisation may send per hour.
+    pub org_messages_per_hour: u32,
+    /// Messages the whole organisation may send per day.
+    pub org_messages_per_day: u32,
+    /// What happens to mail over a limit.
+    pub action: OutboundLimitAction,
+}
+
+impl OutboundLimits {
+    pub fn any(&self) -> bool {
+        [
+            self.user_messages_per_hour,
+            self.user_messages_per_day,
+            self.user_recipients_per_message,
+            self.user_recipients_per_day,
+            self.org_messages_per_hour,
+            self.org_messages_per_day,
+        ]
+        .iter()
+        .any(|&n| n > 0)
+    }
+}
+
+/// What a sender over an outbound limit gets.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboundLimitAction {
+    /// `451`: the customer's server keeps the mail and retries once the window has room.
+    #[default]
+    Defer,
+    /// `550` from then on, on every worker, until an admin clears the alert.
+    Block,
+    /// The mail passes; only the alert is raised.
+    AlertOnly,
 }
 
 /// What a blocked attachment does to the message.
@@ -87,6 +138,7 @@ impl Default for Policy {
             quarantine_retention_days: 30,
             block_action: BlockAction::Reject,
             secure_release: false,
+            outbound: OutboundLimits::default(),
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct PolicySnapshot {
     /// `250` for) a message it could not hand over.
     #[serde(default)]
     pub limits: Option<ChannelLimits>,
+    /// Senders over an outbound limit whose organisation blocks them until an admin clears
+    /// the alert.
+    #[serde(default)]
+    pub blocked_senders: Vec<crate::BlockedSender>,
 }
 
 /// Sizes the API accepts from workers.

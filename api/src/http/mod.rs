@@ -1,6 +1,7 @@
 //! The HTTP surface: `/api/v1` routes (each documented with `#[utoipa::path]`), health and
 //! metrics, and the SPA served from `frontend_dir` with an `index.html` fallback.
 
+mod alerts;
 mod api_keys;
 mod archive;
 mod audit;
@@ -46,6 +47,7 @@ use crate::state::AppState;
         (name = "auth", description = "Login, the caller, activation and password reset"),
         (name = "tenancy", description = "MSPs, organisations, domains, users, provisioning"),
         (name = "policy", description = "Filtering policy"),
+        (name = "alerts", description = "Alerts for admins (accounts over their sending limits)"),
         (name = "integrations", description = "API keys for integrations"),
         (name = "tracking", description = "Message tracking"),
         (name = "quarantine", description = "Messages the filter held back"),
@@ -130,6 +132,9 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(messages::get_message))
         .routes(routes!(worker::register))
         .routes(routes!(worker::policy))
+        .routes(routes!(alerts::raise))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::clear))
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))

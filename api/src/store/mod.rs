@@ -9,6 +9,7 @@
 //! lowest-common-denominator types of `sqlx::Any`. Tenant scoping is done in SQL by
 //! [`Scope`] filters, so a row outside the caller's reach is simply not found.
 
+mod alerts;
 mod archive;
 mod audit;
 mod correspondents;

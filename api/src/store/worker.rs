@@ -117,6 +117,7 @@ impl Store {
         snapshot.correspondents = self.live_correspondents(reverse_whitelist_days).await?;
         snapshot.orgs = self.org_msps().await?;
         snapshot.lists = self.list_entries(None, None).await?;
+        snapshot.blocked_senders = self.blocked_senders().await?;
         Ok(snapshot)
     }
 
@@ -154,6 +155,7 @@ impl Store {
             Ok(PolicySnapshot {
                 version,
                 limits: None,
+                blocked_senders: Vec::new(),
                 domains: domains.into_iter().map(|d| {
                     let policy = governing(&d);
                     WorkerDomain {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod accounts;
+mod alerts;
 mod archive;
 mod audit;
 mod boundaries;

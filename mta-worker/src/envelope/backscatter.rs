@@ -83,6 +83,7 @@ mod tests {
             lists: vec![],
             correspondents: vec![],
             limits: None,
+            blocked_senders: vec![],
         };
         (PolicyIndex::new(&snapshot), org)
     }

@@ -4,4 +4,5 @@
 pub mod backscatter;
 pub mod batv;
 pub mod greylist;
+pub mod outbound;
 pub mod routing;

@@ -59,6 +59,8 @@ pub struct WorkerInner {
     /// DNS block/allow lists.
     pub dnsbl: Dnsbl,
     pub greylist: Greylist,
+    /// What each sender and organisation relayed through this node (outbound limits).
+    pub outbound: crate::envelope::outbound::OutboundMeter,
     /// Per-IP connection and message rates, and connections open now.
     pub limits: Limits,
     /// Known gateways: no delay, no DNSBL, no rate limits.

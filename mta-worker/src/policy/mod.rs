@@ -46,6 +46,8 @@ pub struct PolicyIndex {
     lists: HashMap<(ListLevel, Option<Uuid>), Vec<ListPattern>>,
     /// Reverse whitelist: (user, external address) pairs.
     correspondents: std::collections::HashSet<(Uuid, String)>,
+    /// Senders that may not send until an admin clears their alert ("": the organisation).
+    blocked_senders: std::collections::HashSet<(Uuid, String)>,
     /// What the API accepts from workers (none from an older API).
     pub limits: Option<moat_openapi::ChannelLimits>,
     /// False until a snapshot was loaded (from the API or disk).
@@ -72,6 +74,7 @@ impl PolicyIndex {
                     .push((e.kind, Pattern::parse(&e.pattern)));
                 map
             }),
+            blocked_senders: snapshot.blocked_senders.iter().map(|b| (b.org_id, b.address.to_lowercase())).collect(),
             limits: snapshot.limits,
             loaded: true,
         }
@@ -154,6 +157,13 @@ impl PolicyIndex {
             }
         }
         outcome
+    }
+
+    /// Whether an open blocking alert stops `sender` (lower-case) of `org` from sending.
+    pub fn sending_blocked(&self, org: Uuid, sender: &str) -> bool {
+        !self.blocked_senders.is_empty()
+            && (self.blocked_senders.contains(&(org, String::new()))
+                || self.blocked_senders.contains(&(org, sender.to_string())))
     }
 
     /// Whether `user` wrote to `address` recently (reverse whitelist).
@@ -284,6 +294,7 @@ mod tests {
             lists: vec![],
             correspondents: vec![],
             limits: None,
+            blocked_senders: vec![],
         };
         let index = PolicyIndex::new(&snapshot);
         assert!(index.domain("example.test").is_some());

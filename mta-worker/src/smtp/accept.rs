@@ -225,6 +225,10 @@ fn count_outcome(session: &Session, verdict: Verdict) {
 /// What accepted outbound mail teaches: the reverse whitelist (not from auto-replies) and
 /// the Message-IDs a bounce may quote.
 fn remember_outbound(session: &Session, msg: &QueuedMessage, summary: &Summary) {
+    let outside: Vec<_> = session.rcpts.iter().filter(|r| !r.inbound).collect();
+    if let Some(org) = outside.first().and_then(|r| r.org_id).filter(|_| !msg.sender.is_empty()) {
+        session.worker.outbound.record(org, &msg.sender.to_lowercase(), outside.len());
+    }
     if !summary.automatic {
         learn_correspondents(session, &msg.sender);
     }

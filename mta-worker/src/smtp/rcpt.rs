@@ -4,6 +4,7 @@
 use smtp_proto::RcptTo;
 
 use super::{Next, Session};
+use crate::envelope::outbound::outbound_limited;
 use crate::envelope::routing::{RcptContext, Refusal, decide, greylisted, listed, untag};
 
 pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
@@ -20,6 +21,7 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
     let sender = session.mail_from.clone().unwrap_or_default();
     let ctx = RcptContext { policy: &policy, peer: session.peer.ip(), sender: &sender, trusted: session.trusted };
     let worker = session.worker.clone();
+    let outside = session.rcpts.iter().filter(|r| !r.inbound).count();
     let untagged = untag(ctx, &worker.batv, &address);
     let address = untagged.as_ref().map(|(a, _)| a.clone()).unwrap_or(address);
     let tagged_bounce = untagged.as_ref().is_ok_and(|(_, t)| *t);
@@ -31,6 +33,7 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
         })
         .and_then(|rcpt| listed(ctx, rcpt))
         .and_then(|rcpt| greylisted(ctx, &worker.greylist, &worker.config, rcpt))
+        .and_then(|rcpt| outbound_limited(ctx, &worker.outbound, &worker.api, outside + 1, rcpt))
     {
         Ok(rcpt) => {
             if session.rcpts.iter().any(|r| r.address == rcpt.address) {

@@ -103,6 +103,12 @@ impl ApiClient {
         Ok(())
     }
 
+    /// Raises alerts for admins (accounts over their sending limits).
+    pub async fn post_alerts(&self, batch: &moat_openapi::AlertBatch) -> WorkerResult<()> {
+        Self::checked(self.post("/worker/alerts").json(batch).send().await.map_err(api_err)?).await?;
+        Ok(())
+    }
+
     pub async fn post_correspondents(&self, batch: &CorrespondentBatch) -> WorkerResult<()> {
         Self::checked(self.post("/worker/correspondents").json(batch).send().await.map_err(api_err)?).await?;
         Ok(())

@@ -1,0 +1,90 @@
+//! Alerts through the API: a worker raises one (repeats ignored), the organisation's admins
+//! get a system mail, a blocking alert lists its sender in every worker's snapshot until an
+//! admin clears it; other tenants, plain users and strangers can do nothing with it.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, node_token, tenant};
+
+#[tokio::test]
+async fn a_blocking_alert_stops_the_sender_on_every_worker_until_an_admin_clears_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "alert-a").await;
+    let other = tenant(&app, &admin, "alert-b").await;
+    let node = node_token(&app).await;
+    let alert = json!({"org_id": t.org_id, "kind": "outbound_limit", "subject": "User@alert-a.test",
+        "detail": "3 messages in this hour, the limit is 3", "blocks": true});
+
+    // Only nodes raise alerts, and bad ones change nothing.
+    let (status, _) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&t.org_admin), Some(json!({"alerts": [alert]}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let long = json!({"alerts": [{"org_id": t.org_id, "kind": "outbound_limit", "subject": "x".repeat(400), "detail": "", "blocks": true}]});
+    let (status, err) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(long)).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("alerts[0].subject")));
+    let (status, _) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(json!({"alerts": [alert.clone()]}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The same alert again (another worker, a retry) is not a second one.
+    let (status, _) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(json!({"alerts": [alert]}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, list) = app.get("/api/v1/alerts?open=true", &t.org_admin).await;
+    assert_eq!((status, list["total"].as_i64()), (StatusCode::OK, Some(1)), "{list}");
+    let id = list["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list["items"][0]["blocks"], true);
+    let mails = app.state.store.system_mail_to("admin@alert-a.test").await.unwrap();
+    assert_eq!(mails.len(), 1, "one mail to the admin");
+    assert!(mails[0].subject.contains("User@alert-a.test") && mails[0].body.contains("3 messages in this hour"));
+    assert!(app.state.store.system_mail_to("user@alert-a.test").await.unwrap().is_empty(), "users get none");
+
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["blocked_senders"], json!([{"org_id": t.org_id, "address": "user@alert-a.test"}]), "{snap}");
+    let version = snap["version"].as_i64().unwrap();
+
+    // Nobody outside the organisation's admins sees or clears it.
+    assert_eq!(app.get("/api/v1/alerts", &other.org_admin).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/alerts", &t.user).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/alerts", "").await.0, StatusCode::UNAUTHORIZED);
+    let clear = format!("/api/v1/alerts/{id}/clear");
+    assert_eq!(app.call(Method::POST, &clear, Some(&other.org_admin), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call(Method::POST, &clear, Some(&other.msp_admin), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.call(Method::POST, &clear, Some(&t.user), None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/alerts", &t.msp_admin).await.1["total"], 1, "its MSP sees it");
+
+    let (status, cleared) = app.call(Method::POST, &clear, Some(&t.org_admin), None).await;
+    assert_eq!((status, cleared["cleared_by"].as_str()), (StatusCode::OK, Some("admin@alert-a.test")), "{cleared}");
+    assert_eq!(app.call(Method::POST, &clear, Some(&t.org_admin), None).await.0, StatusCode::CONFLICT);
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert!(snap["version"].as_i64().unwrap() > version);
+    assert_eq!(snap["blocked_senders"], Value::Array(vec![]));
+    assert_eq!(app.get("/api/v1/alerts?open=true", &t.org_admin).await.1["total"], 0);
+    assert_eq!(app.get("/api/v1/alerts?open=false", &t.org_admin).await.1["total"], 1);
+
+    // Once cleared, the same account may raise a new alert.
+    let again = json!({"alerts": [{"org_id": t.org_id, "kind": "outbound_limit", "subject": "User@alert-a.test",
+        "detail": "again", "blocks": false}]});
+    app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(again)).await;
+    assert_eq!(app.get("/api/v1/alerts?open=true", &t.org_admin).await.1["total"], 1);
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert_eq!(snap["blocked_senders"], Value::Array(vec![]), "a non-blocking alert blocks nobody");
+}
+
+#[tokio::test]
+async fn outbound_limits_are_part_of_the_organisation_policy() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "limits").await;
+    let node = node_token(&app).await;
+    let path = format!("/api/v1/orgs/{}/policy", t.org_id);
+    let body = json!({"outbound": {"user_messages_per_hour": 20, "user_recipients_per_message": 50, "action": "block"}});
+    let (status, policy) = app.call(Method::PUT, &path, Some(&t.org_admin), Some(body)).await;
+    assert_eq!((status, policy["outbound"]["user_messages_per_hour"].as_u64()), (StatusCode::OK, Some(20)), "{policy}");
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    let ours = snap["policies"].as_array().unwrap().iter().find(|p| p["org_id"] == t.org_id.as_str()).unwrap();
+    assert_eq!(ours["policy"]["outbound"]["action"], "block");
+    let bad = json!({"outbound": {"action": "shout"}});
+    assert_eq!(app.call(Method::PUT, &path, Some(&t.org_admin), Some(bad)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = json!({"outbound": {"user_messages_per_hour": -1}});
+    assert_eq!(app.call(Method::PUT, &path, Some(&t.org_admin), Some(bad)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,0 +1,18 @@
+-- Alerts (PostgreSQL): what an organisation's admins must look at, raised by workers (an
+-- account over its outbound limits). An open alert with `blocks` set stops the account
+-- from sending through any worker until an admin clears it; one open alert per
+-- (organisation, kind, subject).
+CREATE TABLE alerts (
+    id          UUID PRIMARY KEY,
+    org_id      UUID NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    blocks      BOOLEAN NOT NULL,
+    raised_at   TIMESTAMPTZ NOT NULL,
+    cleared_at  TIMESTAMPTZ,
+    cleared_by  TEXT
+);
+CREATE INDEX alerts_org_idx ON alerts(org_id, raised_at);
+CREATE UNIQUE INDEX alerts_open_idx ON alerts(org_id, kind, subject) WHERE cleared_at IS NULL;
+CREATE TRIGGER policy_bump_alerts AFTER INSERT OR UPDATE OR DELETE ON alerts FOR EACH STATEMENT EXECUTE FUNCTION policy_bump();

@@ -1,0 +1,20 @@
+-- Alerts (SQLite): what an organisation's admins must look at, raised by workers (an
+-- account over its outbound limits). An open alert with `blocks` set stops the account
+-- from sending through any worker until an admin clears it; one open alert per
+-- (organisation, kind, subject).
+CREATE TABLE alerts (
+    id          BLOB PRIMARY KEY NOT NULL,
+    org_id      BLOB NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    blocks      BOOLEAN NOT NULL,
+    raised_at   TEXT NOT NULL,
+    cleared_at  TEXT,
+    cleared_by  TEXT
+);
+CREATE INDEX alerts_org_idx ON alerts(org_id, raised_at);
+CREATE UNIQUE INDEX alerts_open_idx ON alerts(org_id, kind, subject) WHERE cleared_at IS NULL;
+CREATE TRIGGER policy_bump_alerts_i AFTER INSERT ON alerts WHEN NEW.blocks BEGIN UPDATE policy_state SET version = version + 1; END;
+CREATE TRIGGER policy_bump_alerts_u AFTER UPDATE OF cleared_at ON alerts WHEN NEW.blocks BEGIN UPDATE policy_state SET version = version + 1; END;
+CREATE TRIGGER policy_bump_alerts_d AFTER DELETE ON alerts WHEN OLD.blocks BEGIN UPDATE policy_state SET version = version + 1; END;
