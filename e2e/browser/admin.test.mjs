@@ -166,3 +166,54 @@ test("invite → activation mail → password → sign-in; a domain's greylistin
   await until("greylisting off again", () => rcptCode("third@outside.test", "newcomer@example.test") === 250);
   assert.deepEqual(errors, []);
 });
+
+/// Relays one message from the customer's server (127.0.0.3) as `sender`; answers RCPT's code
+/// (and sends the message when it was taken).
+function relay(sender, recipient, subject) {
+  const script = `
+import smtplib
+s = smtplib.SMTP("127.0.0.1", ${smtpPort}, timeout=30, source_address=("127.0.0.3", 0))
+s.ehlo("server.example.test")
+s.mail("${sender}")
+code, text = s.rcpt("${recipient}")
+if code == 250:
+    s.data(b"From: ${sender}\\r\\nTo: ${recipient}\\r\\nSubject: ${subject}\\r\\n\\r\\nHello\\r\\n")
+s.quit()
+print(code, text.decode())`;
+  return execFileSync("python3", ["-c", script], { stdio: "pipe" }).toString().trim();
+}
+
+test("over its hourly outbound limit a sender gets a 4xx, and the admin sees and clears the alert", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", admin)).body.reach.org_id;
+  const added = await api("POST", `/orgs/${orgId}/allowed-ips`, admin, { cidr: "127.0.0.3/32" });
+  assert.equal(added.status, 201, JSON.stringify(added));
+
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/orgs/${orgId}`);
+  await page.getByLabel("Messages per sender per hour").fill("2");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.getByRole("status").filter({ hasText: "Policy saved" }).waitFor();
+  assert.equal((await api("GET", `/orgs/${orgId}/policy`, admin)).body.outbound.user_messages_per_hour, 2);
+
+  // The worker takes the new policy within a moment; two messages pass, the third is deferred.
+  await until("the relay server reaches the worker", () => relay("user@example.test", "probe@far.test", "probe").startsWith("250"));
+  let answer = "";
+  for (let i = 0; i < 3 && !answer.startsWith("451"); i++) answer = relay("user@example.test", `r${i}@far.test`, `m${i}`);
+  assert.match(answer, /^451 .*Sending limit reached \(2 messages in this hour, the limit is 2\)/);
+  // Another sender of the organisation is not held back by this one's count.
+  assert.match(relay("admin@example.test", "x@far.test", "other"), /^250/);
+
+  await page.goto(`${base}/alerts`);
+  const row = page.locator("#alert-table tr", { hasText: "user@example.test" });
+  await row.waitFor({ timeout: 15000 });
+  assert.match(await row.innerText(), /2 messages in this hour, the limit is 2/);
+  await page.screenshot({ path: join(shots, "admin-alerts.png"), fullPage: true });
+  // The admins were mailed too (the SMTP server got it).
+  await until("the alert mail", () => mailText(/Subject: Moat alert: user@example.test/));
+  await row.getByRole("button", { name: "Clear" }).click();
+  await page.getByText("No open alerts.").waitFor();
+  const cleared = (await api("GET", "/alerts?open=false", admin)).body;
+  assert.equal(cleared.items[0].cleared_by, "admin@example.test");
+});

@@ -49,11 +49,7 @@ pub struct Alert {
     pub cleared_by: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct AlertList {
-    pub items: Vec<Alert>,
-    pub total: i64,
-}
+pub type AlertList = crate::Page<Alert>;
 
 /// `GET /alerts` filters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]

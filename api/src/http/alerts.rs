@@ -84,9 +84,9 @@ pub async fn list(
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> ApiResult<Json<AlertList>> {
     caller.require(Role::OrgAdmin)?;
-    let (items, total) =
-        state.store.list_alerts(caller.scope, q.org_id, q.open, Paging::new(q.page, q.per_page)).await?;
-    Ok(Json(AlertList { items, total }))
+    let paging = Paging::new(q.page, q.per_page);
+    let (items, total) = state.store.list_alerts(caller.scope, q.org_id, q.open, paging).await?;
+    Ok(Json(AlertList::new(items, total, paging.page, paging.per_page)))
 }
 
 /// Clear an alert: a sender it blocked may send again.

@@ -1,6 +1,7 @@
 //! One module per screen.
 
 pub mod account;
+pub mod alerts;
 pub mod api_keys;
 pub mod archive;
 pub mod audit;

@@ -115,6 +115,7 @@ pub fn OrgPage() -> impl IntoView {
         view! {
             <OrgHeader org loaded/>
             <crate::pages::policy::OrgPolicyPanel org_id=id/>
+            <crate::pages::alerts::AlertsPanel org_id=id/>
             <Domains org_id=id/>
             <RelayServers org_id=id/>
             <Users org_id=id/>

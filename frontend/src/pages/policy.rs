@@ -5,7 +5,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use moat_openapi::{AttachmentAction, BlockAction, DmarcAction, Policy, PolicyOverrides, from_wire_name, wire_name};
+use moat_openapi::{
+    AttachmentAction, BlockAction, DmarcAction, OutboundLimitAction, OutboundLimits, Policy, PolicyOverrides, from_wire_name,
+    wire_name,
+};
 use uuid::Uuid;
 
 use crate::api;
@@ -156,6 +159,7 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
     let archive_days = RwSignal::new(policy.archive_retention_days.to_string());
     let hourly = RwSignal::new(policy.outbound_hourly_limit.to_string());
     let secure_release = RwSignal::new(policy.secure_release);
+    let outbound = OutboundFields::new(&policy.outbound);
     let failure = RwSignal::new(None::<api::ApiError>);
     let local_error = RwSignal::new(None::<(&'static str, String)>);
     let saved = RwSignal::new(false);
@@ -179,6 +183,7 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
             };
             let archive_retention_days = whole("archive_retention_days", archive_days.get())?;
             let outbound_hourly_limit = whole("outbound_hourly_limit", hourly.get())?;
+            let outbound = outbound.parse()?;
             Ok::<_, (&'static str, String)>(Policy {
                 quarantine_threshold,
                 reject_threshold,
@@ -198,6 +203,7 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
                 archive_retention_days,
                 outbound_hourly_limit,
                 secure_release: secure_release.get(),
+                outbound,
             })
         })();
         let body = match parsed {
@@ -286,9 +292,75 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
                 <Field id="p-hourly" label="Messages a user may send from the Live Archive per hour" value=hourly
                     error=error_of("outbound_hourly_limit") hint="0: the platform's limit of 200"/>
                 <Check label="Secure release" value=secure_release hint="digest links open the web app, where users sign in before releasing"/>
+                <OutboundLimitFields fields=outbound error_of/>
             </Show>
             <button class="btn btn-primary" type="submit">"Save policy"</button>
             <Show when=move || saved.get()><span class="saved" role="status">"Policy saved"</span></Show>
         </form>
+    }
+}
+
+/// The outbound limits as the form edits them (text, parsed on save).
+#[derive(Clone, Copy)]
+struct OutboundFields {
+    user_hour: RwSignal<String>,
+    user_day: RwSignal<String>,
+    per_message: RwSignal<String>,
+    user_recipients_day: RwSignal<String>,
+    org_hour: RwSignal<String>,
+    org_day: RwSignal<String>,
+    action: RwSignal<String>,
+}
+
+impl OutboundFields {
+    fn new(l: &OutboundLimits) -> OutboundFields {
+        let text = |n: u32| RwSignal::new(n.to_string());
+        OutboundFields {
+            user_hour: text(l.user_messages_per_hour),
+            user_day: text(l.user_messages_per_day),
+            per_message: text(l.user_recipients_per_message),
+            user_recipients_day: text(l.user_recipients_per_day),
+            org_hour: text(l.org_messages_per_hour),
+            org_day: text(l.org_messages_per_day),
+            action: RwSignal::new(wire_name(&l.action)),
+        }
+    }
+
+    fn parse(&self) -> Result<OutboundLimits, (&'static str, String)> {
+        let whole = |field: &'static str, v: RwSignal<String>| {
+            v.get().trim().parse::<u32>().map_err(|_| (field, "Enter a whole number (0: no limit)".to_string()))
+        };
+        Ok(OutboundLimits {
+            user_messages_per_hour: whole("outbound.user_messages_per_hour", self.user_hour)?,
+            user_messages_per_day: whole("outbound.user_messages_per_day", self.user_day)?,
+            user_recipients_per_message: whole("outbound.user_recipients_per_message", self.per_message)?,
+            user_recipients_per_day: whole("outbound.user_recipients_per_day", self.user_recipients_day)?,
+            org_messages_per_hour: whole("outbound.org_messages_per_hour", self.org_hour)?,
+            org_messages_per_day: whole("outbound.org_messages_per_day", self.org_day)?,
+            action: from_wire_name(&self.action.get()).unwrap_or_default(),
+        })
+    }
+}
+
+#[component]
+fn OutboundLimitFields<E>(fields: OutboundFields, error_of: E) -> impl IntoView
+where
+    E: Fn(&'static str) -> Signal<Option<String>> + Copy + 'static,
+{
+    let f = fields;
+    view! {
+        <fieldset class="group" id="outbound-limits">
+            <legend>"Outbound limits (mail your server relays through Moat; 0: no limit)"</legend>
+            <Field id="o-user-hour" label="Messages per sender per hour" value=f.user_hour error=error_of("outbound.user_messages_per_hour")/>
+            <Field id="o-user-day" label="Messages per sender per day" value=f.user_day error=error_of("outbound.user_messages_per_day")/>
+            <Field id="o-per-message" label="Recipients per message" value=f.per_message error=error_of("outbound.user_recipients_per_message")/>
+            <Field id="o-rcpt-day" label="Recipients per sender per day" value=f.user_recipients_day error=error_of("outbound.user_recipients_per_day")/>
+            <Field id="o-org-hour" label="Messages of the whole organisation per hour" value=f.org_hour error=error_of("outbound.org_messages_per_hour")/>
+            <Field id="o-org-day" label="Messages of the whole organisation per day" value=f.org_day error=error_of("outbound.org_messages_per_day")/>
+            <Choice id="o-action" label="A sender over a limit" value=f.action options=vec![
+                (wire_name(&OutboundLimitAction::Defer), "is deferred (4xx) until the hour or day has room"),
+                (wire_name(&OutboundLimitAction::Block), "is blocked until an admin clears the alert"),
+                (wire_name(&OutboundLimitAction::AlertOnly), "may go on; admins are alerted")]/>
+        </fieldset>
     }
 }

@@ -184,7 +184,13 @@ pub fn outbound_limited(
     };
     let blocks = limits.action == OutboundLimitAction::Block;
     tracing::warn!(%org, %sender, detail = %over.detail, action = ?limits.action, "outbound limit reached");
-    meter.raise(api, RaisedAlert { org_id: org, kind: over.kind, subject, detail: over.detail.clone(), blocks });
+    let effect = match limits.action {
+        OutboundLimitAction::Defer => "mail over the limit is deferred",
+        OutboundLimitAction::Block => "sending is blocked",
+        OutboundLimitAction::AlertOnly => "mail goes on (alert only)",
+    };
+    let detail = format!("{}; {effect}", over.detail);
+    meter.raise(api, RaisedAlert { org_id: org, kind: over.kind, subject, detail, blocks });
     match limits.action {
         OutboundLimitAction::AlertOnly => Ok(rcpt),
         OutboundLimitAction::Defer if over.detail.contains("in one message") => {
