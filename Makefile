@@ -41,6 +41,7 @@ e2e: build
 	python3 e2e/filter_test.py $(TARGET_DIR)/debug
 	python3 e2e/boundaries_test.py $(TARGET_DIR)/debug
 	python3 e2e/system_mail_test.py $(TARGET_DIR)/debug
+	python3 e2e/admin_test.py $(TARGET_DIR)/debug
 	python3 e2e/archive_test.py $(TARGET_DIR)/debug
 
 ## The web app in headless Chromium (Debian's), driven by playwright-core.

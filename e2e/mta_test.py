@@ -110,7 +110,10 @@ class Zone(BaseResolver):
         reply = request.reply()
         q = request.q
         name = str(q.qname).rstrip(".").lower()
-        if name == "ext.test" and q.qtype == QTYPE.MX:
+        if name == "example.test" and q.qtype == QTYPE.MX:
+            # The demo customer's domain points at Moat (the worker's MOAT_HOSTNAME).
+            reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX("mx.moat.test."), ttl=60))
+        elif name == "ext.test" and q.qtype == QTYPE.MX:
             reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX("mx.ext.test."), ttl=60))
         elif name == "mx.ext.test" and q.qtype == QTYPE.A:
             reply.add_answer(RR(q.qname, QTYPE.A, rdata=A("127.0.0.1"), ttl=60))
@@ -121,7 +124,7 @@ class Zone(BaseResolver):
             reply.add_answer(RR(q.qname, QTYPE.TXT, rdata=TXT([text[i:i + 255] for i in range(0, len(text), 255)]), ttl=60))
         elif name in TXT_RECORDS:
             pass  # the name exists, without records of this type
-        elif name not in ("ext.test", "mx.ext.test"):
+        elif name not in ("ext.test", "mx.ext.test", "example.test"):
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
 

@@ -10,7 +10,7 @@ import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { bin, client, freePort, launchBrowser, root, shots, startApi } from "./moat.mjs";
 
-let server, sink, worker, browser, base, dataDir, env, inbox, smtpPort;
+let server, sink, worker, browser, base, dataDir, env, inbox, smtpPort, relayPort;
 let api, token;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,7 +25,7 @@ async function until(what, f, ms = 30000) {
 }
 
 before(async () => {
-  const relayPort = await freePort();
+  relayPort = await freePort();
   ({ server, base, dataDir, env } = await startApi("moat-admin-", (dir, url) => ({
     MOAT_PUBLIC_URL: url,
     MOAT_SMTP_RELAY: `127.0.0.1:${relayPort}`,
@@ -216,4 +216,45 @@ test("over its hourly outbound limit a sender gets a 4xx, and the admin sees and
   await page.getByText("No open alerts.").waitFor();
   const cleared = (await api("GET", "/alerts?open=false", admin)).body;
   assert.equal(cleared.items[0].cleared_by, "admin@example.test");
+});
+
+test("test delivery: a stopped server shows the failing stage, a running one every stage with its time", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", admin)).body.reach.org_id;
+  const domain = (await api("GET", `/orgs/${orgId}/domains`, admin)).body.items[0];
+  const stopped = await freePort();
+  assert.equal((await api("PATCH", `/domains/${domain.id}`, admin, { destination_host: "127.0.0.1", destination_port: stopped })).status, 200);
+
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/domains/${domain.id}`);
+  const panel = page.locator("#test-delivery");
+  // The worker may still hold the old destination for a moment: run until it reports this one.
+  await until("a test against the stopped server", async () => {
+    await panel.getByRole("button", { name: "Run test delivery" }).click();
+    await panel.locator('.test-verdict:not([data-status="pending"])').waitFor({ timeout: 30000 });
+    return (await panel.locator("#test-timeline").innerText()).includes(`:${stopped}`);
+  });
+  assert.equal(await panel.locator(".test-verdict").getAttribute("data-status"), "failed");
+  const failed = panel.locator('.stage[data-stage="connect"]');
+  assert.match(await failed.innerText(), /cannot connect to 127\.0\.0\.1:\d+: .*refused/i);
+  assert.equal(await panel.locator('.stage[data-stage="banner"]').count(), 0, "nothing after the failing stage");
+  await page.screenshot({ path: join(shots, "admin-test-delivery-failed.png"), fullPage: true });
+
+  // The server runs (the SMTP server of this test): every stage, each with a time.
+  assert.equal((await api("PATCH", `/domains/${domain.id}`, admin, { destination_port: relayPort })).status, 200);
+  await until("a test against the running server", async () => {
+    await panel.getByLabel(/Also send a test message/).check();
+    await panel.getByRole("button", { name: "Run test delivery" }).click();
+    await panel.locator('.test-verdict:not([data-status="pending"])').waitFor({ timeout: 30000 });
+    return (await panel.locator(".test-verdict").getAttribute("data-status")) === "passed";
+  });
+  const stages = await panel.locator(".stage").evaluateAll((els) => els.map((e) => e.dataset.stage));
+  assert.deepEqual(stages, ["mx", "dns", "connect", "banner", "ehlo", "starttls", "rcpt", "data"]);
+  for (const stage of stages) {
+    assert.match(await panel.locator(`.stage[data-stage="${stage}"] .stage-time`).innerText(), /^\d+\.\d ms$/);
+  }
+  assert.match(await panel.locator('.stage[data-stage="banner"]').innerText(), /220 /);
+  await until("the test message at the server", () => mailText(/Subject: Moat test delivery/));
+  await page.screenshot({ path: join(shots, "admin-test-delivery-passed.png"), fullPage: true });
 });

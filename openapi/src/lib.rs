@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod archive;
+pub mod diagnostics;
 pub mod digests;
 pub mod identity;
 pub mod lists;
@@ -14,6 +15,7 @@ pub mod worker;
 
 pub use alerts::*;
 pub use archive::*;
+pub use diagnostics::*;
 pub use digests::*;
 pub use identity::*;
 pub use lists::*;

@@ -484,6 +484,9 @@ pub enum WorkerJobKind {
     SystemMail,
     /// Relay a message a user wrote in the Live Archive to its recipients (and archive it).
     ArchiveSend,
+    /// Run a test delivery to the destination of `recipient`'s domain (`recipient` is
+    /// `postmaster@<domain>`; `raw_base64` holds the test message when one is to be sent).
+    TestDelivery,
 }
 
 /// A job leased to a worker.
@@ -518,6 +521,9 @@ pub struct JobDone {
     pub ok: bool,
     #[serde(default)]
     pub error: Option<String>,
+    /// A test delivery's stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::TestDeliveryReport>,
 }
 
 /// One message users taught the classifier about.

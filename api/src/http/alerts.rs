@@ -93,7 +93,11 @@ pub async fn list(
 #[utoipa::path(post, path = "/alerts/{id}/clear", tag = "alerts", params(("id" = Uuid, Path)),
     security(("bearer_jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Alert), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn clear(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Alert>> {
+pub async fn clear(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Alert>> {
     caller.require(Role::OrgAdmin)?;
     state.store.get_alert(caller.scope, id).await?.ok_or_else(ApiError::not_found)?;
     let by = match (&caller.user, caller.api_key_id) {

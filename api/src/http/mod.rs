@@ -6,6 +6,7 @@ mod api_keys;
 mod archive;
 mod audit;
 mod auth;
+mod diagnostics;
 mod digest_links;
 mod digests;
 mod domains;
@@ -135,6 +136,8 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::raise))
         .routes(routes!(alerts::list))
         .routes(routes!(alerts::clear))
+        .routes(routes!(diagnostics::start))
+        .routes(routes!(diagnostics::get))
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))

@@ -213,11 +213,13 @@ pub async fn lease_jobs(State(state): State<AppState>, _node: WorkerNode) -> Api
             // Leased but not sent: it goes back when its lease runs out.
             continue;
         }
+        // A test delivery carries no message of the API's (the worker writes its own).
         let raw = match state.blobs.get(&job.blob_key).await {
+            _ if job.kind == "test_delivery" => Vec::new(),
             Ok(raw) => raw,
             Err(err) => {
                 tracing::warn!(%err, job = %job.id, "the released message is gone (deleted?)");
-                state.store.finish_job(job.id, false, Some("the message is no longer in quarantine")).await?;
+                state.store.finish_job(job.id, false, Some("the message is no longer in quarantine"), None).await?;
                 continue;
             }
         };
@@ -227,6 +229,7 @@ pub async fn lease_jobs(State(state): State<AppState>, _node: WorkerNode) -> Api
             kind: match job.kind.as_str() {
                 "system_mail" => WorkerJobKind::SystemMail,
                 "archive_send" => WorkerJobKind::ArchiveSend,
+                "test_delivery" => WorkerJobKind::TestDelivery,
                 _ => WorkerJobKind::Release,
             },
             recipients: job.recipient.split(',').filter(|r| !r.is_empty()).map(str::to_string).collect(),
@@ -251,8 +254,26 @@ pub async fn job_done(
     ApiJson(done): ApiJson<JobDone>,
 ) -> ApiResult<StatusCode> {
     let error = done.error.as_deref().map(|e| moat_openapi::bounded(e, 1000));
-    if !state.store.finish_job(id, done.ok, error.as_deref()).await? {
+    let report = done.report.as_ref().map(bounded_report).transpose()?;
+    if !state.store.finish_job(id, done.ok, error.as_deref(), report.as_deref()).await? {
         return Err(ApiError::not_found());
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A test delivery's report as stored: at most 20 stages of bounded text.
+fn bounded_report(report: &moat_openapi::TestDeliveryReport) -> ApiResult<String> {
+    if report.stages.len() > 20 {
+        return Err(ApiError::invalid("report.stages", "at most 20 stages"));
+    }
+    let mut report = report.clone();
+    report.node = moat_openapi::bounded(&report.node, 255);
+    for stage in &mut report.stages {
+        stage.answer = moat_openapi::bounded(&stage.answer, 2000);
+        stage.details.truncate(50);
+        for d in &mut stage.details {
+            *d = moat_openapi::bounded(d, 500);
+        }
+    }
+    serde_json::to_string(&report).map_err(|e| ApiError::Internal(e.into()))
 }

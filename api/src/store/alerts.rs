@@ -28,7 +28,8 @@ impl Row {
         Ok(Alert {
             id: self.id,
             org_id: self.org_id,
-            kind: from_wire_name(&self.kind).ok_or_else(|| StoreError::internal(anyhow::anyhow!("alert kind {}", self.kind)))?,
+            kind: from_wire_name(&self.kind)
+                .ok_or_else(|| StoreError::internal(anyhow::anyhow!("alert kind {}", self.kind)))?,
             subject: self.subject,
             detail: self.detail,
             blocks: self.blocks,

@@ -78,7 +78,7 @@ impl Store {
     /// Records a worker's report on a leased job: done, or failed (tried again until
     /// [`MAX_JOB_ATTEMPTS`]). A system-mail job's outcome becomes its mail's state. Answers
     /// false when the job was not leased.
-    pub async fn finish_job(&self, id: Uuid, ok: bool, error: Option<&str>) -> StoreResult<bool> {
+    pub async fn finish_job(&self, id: Uuid, ok: bool, error: Option<&str>, report: Option<&str>) -> StoreResult<bool> {
         let status = if ok { "done" } else { "pending" };
         let at = now();
         let finished: Option<(String, String, String)> = with_pool!(self, pool => {
@@ -97,6 +97,19 @@ impl Store {
                 sqlx::query("UPDATE system_mail SET status = $1, sent_at = $2, last_error = $3, attempts = attempts + 1 \
                      WHERE id = $4")
                     .bind(mail_status).bind(sent_at).bind(error).bind(Uuid::parse_str(mail).unwrap_or_default())
+                    .execute(&mut *tx).await?;
+            }
+            // A test delivery ends with the worker's report, whatever its stages said.
+            if let Some((kind, test, _)) = &finished
+                && kind == "test_delivery"
+            {
+                let report = report.map(str::to_string).unwrap_or_else(|| {
+                    serde_json::json!({"node": "", "stages": [{"stage": "connect", "ok": false, "micros": 0,
+                        "answer": error.unwrap_or("the worker could not run the test")}]}).to_string()
+                });
+                sqlx::query("UPDATE worker_jobs SET status = 'done' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE test_deliveries SET finished_at = $1, report = $2 WHERE id = $3 AND finished_at IS NULL")
+                    .bind(at).bind(report).bind(Uuid::parse_str(test).unwrap_or_default())
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -361,7 +361,10 @@ impl Store {
     pub async fn domain_policy(&self, domain_id: Uuid) -> StoreResult<PolicyOverrides> {
         let text: Option<String> = with_pool!(self, pool => sqlx::query_scalar("SELECT policy FROM domain_policies WHERE domain_id = $1")
             .bind(domain_id).fetch_optional(pool).await)?;
-        Ok(text.map(|t| PolicyOverrides::from_stored(&t).map_err(StoreError::internal)).transpose()?.unwrap_or_default())
+        Ok(text
+            .map(|t| PolicyOverrides::from_stored(&t).map_err(StoreError::internal))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// Stores what a domain sets itself; setting nothing removes its row, so the

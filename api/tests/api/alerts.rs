@@ -18,15 +18,18 @@ async fn a_blocking_alert_stops_the_sender_on_every_worker_until_an_admin_clears
         "detail": "3 messages in this hour, the limit is 3", "blocks": true});
 
     // Only nodes raise alerts, and bad ones change nothing.
-    let (status, _) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&t.org_admin), Some(json!({"alerts": [alert]}))).await;
+    let (status, _) =
+        app.call(Method::POST, "/api/v1/worker/alerts", Some(&t.org_admin), Some(json!({"alerts": [alert]}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let long = json!({"alerts": [{"org_id": t.org_id, "kind": "outbound_limit", "subject": "x".repeat(400), "detail": "", "blocks": true}]});
     let (status, err) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(long)).await;
     assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("alerts[0].subject")));
-    let (status, _) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(json!({"alerts": [alert.clone()]}))).await;
+    let (status, _) =
+        app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(json!({"alerts": [alert.clone()]}))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     // The same alert again (another worker, a retry) is not a second one.
-    let (status, _) = app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(json!({"alerts": [alert]}))).await;
+    let (status, _) =
+        app.call(Method::POST, "/api/v1/worker/alerts", Some(&node), Some(json!({"alerts": [alert]}))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     let (status, list) = app.get("/api/v1/alerts?open=true", &t.org_admin).await;
@@ -77,7 +80,8 @@ async fn outbound_limits_are_part_of_the_organisation_policy() {
     let t = tenant(&app, &admin, "limits").await;
     let node = node_token(&app).await;
     let path = format!("/api/v1/orgs/{}/policy", t.org_id);
-    let body = json!({"outbound": {"user_messages_per_hour": 20, "user_recipients_per_message": 50, "action": "block"}});
+    let body =
+        json!({"outbound": {"user_messages_per_hour": 20, "user_recipients_per_message": 50, "action": "block"}});
     let (status, policy) = app.call(Method::PUT, &path, Some(&t.org_admin), Some(body)).await;
     assert_eq!((status, policy["outbound"]["user_messages_per_hour"].as_u64()), (StatusCode::OK, Some(20)), "{policy}");
     let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
@@ -87,4 +91,64 @@ async fn outbound_limits_are_part_of_the_organisation_policy() {
     assert_eq!(app.call(Method::PUT, &path, Some(&t.org_admin), Some(bad)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let bad = json!({"outbound": {"user_messages_per_hour": -1}});
     assert_eq!(app.call(Method::PUT, &path, Some(&t.org_admin), Some(bad)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_test_delivery_goes_to_a_worker_and_comes_back_with_its_stages() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "probe-a").await;
+    let other = tenant(&app, &admin, "probe-b").await;
+    let node = node_token(&app).await;
+    let start = |token: &str, domain: &str| {
+        let body = json!({"domain_id": domain, "send_test": true});
+        let token = token.to_string();
+        let app = &app;
+        async move { app.call(Method::POST, "/api/v1/diagnostics/test-delivery", Some(&token), Some(body)).await }
+    };
+    assert_eq!(start(&t.user, &t.domain_id).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(start(&other.org_admin, &t.domain_id).await.0, StatusCode::NOT_FOUND);
+    let (status, test) = start(&t.org_admin, &t.domain_id).await;
+    assert_eq!((status, test["status"].as_str()), (StatusCode::ACCEPTED, Some("pending")), "{test}");
+    let id = test["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/diagnostics/test-delivery/{id}");
+    assert_eq!(app.get(&path, &other.org_admin).await.0, StatusCode::NOT_FOUND);
+
+    let (_, batch) = app.get("/api/v1/worker/jobs", &node).await;
+    let job =
+        batch["jobs"].as_array().unwrap().iter().find(|j| j["kind"] == "test_delivery").expect("a test job").clone();
+    assert_eq!(job["recipient"], "postmaster@probe-a.test");
+    assert_eq!(job["sender"], "send");
+    let stage = |stage: &str, ok: bool| json!({"stage": stage, "ok": ok, "micros": 1200, "answer": "x", "details": []});
+    let report = json!({"node": "mx1", "stages": [stage("mx", false), stage("dns", true), stage("connect", true),
+        stage("banner", true), stage("ehlo", true), stage("starttls", true), stage("rcpt", true), stage("data", true)]});
+    let done = format!("/api/v1/worker/jobs/{}/done", job["id"].as_str().unwrap());
+    let (status, _) = app.call(Method::POST, &done, Some(&node), Some(json!({"ok": true, "report": report}))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, result) = app.get(&path, &t.org_admin).await;
+    // A failed MX check alone does not fail the delivery test.
+    assert_eq!((result["status"].as_str(), result["node"].as_str()), (Some("passed"), Some("mx1")), "{result}");
+    assert_eq!(result["stages"].as_array().unwrap().len(), 8);
+    assert_eq!(app.get(&path, &t.msp_admin).await.0, StatusCode::OK);
+
+    // A failing stage fails it; a worker's report is bounded.
+    let (_, second) = start(&t.org_admin, &t.domain_id).await;
+    let (_, batch) = app.get("/api/v1/worker/jobs", &node).await;
+    let job = batch["jobs"].as_array().unwrap().iter().find(|j| j["kind"] == "test_delivery").unwrap().clone();
+    let done = format!("/api/v1/worker/jobs/{}/done", job["id"].as_str().unwrap());
+    let too_many = json!({"ok": true, "report": {"node": "mx1", "stages": vec![stage("dns", true); 21]}});
+    assert_eq!(app.call(Method::POST, &done, Some(&node), Some(too_many)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let failed =
+        json!({"ok": true, "report": {"node": "mx1", "stages": [stage("dns", true), stage("connect", false)]}});
+    assert_eq!(app.call(Method::POST, &done, Some(&node), Some(failed)).await.0, StatusCode::NO_CONTENT);
+    let (_, result) =
+        app.get(&format!("/api/v1/diagnostics/test-delivery/{}", second["id"].as_str().unwrap()), &t.org_admin).await;
+    assert_eq!(result["status"], "failed", "{result}");
+
+    // At most five wait at once per organisation; another organisation is not held up.
+    for _ in 0..5 {
+        assert_eq!(start(&t.org_admin, &t.domain_id).await.0, StatusCode::ACCEPTED);
+    }
+    assert_eq!(start(&t.org_admin, &t.domain_id).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(start(&other.org_admin, &other.domain_id).await.0, StatusCode::ACCEPTED);
 }

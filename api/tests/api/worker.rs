@@ -302,8 +302,9 @@ async fn a_domain_policy_overrides_its_orgs_and_reaches_the_workers() {
 
     // A domain may switch greylisting off for itself; organisation-wide settings are refused
     // at domain level and change nothing.
-    let (status, _) =
-        app.call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"greylisting": false, "block_action": "drop"}))).await;
+    let (status, _) = app
+        .call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"greylisting": false, "block_action": "drop"})))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (status, err) =
         app.call(Method::PUT, &path, Some(&t.org_admin), Some(json!({"quarantine_retention_days": 3}))).await;
@@ -315,7 +316,12 @@ async fn a_domain_policy_overrides_its_orgs_and_reaches_the_workers() {
     assert_eq!((governing["greylisting"].as_bool(), governing["block_action"].as_str()), (Some(false), Some("drop")));
     assert_eq!(governing["dmarc_action"], "none", "dmarc is inherited again: {snap}");
     let (status, _) = app
-        .call(Method::PUT, &format!("/api/v1/orgs/{org}/policy"), Some(&t.org_admin), Some(json!({"quarantine_threshold": 6.5})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/policy"),
+            Some(&t.org_admin),
+            Some(json!({"quarantine_threshold": 6.5})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 

@@ -55,11 +55,9 @@ pub fn AlertsPanel(#[prop(optional)] org_id: Option<Uuid>) -> impl IntoView {
 fn AlertRow(alert: Alert, list: PagedList<AlertList>, failure: RwSignal<Option<api::ApiError>>) -> impl IntoView {
     let id = alert.id;
     let effect = match (&alert.cleared_at, alert.blocks) {
-        (Some(at), _) => format!(
-            "cleared {} by {}",
-            at.format("%Y-%m-%d %H:%M"),
-            alert.cleared_by.clone().unwrap_or_default()
-        ),
+        (Some(at), _) => {
+            format!("cleared {} by {}", at.format("%Y-%m-%d %H:%M"), alert.cleared_by.clone().unwrap_or_default())
+        }
         (None, true) => "blocked until cleared".to_string(),
         (None, false) => "not blocked".to_string(),
     };

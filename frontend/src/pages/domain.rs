@@ -21,6 +21,7 @@ pub fn DomainPage() -> impl IntoView {
             <DomainForm domain/>
             <super::policy::DomainPolicyPanel domain_id org_id/>
             <super::continuity::DeliveryPanel domain=panel/>
+            <super::diagnostics::TestDeliveryPanel domain_id/>
         }
     })
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod archive;
 pub mod audit;
 pub mod continuity;
+pub mod diagnostics;
 pub mod digest;
 pub mod domain;
 pub mod home;

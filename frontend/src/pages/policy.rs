@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use moat_openapi::{
-    AttachmentAction, BlockAction, DmarcAction, OutboundLimitAction, OutboundLimits, Policy, PolicyOverrides, from_wire_name,
-    wire_name,
+    AttachmentAction, BlockAction, DmarcAction, OutboundLimitAction, OutboundLimits, Policy, PolicyOverrides,
+    from_wire_name, wire_name,
 };
 use uuid::Uuid;
 

@@ -96,12 +96,12 @@ pub async fn internal_address(resolver: &TokioResolver, host: &str) -> Option<st
 /// The TLS client set-ups, built once: building one reads and parses the system's whole
 /// CA store, which cost more CPU than the rest of a delivery together (found by profiling
 /// the relay benchmark).
-struct Connectors {
-    verified: TlsConnector,
-    any_certificate: TlsConnector,
+pub struct Connectors {
+    pub verified: TlsConnector,
+    pub any_certificate: TlsConnector,
 }
 
-fn connectors() -> Result<&'static Connectors, String> {
+pub fn connectors() -> Result<&'static Connectors, String> {
     static CONNECTORS: OnceLock<Result<Connectors, String>> = OnceLock::new();
     CONNECTORS
         .get_or_init(|| {
@@ -112,7 +112,7 @@ fn connectors() -> Result<&'static Connectors, String> {
 }
 
 /// `host:port`, with IPv6 literals in brackets.
-fn socket_address(host: &str, port: u16) -> String {
+pub fn socket_address(host: &str, port: u16) -> String {
     match host.parse::<std::net::Ipv6Addr>() {
         Ok(ip) => format!("[{ip}]:{port}"),
         Err(_) => format!("{host}:{port}"),

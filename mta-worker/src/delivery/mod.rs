@@ -6,6 +6,7 @@ pub mod archive;
 pub mod attempt;
 pub mod board;
 pub mod dsn;
+pub mod probe;
 pub mod queue;
 pub mod release;
 pub mod spool;

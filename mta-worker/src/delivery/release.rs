@@ -27,11 +27,16 @@ pub async fn run(delivery: Delivery, api: ApiClient) {
             Ok(batch) => {
                 backoff.reset();
                 for job in batch.jobs {
+                    if job.kind == WorkerJobKind::TestDelivery {
+                        // A probe waits on a stranger's server: it must not hold up releases.
+                        tokio::spawn(test_delivery(delivery.clone(), api.clone(), job));
+                        continue;
+                    }
                     let done = match carry_out(&delivery, &job).await {
-                        Ok(()) => JobDone { ok: true, error: None },
+                        Ok(()) => JobDone { ok: true, error: None, report: None },
                         Err(err) => {
                             tracing::warn!(%err, job = %job.id, "release not queued");
-                            JobDone { ok: false, error: Some(err.to_string()) }
+                            JobDone { ok: false, error: Some(err.to_string()), report: None }
                         }
                     };
                     // An unreported job goes back to the API's queue when its lease ends.
@@ -45,6 +50,16 @@ pub async fn run(delivery: Delivery, api: ApiClient) {
                 backoff.wait().await;
             }
         }
+    }
+}
+
+/// Runs a test delivery and reports its stages.
+async fn test_delivery(delivery: Delivery, api: ApiClient, job: WorkerJob) {
+    let report = crate::delivery::probe::run(&delivery, &job).await;
+    tracing::info!(job = %job.id, stages = report.stages.len(), "test delivery ran");
+    let done = JobDone { ok: true, error: None, report: Some(report) };
+    if let Err(err) = api.job_done(job.id, &done).await {
+        tracing::warn!(%err, job = %job.id, "cannot report the test delivery");
     }
 }
 
@@ -63,6 +78,7 @@ pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()>
         }
         WorkerJobKind::SystemMail => (raw, Direction::Outbound),
         WorkerJobKind::ArchiveSend => return send_from_archive(delivery, job, raw).await,
+        WorkerJobKind::TestDelivery => return Err(WorkerError::Usage("a test delivery spools nothing".into())),
     };
     let (target, org) = rcpt_target(&delivery.policy.get(), &job.recipient);
     let routing = (target, org.or(job.org_id));

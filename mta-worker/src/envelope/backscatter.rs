@@ -29,11 +29,7 @@ pub fn backscatter(
     if !sender.is_empty() {
         return None;
     }
-    let protected = |r: &AcceptedRcpt| {
-        r.inbound
-            && !r.tagged_bounce
-            && r.policy(policy).backscatter_protection
-    };
+    let protected = |r: &AcceptedRcpt| r.inbound && !r.tagged_bounce && r.policy(policy).backscatter_protection;
     if !rcpts.iter().any(protected) {
         return None;
     }
@@ -78,7 +74,10 @@ mod tests {
             domains: vec![domain("own.test", domain_policy), domain("plain.test", None)],
             recipients: vec![],
             relay_networks: vec![],
-            policies: vec![OrgPolicy { org_id: org, policy: Policy { backscatter_protection: true, ..Policy::default() } }],
+            policies: vec![OrgPolicy {
+                org_id: org,
+                policy: Policy { backscatter_protection: true, ..Policy::default() },
+            }],
             orgs: vec![],
             lists: vec![],
             correspondents: vec![],

@@ -88,13 +88,22 @@ impl OutboundMeter {
             let mut w = user.lock().unwrap_or_else(|e| e.into_inner());
             w.roll(t);
             if limits.user_messages_per_hour > 0 && w.hour_messages >= limits.user_messages_per_hour {
-                return over(format!("{} messages in this hour, the limit is {}", w.hour_messages, limits.user_messages_per_hour));
+                return over(format!(
+                    "{} messages in this hour, the limit is {}",
+                    w.hour_messages, limits.user_messages_per_hour
+                ));
             }
             if limits.user_messages_per_day > 0 && w.day_messages >= limits.user_messages_per_day {
-                return over(format!("{} messages today, the limit is {}", w.day_messages, limits.user_messages_per_day));
+                return over(format!(
+                    "{} messages today, the limit is {}",
+                    w.day_messages, limits.user_messages_per_day
+                ));
             }
             if limits.user_recipients_per_day > 0 && w.day_recipients + nth > limits.user_recipients_per_day {
-                return over(format!("{} recipients today, the limit is {}", w.day_recipients, limits.user_recipients_per_day));
+                return over(format!(
+                    "{} recipients today, the limit is {}",
+                    w.day_recipients, limits.user_recipients_per_day
+                ));
             }
         }
         let whole = self.window(org.to_string());

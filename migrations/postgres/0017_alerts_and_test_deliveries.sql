@@ -16,3 +16,18 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_org_idx ON alerts(org_id, raised_at);
 CREATE UNIQUE INDEX alerts_open_idx ON alerts(org_id, kind, subject) WHERE cleared_at IS NULL;
 CREATE TRIGGER policy_bump_alerts AFTER INSERT OR UPDATE OR DELETE ON alerts FOR EACH STATEMENT EXECUTE FUNCTION policy_bump();
+
+-- Test deliveries: asked for by an admin, run by a worker (a `test_delivery` job), the
+-- worker's stages kept as JSON.
+CREATE TABLE test_deliveries (
+    id            UUID PRIMARY KEY,
+    org_id        UUID NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    domain_id     UUID NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+    domain        TEXT NOT NULL,
+    send_test     BOOLEAN NOT NULL,
+    requested_by  TEXT NOT NULL,
+    requested_at  TIMESTAMPTZ NOT NULL,
+    finished_at   TIMESTAMPTZ,
+    report        TEXT
+);
+CREATE INDEX test_deliveries_domain_idx ON test_deliveries(domain_id, requested_at);

@@ -18,3 +18,18 @@ CREATE UNIQUE INDEX alerts_open_idx ON alerts(org_id, kind, subject) WHERE clear
 CREATE TRIGGER policy_bump_alerts_i AFTER INSERT ON alerts WHEN NEW.blocks BEGIN UPDATE policy_state SET version = version + 1; END;
 CREATE TRIGGER policy_bump_alerts_u AFTER UPDATE OF cleared_at ON alerts WHEN NEW.blocks BEGIN UPDATE policy_state SET version = version + 1; END;
 CREATE TRIGGER policy_bump_alerts_d AFTER DELETE ON alerts WHEN OLD.blocks BEGIN UPDATE policy_state SET version = version + 1; END;
+
+-- Test deliveries: asked for by an admin, run by a worker (a `test_delivery` job), the
+-- worker's stages kept as JSON.
+CREATE TABLE test_deliveries (
+    id            BLOB PRIMARY KEY NOT NULL,
+    org_id        BLOB NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    domain_id     BLOB NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+    domain        TEXT NOT NULL,
+    send_test     BOOLEAN NOT NULL,
+    requested_by  TEXT NOT NULL,
+    requested_at  TEXT NOT NULL,
+    finished_at   TEXT,
+    report        TEXT
+);
+CREATE INDEX test_deliveries_domain_idx ON test_deliveries(domain_id, requested_at);
