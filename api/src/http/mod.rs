@@ -18,6 +18,7 @@ mod orgs;
 mod provision;
 mod quarantine;
 mod relay;
+mod stats;
 mod system_mail;
 mod users;
 mod worker;
@@ -138,6 +139,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::clear))
         .routes(routes!(diagnostics::start))
         .routes(routes!(diagnostics::get))
+        .routes(routes!(stats::stats))
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))

@@ -23,6 +23,7 @@ pub(crate) mod quarantine;
 mod reputation;
 mod retention;
 pub(crate) mod search;
+mod stats;
 mod system_mail;
 mod tenancy;
 mod training;

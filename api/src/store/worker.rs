@@ -105,6 +105,27 @@ fn own_domain_recipients(
         .collect()
 }
 
+/// What a tracked message's `received` event recorded (direction, recipients, client IP),
+/// read back when its verdict comes in a later batch.
+macro_rules! arrival_of {
+    ($tx:expr, $id:expr) => {{
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT direction, recipients, client_ip FROM tracked_messages WHERE id = $1")
+                .bind($id)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        Ok::<_, sqlx::Error>(match row {
+            Some((direction, recipients, ip)) => moat_openapi::EventDetail {
+                direction: moat_openapi::from_wire_name(&direction),
+                recipients: recipients.split(',').filter(|r| !r.is_empty()).map(str::to_string).collect(),
+                client_ip: Some(ip),
+                ..Default::default()
+            },
+            None => moat_openapi::EventDetail::default(),
+        })
+    }};
+}
+
 impl Store {
     pub async fn policy_version(&self) -> StoreResult<i64> {
         let v = with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM policy_state WHERE id = 1").fetch_one(pool).await)?;
@@ -201,9 +222,16 @@ impl Store {
     /// (accepted, duplicates).
     pub async fn ingest_events(&self, node_id: Uuid, events: &[MessageEvent]) -> StoreResult<(u32, u32)> {
         let (mut accepted, mut duplicates) = (0u32, 0u32);
+        // What each message's `received` event said, for the statistics of its verdict.
+        let mut arrivals: std::collections::HashMap<&str, &moat_openapi::EventDetail> =
+            std::collections::HashMap::new();
+        let mut roll_ups = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for e in events {
+                if e.kind == EventKind::Received {
+                    arrivals.insert(&e.tracking_id, &e.detail);
+                }
                 let detail = serde_json::to_string(&e.detail).map_err(StoreError::internal)?;
                 let stored = sqlx::query("INSERT INTO message_events (id, tracking_id, kind, at, detail) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING")
                     .bind(e.id).bind(&e.tracking_id).bind(wire_name(&e.kind)).bind(e.at).bind(&detail)
@@ -237,6 +265,13 @@ impl Store {
                     .bind(e.at)
                     .execute(&mut *tx).await?;
                 let id = &e.tracking_id;
+                if matches!(e.kind, EventKind::Verdict | EventKind::Refused) {
+                    let received = match arrivals.get(id.as_str()) {
+                        Some(d) => (*d).clone(),
+                        None => arrival_of!(tx, id)?,
+                    };
+                    roll_ups.extend(super::stats::roll_up(e.kind, e.org_id, e.at, &e.detail, &received));
+                }
                 match e.kind {
                     EventKind::Received => 0,
                     EventKind::Verdict => sqlx::query(
@@ -263,6 +298,7 @@ impl Store {
                         .bind(e.at).bind(id).bind(reasons).bind(&d.response).execute(&mut *tx).await?.rows_affected(),
                 };
             }
+            super::stats::apply_roll_ups!(tx, roll_ups);
             tx.commit().await?;
             Ok::<(), StoreError>(())
         })?;

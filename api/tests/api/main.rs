@@ -16,6 +16,7 @@ mod learning;
 mod lists;
 mod meta;
 mod reach;
+mod stats;
 mod tenancy;
 mod validation;
 mod worker;

@@ -80,7 +80,7 @@ fn Timeline(test: TestDelivery) -> impl IntoView {
         TestDeliveryStatus::Failed => format!("Failed (run by {})", test.node.clone().unwrap_or_default()),
     };
     view! {
-        <p class="test-verdict" role="status" data-status=moat_openapi::wire_name(&test.status)>{verdict}</p>
+        <p class="test-verdict" role="status" data-status=moat_openapi::wire_name(&test.status) data-id=test.id.to_string()>{verdict}</p>
         <ol class="timeline" id="test-timeline">
             {test.stages.into_iter().map(|s| view! { <Stage stage=s/> }).collect_view()}
         </ol>

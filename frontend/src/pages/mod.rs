@@ -15,5 +15,6 @@ pub mod msps;
 pub mod orgs;
 pub mod policy;
 pub mod quarantine;
+pub mod stats;
 pub mod system_mail;
 pub mod user;

@@ -45,23 +45,28 @@ fn reply_line(r: &smtp_proto::Response<String>) -> String {
     format!("{} {}", r.code, r.message.replace(['\r', '\n'], " "))
 }
 
-/// Runs the test delivery of `job` (its recipient is `postmaster@<domain>`).
+/// Runs the test delivery of `job` (its recipient is `postmaster@<domain>`). The MX check
+/// runs beside the conversation (a slow DNS answer should not delay it) and comes first.
 pub async fn run(delivery: &Delivery, job: &WorkerJob) -> TestDeliveryReport {
-    let mut t = Timeline::start();
     let domain = job.recipient.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
-    mx_stage(delivery, &domain, &mut t).await;
+    let mut mx = Timeline::start();
+    let mut t = Timeline::start();
+    tokio::join!(mx_stage(delivery, &domain, &mut mx), deliver(delivery, job, &domain, &mut t));
+    mx.stages.append(&mut t.stages);
+    report(delivery, mx)
+}
+
+async fn deliver(delivery: &Delivery, job: &WorkerJob, domain: &str, t: &mut Timeline) {
     let dest =
-        delivery.policy.get().domain(&domain).map(|d| (d.destination_host.clone(), d.destination_port, d.tls_mode));
+        delivery.policy.get().domain(domain).map(|d| (d.destination_host.clone(), d.destination_port, d.tls_mode));
     let Some((host, port, tls)) = dest else {
-        t.record(ProbeStage::Dns, false, format!("{domain} is not a domain this node knows (yet)"), vec![]);
-        return report(delivery, t);
+        return t.fail(ProbeStage::Dns, format!("{domain} is not a domain this node knows (yet)"));
     };
-    if let Some(addr) = resolve(delivery, &host, port, &mut t).await
-        && let Some(client) = connect(addr, &mut t).await
+    if let Some(addr) = resolve(delivery, &host, port, t).await
+        && let Some(client) = connect(addr, t).await
     {
-        converse(delivery, client, &host, tls, job, &mut t).await;
+        converse(delivery, client, &host, tls, job, t).await;
     }
-    report(delivery, t)
 }
 
 fn report(delivery: &Delivery, t: Timeline) -> TestDeliveryReport {

@@ -93,6 +93,7 @@ pub async fn finish(session: &mut Session) {
     let sender = session.mail_from.clone().unwrap_or_default();
     if let Some(reason) = backscatter(&session.policy(), &sender, &session.rcpts, &session.worker.sent_ids, &raw) {
         tracing::info!(%reason, "bounce refused");
+        record_refusal(session, &reason).await;
         session.reply(550, "5.7.1", &reason);
         session.reset_transaction();
         return;
@@ -123,4 +124,27 @@ mod tests {
         assert!(has_bare_newline(b"\n.\n"));
         assert_eq!(normalize_newlines(b"a\nb\rc\r\nd"), b"a\r\nb\r\nc\r\nd".to_vec());
     }
+}
+
+/// A refused bounce is tracked (and counted in its organisation's statistics) like a
+/// connection refused at the greeting.
+async fn record_refusal(session: &Session, reason: &str) {
+    use moat_openapi::{EventDetail, EventKind};
+    let org = session.rcpts.iter().find(|r| r.inbound).and_then(|r| r.org_id);
+    let detail = EventDetail {
+        direction: Some(moat_openapi::Direction::Inbound),
+        sender: Some(String::new()),
+        recipients: session.rcpts.iter().map(|r| r.address.clone()).take(moat_openapi::MAX_EVENT_RECIPIENTS).collect(),
+        client_ip: Some(session.peer.ip().to_string()),
+        subject: Some(String::new()),
+        response: Some(format!("550 5.7.1 {reason}")),
+        reasons: vec![reason.to_string()],
+        ..Default::default()
+    };
+    let id = format!("bounce-{}", uuid::Uuid::new_v4().simple());
+    let events = vec![
+        crate::upstream::outbox::event(&id, EventKind::Received, org, detail.clone()),
+        crate::upstream::outbox::event(&id, EventKind::Refused, org, detail),
+    ];
+    let _ = session.worker.outbox.record(events).await;
 }

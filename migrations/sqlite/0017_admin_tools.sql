@@ -33,3 +33,22 @@ CREATE TABLE test_deliveries (
     report        TEXT
 );
 CREATE INDEX test_deliveries_domain_idx ON test_deliveries(domain_id, requested_at);
+
+-- Statistics roll-ups, kept as worker events arrive: counts per organisation (the nil id
+-- for connections refused before any recipient), hour and metric (`verdict:…`,
+-- `direction:…`, `threat:…`), and per day the most targeted recipients and sending IPs.
+CREATE TABLE stats_hourly (
+    org_id  BLOB NOT NULL,
+    hour    TEXT NOT NULL,
+    metric  TEXT NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (org_id, hour, metric)
+);
+CREATE TABLE stats_top (
+    org_id  BLOB NOT NULL,
+    day     TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (org_id, day, kind, key)
+);

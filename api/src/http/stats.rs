@@ -1,0 +1,55 @@
+//! Statistics for admins: counts by verdict and kind of threat per hour or day, from the
+//! roll-ups kept as events arrive, with the most targeted users and busiest sending IPs.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Duration;
+use moat_openapi::{ErrorBody, Role, StatsBucket, StatsQuery, StatsReport};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiQuery;
+use crate::state::AppState;
+
+/// Longest range one call covers, and the longest in hourly buckets.
+const MAX_DAYS: i64 = 400;
+const MAX_HOURLY_DAYS: i64 = 31;
+
+/// Message counts by verdict and by kind of threat over time, within the caller's reach
+/// (organisation admins: their organisation; MSP admins: theirs; the platform: everything,
+/// with connections refused before any recipient).
+#[utoipa::path(get, path = "/stats", tag = "tenancy", params(StatsQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = StatsReport), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> ApiResult<Json<StatsReport>> {
+    caller.require(Role::OrgAdmin)?;
+    if let Some(org) = q.org_id {
+        caller.org(&state, org).await?;
+    }
+    if let Some(msp) = q.msp_id {
+        caller.msp(&state, msp).await?;
+    }
+    let to = q.to.unwrap_or_else(crate::store::now);
+    let from = q.from.unwrap_or(to - Duration::days(30));
+    let bucket = q.bucket.unwrap_or_default();
+    if from >= to {
+        return Err(ApiError::invalid("from", "from must be before to"));
+    }
+    let limit = if bucket == StatsBucket::Hour { MAX_HOURLY_DAYS } else { MAX_DAYS };
+    if to - from > Duration::days(limit) {
+        return Err(ApiError::invalid(
+            "to",
+            format!("at most {limit} days at once in {bucket:?} buckets").to_lowercase(),
+        ));
+    }
+    let filter = (q.org_id, q.msp_id);
+    let (series, totals) = state.store.stats_series(caller.scope, filter, (from, to), bucket).await?;
+    let top_recipients = state.store.stats_top(caller.scope, filter, (from, to), "recipient").await?;
+    let top_ips = state.store.stats_top(caller.scope, filter, (from, to), "ip").await?;
+    Ok(Json(StatsReport { from, to, bucket, series, totals, top_recipients, top_ips }))
+}

@@ -1,0 +1,233 @@
+//! Statistics: hourly roll-ups written as worker events are stored (one upsert per metric,
+//! in the events' transaction, only for events not seen before), and the reads that sum
+//! them into buckets for a range.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use moat_openapi::{
+    Direction, EventDetail, EventKind, StatsBucket, StatsPoint, ThreatCount, ThreatKind, TopEntry, Verdict, wire_name,
+};
+use uuid::Uuid;
+
+use super::error::StoreResult;
+use super::search::{Arg, Conditions, bind_args};
+use super::{Scope, Store, with_pool};
+
+/// Entries of each top list.
+const TOP: usize = 10;
+
+/// What one event adds to the roll-ups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollUp {
+    /// The nil id for connections refused before any recipient was known.
+    pub org: Uuid,
+    pub hour: DateTime<Utc>,
+    pub metrics: Vec<String>,
+    /// (kind, key) counted once each for the day.
+    pub tops: Vec<(&'static str, String)>,
+}
+
+/// The kinds of threat a message's reasons name.
+pub fn threats(reasons: &[String]) -> Vec<ThreatKind> {
+    let mut kinds = Vec::new();
+    let mut add = |k: ThreatKind| {
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    };
+    for r in reasons {
+        let lower = r.to_ascii_lowercase();
+        if lower.starts_with("early talker") {
+            add(ThreatKind::EarlyTalker);
+        } else if lower.starts_with("dnsbl") {
+            add(ThreatKind::DnsList);
+        } else if lower.starts_with("attachment: ") {
+            add(ThreatKind::Attachment);
+        } else if lower.starts_with("dmarc: ") || lower.starts_with("dmarc_fail") {
+            add(ThreatKind::Dmarc);
+        } else if lower.starts_with("block list") || lower.starts_with("sender blocked") {
+            add(ThreatKind::BlockList);
+        } else if lower.contains("back-scatter") {
+            add(ThreatKind::Backscatter);
+        } else if r.contains("(+") || r == "GTUBE" {
+            add(ThreatKind::Spam);
+        }
+    }
+    kinds
+}
+
+/// The roll-up of one stored event: a verdict (with what its message's `received` event
+/// said: direction, recipients, client IP) or a refusal at connect. Others add nothing.
+pub fn roll_up(
+    kind: EventKind,
+    org: Option<Uuid>,
+    at: DateTime<Utc>,
+    detail: &EventDetail,
+    received: &EventDetail,
+) -> Option<RollUp> {
+    let hour = at.duration_trunc(Duration::hours(1)).ok()?;
+    let direction = received.direction.unwrap_or_default();
+    let mut metrics = vec![format!("direction:{}", wire_name(&direction))];
+    match kind {
+        EventKind::Verdict => {
+            metrics.push(format!("verdict:{}", wire_name(&detail.verdict.unwrap_or(Verdict::Deliver))))
+        }
+        EventKind::Refused => metrics.push("verdict:refused".to_string()),
+        _ => return None,
+    }
+    // A delivered message's reasons are only marks: it was not stopped.
+    if detail.verdict != Some(Verdict::Deliver) {
+        metrics.extend(threats(&detail.reasons).into_iter().map(|t| format!("threat:{}", wire_name(&t))));
+    }
+    let mut tops = Vec::new();
+    if direction == Direction::Inbound {
+        tops.extend(received.recipients.iter().take(50).map(|r| ("recipient", r.to_lowercase())));
+        if let Some(ip) = received.client_ip.clone().filter(|ip| !ip.is_empty()) {
+            tops.push(("ip", ip));
+        }
+    }
+    Some(RollUp { org: org.unwrap_or(Uuid::nil()), hour, metrics, tops })
+}
+
+/// Applies [`RollUp`]s on the transaction `$tx`.
+macro_rules! apply_roll_ups {
+    ($tx:expr, $roll_ups:expr) => {
+        for r in $roll_ups.iter() {
+            for metric in &r.metrics {
+                sqlx::query(
+                    "INSERT INTO stats_hourly (org_id, hour, metric, n) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (org_id, hour, metric) DO UPDATE SET n = stats_hourly.n + 1",
+                )
+                .bind(r.org)
+                .bind(r.hour)
+                .bind(metric)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            let day = chrono::DurationRound::duration_trunc(r.hour, chrono::Duration::days(1)).unwrap_or(r.hour);
+            for (kind, key) in &r.tops {
+                sqlx::query(
+                    "INSERT INTO stats_top (org_id, day, kind, key, n) VALUES ($1, $2, $3, $4, 1) \
+                     ON CONFLICT (org_id, day, kind, key) DO UPDATE SET n = stats_top.n + 1",
+                )
+                .bind(r.org)
+                .bind(day)
+                .bind(*kind)
+                .bind(key)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+    };
+}
+pub(super) use apply_roll_ups;
+
+/// Which organisations' rows a caller reads: `org` within `scope`, or all within reach
+/// (the platform's also the refused connections).
+fn reach(scope: Scope, org: Option<Uuid>, msp: Option<Uuid>) -> Conditions {
+    let mut c = Conditions::default();
+    c.org_scope("s", scope);
+    if let Some(org) = org {
+        c.equals("s.org_id", Arg::Uuid(org));
+    }
+    if let Some(msp) = msp {
+        let p = c.arg(Arg::Uuid(msp));
+        c.add(format!("s.org_id IN (SELECT id FROM orgs WHERE msp_id = {p})"));
+    }
+    c
+}
+
+fn add(point: &mut StatsPoint, metric: &str, n: i64) {
+    match metric {
+        "direction:inbound" => point.inbound += n,
+        "direction:outbound" => point.outbound += n,
+        "verdict:deliver" => point.delivered += n,
+        "verdict:quarantine" => point.quarantined += n,
+        "verdict:reject" => point.rejected += n,
+        "verdict:refused" => point.refused += n,
+        other => {
+            let Some(kind) = other.strip_prefix("threat:").and_then(moat_openapi::from_wire_name::<ThreatKind>) else {
+                return;
+            };
+            match point.threats.iter_mut().find(|t| t.kind == kind) {
+                Some(t) => t.count += n,
+                None => {
+                    point.threats.push(ThreatCount { kind, count: n });
+                    point.threats.sort_by_key(|t| t.kind);
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// The series (one point per bucket with traffic) and the totals of `[from, to)`.
+    pub async fn stats_series(
+        &self,
+        scope: Scope,
+        (org, msp): (Option<Uuid>, Option<Uuid>),
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        bucket: StatsBucket,
+    ) -> StoreResult<(Vec<StatsPoint>, StatsPoint)> {
+        let mut c = reach(scope, org, msp);
+        c.time_range("s.hour", Some(from), Some(to));
+        let sql = format!(
+            "SELECT s.hour, s.metric, CAST(SUM(s.n) AS BIGINT) FROM stats_hourly s WHERE {} GROUP BY s.hour, s.metric",
+            c.sql()
+        );
+        let rows: Vec<(DateTime<Utc>, String, i64)> =
+            with_pool!(self, pool => bind_args!(sqlx::query_as(&sql), c.args).fetch_all(pool).await)?;
+        let width = match bucket {
+            StatsBucket::Hour => Duration::hours(1),
+            StatsBucket::Day => Duration::days(1),
+        };
+        let mut points: BTreeMap<DateTime<Utc>, StatsPoint> = BTreeMap::new();
+        let mut totals = StatsPoint { start: from, ..Default::default() };
+        for (hour, metric, n) in rows {
+            let start = hour.duration_trunc(width).unwrap_or(hour);
+            add(points.entry(start).or_insert_with(|| StatsPoint { start, ..Default::default() }), &metric, n);
+            add(&mut totals, &metric, n);
+        }
+        Ok((points.into_values().collect(), totals))
+    }
+
+    /// The `kind` (`recipient` or `ip`) keys with the most messages over the days of the range.
+    pub async fn stats_top(
+        &self,
+        scope: Scope,
+        (org, msp): (Option<Uuid>, Option<Uuid>),
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        kind: &str,
+    ) -> StoreResult<Vec<TopEntry>> {
+        let mut c = reach(scope, org, msp);
+        let day_from = from.duration_trunc(Duration::days(1)).unwrap_or(from);
+        c.time_range("s.day", Some(day_from), Some(to));
+        c.equals("s.kind", Arg::Text(kind.to_string()));
+        let sql = format!(
+            "SELECT s.key, CAST(SUM(s.n) AS BIGINT) AS total FROM stats_top s WHERE {} GROUP BY s.key \
+             ORDER BY total DESC, s.key LIMIT {TOP}",
+            c.sql()
+        );
+        let rows: Vec<(String, i64)> =
+            with_pool!(self, pool => bind_args!(sqlx::query_as(&sql), c.args).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(key, count)| TopEntry { key, count }).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_name_their_kinds_of_threat() {
+        let r = |v: &[&str]| threats(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(r(&["early talker: 5 bytes before the greeting"]), vec![ThreatKind::EarlyTalker]);
+        assert_eq!(r(&["DNSBL score 5 (zen.test)"]), vec![ThreatKind::DnsList]);
+        assert_eq!(r(&["BAYES_99 (+5.5)", "DNSBL (+2.0)"]), vec![ThreatKind::Spam, ThreatKind::DnsList]);
+        assert_eq!(r(&["attachment: invoice.exe"]), vec![ThreatKind::Attachment]);
+        assert_eq!(r(&["DMARC: bank.test p=reject"]), vec![ThreatKind::Dmarc]);
+        assert_eq!(r(&["Bounce for a message we never sent (back-scatter) refused"]), vec![ThreatKind::Backscatter]);
+        assert_eq!(r(&["HTML_ONLY (-1.0)"]), Vec::<ThreatKind>::new());
+    }
+}

@@ -1,0 +1,94 @@
+//! Statistics through the API: worker events become hourly roll-ups (counted once, however
+//! often a batch is sent), read by verdict, kind of threat, top recipients and IPs, within
+//! the caller's reach only.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, event, node_token, tenant};
+
+fn message(tracking: &str, org: &str, to: &str, ip: &str, verdict: &str, reasons: &[&str]) -> Vec<Value> {
+    vec![
+        event(
+            tracking,
+            "received",
+            org,
+            json!({"direction": "inbound", "sender": "a@ext.test", "recipients": [to],
+            "subject": "s", "client_ip": ip}),
+        ),
+        event(tracking, "verdict", org, json!({"verdict": verdict, "reasons": reasons})),
+    ]
+}
+
+#[tokio::test]
+async fn traffic_is_counted_by_verdict_and_threat_within_reach() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "stats-a").await;
+    let b = tenant(&app, &admin, "stats-b").await;
+    let node = node_token(&app).await;
+    let mut events = Vec::new();
+    events.extend(message("s1", &a.org_id, "user@stats-a.test", "192.0.2.1", "deliver", &[]));
+    events.extend(message("s2", &a.org_id, "user@stats-a.test", "192.0.2.1", "quarantine", &["BAYES_99 (+5.5)"]));
+    events.extend(message("s3", &a.org_id, "admin@stats-a.test", "192.0.2.9", "reject", &["attachment: x.exe"]));
+    events.extend(message(
+        "s4",
+        &b.org_id,
+        "user@stats-b.test",
+        "192.0.2.7",
+        "quarantine",
+        &["DMARC: bank.test p=reject"],
+    ));
+    let batch = json!({"events": events});
+    let (status, ack) = app.call(Method::POST, "/api/v1/worker/events", Some(&node), Some(batch.clone())).await;
+    assert_eq!((status, ack["accepted"].as_u64()), (StatusCode::OK, Some(8)), "{ack}");
+    // The same batch again (a retry) counts nothing twice.
+    app.call(Method::POST, "/api/v1/worker/events", Some(&node), Some(batch)).await;
+    // A verdict arriving in a later batch than its message still finds its direction.
+    let late = json!({"events": [event("s5", "received", &a.org_id, json!({"direction": "outbound", "sender": "user@stats-a.test",
+        "recipients": ["x@far.test"], "subject": "o"}))]});
+    app.call(Method::POST, "/api/v1/worker/events", Some(&node), Some(late)).await;
+    let late = json!({"events": [event("s5", "verdict", &a.org_id, json!({"verdict": "deliver"}))]});
+    app.call(Method::POST, "/api/v1/worker/events", Some(&node), Some(late)).await;
+
+    let (status, stats) = app.get(&format!("/api/v1/stats?org_id={}&bucket=hour", a.org_id), &a.org_admin).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let t = &stats["totals"];
+    assert_eq!(
+        (
+            t["inbound"].as_i64(),
+            t["outbound"].as_i64(),
+            t["delivered"].as_i64(),
+            t["quarantined"].as_i64(),
+            t["rejected"].as_i64()
+        ),
+        (Some(3), Some(1), Some(2), Some(1), Some(1)),
+        "{stats}"
+    );
+    assert_eq!(t["threats"], json!([{"kind": "spam", "count": 1}, {"kind": "attachment", "count": 1}]));
+    assert_eq!(stats["series"].as_array().unwrap().len(), 1, "one hour of traffic");
+    assert_eq!(stats["top_recipients"][0], json!({"key": "user@stats-a.test", "count": 2}));
+    assert_eq!(stats["top_ips"][0], json!({"key": "192.0.2.1", "count": 2}));
+
+    // Without a filter an organisation admin still sees only its own; the MSP of b only b's.
+    let (_, own) = app.get("/api/v1/stats", &a.org_admin).await;
+    assert_eq!(own["totals"]["inbound"], 3);
+    let (_, msp) = app.get("/api/v1/stats", &b.msp_admin).await;
+    assert_eq!(
+        (msp["totals"]["inbound"].as_i64(), msp["totals"]["threats"][0]["kind"].as_str()),
+        (Some(1), Some("dmarc"))
+    );
+    let (_, all) = app.get("/api/v1/stats?bucket=day", &admin).await;
+    assert_eq!(all["totals"]["inbound"], 4);
+
+    assert_eq!(app.get(&format!("/api/v1/stats?org_id={}", a.org_id), &b.org_admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&format!("/api/v1/stats?msp_id={}", a.msp_id), &b.msp_admin).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/stats", &a.user).await.0, StatusCode::FORBIDDEN);
+    let (status, err) =
+        app.get("/api/v1/stats?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&bucket=hour", &admin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, _) = app.get("/api/v1/stats?from=2026-03-01T00:00:00Z&to=2026-01-01T00:00:00Z", &admin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.get("/api/v1/stats?bucket=week", &admin).await;
+    assert!(status.is_client_error());
+}
