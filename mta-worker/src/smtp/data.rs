@@ -112,20 +112,6 @@ pub async fn finish(session: &mut Session) {
     session.reset_transaction();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bare_newlines_are_found_and_normalised() {
-        assert!(!has_bare_newline(b"a\r\nb\r\n"));
-        assert!(has_bare_newline(b"a\nb\r\n"));
-        assert!(has_bare_newline(b"a\rb\r\n"));
-        assert!(has_bare_newline(b"\n.\n"));
-        assert_eq!(normalize_newlines(b"a\nb\rc\r\nd"), b"a\r\nb\r\nc\r\nd".to_vec());
-    }
-}
-
 /// A refused bounce is tracked (and counted in its organisation's statistics) like a
 /// connection refused at the greeting.
 async fn record_refusal(session: &Session, reason: &str) {
@@ -147,4 +133,18 @@ async fn record_refusal(session: &Session, reason: &str) {
         crate::upstream::outbox::event(&id, EventKind::Refused, org, detail),
     ];
     let _ = session.worker.outbox.record(events).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_newlines_are_found_and_normalised() {
+        assert!(!has_bare_newline(b"a\r\nb\r\n"));
+        assert!(has_bare_newline(b"a\nb\r\n"));
+        assert!(has_bare_newline(b"a\rb\r\n"));
+        assert!(has_bare_newline(b"\n.\n"));
+        assert_eq!(normalize_newlines(b"a\nb\rc\r\nd"), b"a\r\nb\r\nc\r\nd".to_vec());
+    }
 }
