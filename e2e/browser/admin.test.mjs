@@ -304,3 +304,30 @@ test("the statistics page draws its chart from traffic sent through the worker",
   assert.match(await page.locator("#top-recipients").innerText(), /user@example\.test/);
   await page.screenshot({ path: join(shots, "admin-statistics.png"), fullPage: true });
 });
+
+test("message tracking finds a message and tells its story", async () => {
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.getByRole("link", { name: "Tracking" }).click();
+  await page.getByLabel("Sender, recipient or subject").fill("stats spam");
+  await page.getByRole("button", { name: "Search" }).click();
+  const table = page.locator("#tracking-table");
+  await table.getByRole("button", { name: "stats spam" }).waitFor();
+  assert.equal(await table.getByRole("button", { name: "stats clean one" }).count(), 0, "the search narrows the list");
+  await table.getByRole("button", { name: "stats spam" }).click();
+  const story = page.locator("#message-story");
+  await story.locator('li[data-kind="verdict"]').waitFor();
+  assert.match(await story.locator('li[data-kind="received"]').innerText(), /from 127\.0\.0\.1/);
+  assert.match(await story.locator('li[data-kind="verdict"]').innerText(), /verdict: (quarantine|reject)[\s\S]*GTUBE/);
+  // A delivered message's story ends with the destination's answer.
+  await page.getByLabel("Sender, recipient or subject").fill("stats clean one");
+  await page.getByRole("button", { name: "Search" }).click();
+  await table.getByRole("button", { name: "stats clean one" }).click();
+  const delivered = story.locator('li[data-kind="delivered"]');
+  await until("the delivery in the story", async () => {
+    await table.getByRole("button", { name: "stats clean one" }).click();
+    return (await delivered.count()) > 0;
+  });
+  assert.match(await delivered.innerText(), /answer: 250/);
+  await page.screenshot({ path: join(shots, "admin-tracking.png"), fullPage: true });
+});

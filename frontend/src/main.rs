@@ -37,6 +37,7 @@ fn App() -> impl IntoView {
                     <Route path=path!("/quarantine") view=|| guarded(Role::User, pages::quarantine::QuarantinePage)/>
                     <Route path=path!("/archive") view=|| guarded(Role::User, pages::archive::ArchivePage)/>
                     <Route path=path!("/msps") view=|| guarded(Role::PlatformAdmin, pages::msps::MspsPage)/>
+                    <Route path=path!("/tracking") view=|| guarded(Role::OrgAdmin, pages::tracking::TrackingPage)/>
                     <Route path=path!("/stats") view=|| guarded(Role::OrgAdmin, pages::stats::StatsPage)/>
                     <Route path=path!("/alerts") view=|| guarded(Role::OrgAdmin, pages::alerts::AlertsPage)/>
                     <Route path=path!("/audit") view=|| guarded(Role::OrgAdmin, pages::audit::AuditPage)/>
@@ -74,6 +75,7 @@ fn TopBar() -> impl IntoView {
             links.push(("/archive".into(), "Live Archive"));
         }
         if me.role >= Role::OrgAdmin {
+            links.push(("/tracking".into(), "Tracking"));
             links.push(("/stats".into(), "Statistics"));
             links.push(("/alerts".into(), "Alerts"));
             links.push(("/audit".into(), "Audit log"));

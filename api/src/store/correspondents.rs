@@ -13,13 +13,12 @@ impl Store {
         let at = now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // Writing first (not reading) keeps SQLite from having to upgrade a read
+            // transaction to a write one, which fails at once when another writer is busy.
             for p in pairs {
-                let known: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM correspondents WHERE user_id = $1 AND address = $2")
-                    .bind(p.user_id).bind(p.address.to_lowercase()).fetch_optional(&mut *tx).await?;
-                if known.is_some() {
-                    sqlx::query("UPDATE correspondents SET last_seen = $1 WHERE user_id = $2 AND address = $3")
-                        .bind(at).bind(p.user_id).bind(p.address.to_lowercase()).execute(&mut *tx).await?;
-                } else {
+                let refreshed = sqlx::query("UPDATE correspondents SET last_seen = $1 WHERE user_id = $2 AND address = $3")
+                    .bind(at).bind(p.user_id).bind(p.address.to_lowercase()).execute(&mut *tx).await?.rows_affected();
+                if refreshed == 0 {
                     sqlx::query("INSERT INTO correspondents (user_id, address, last_seen) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM users WHERE id = $1)")
                         .bind(p.user_id).bind(p.address.to_lowercase()).bind(at).execute(&mut *tx).await?;
                 }

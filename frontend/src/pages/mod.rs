@@ -17,4 +17,5 @@ pub mod policy;
 pub mod quarantine;
 pub mod stats;
 pub mod system_mail;
+pub mod tracking;
 pub mod user;
