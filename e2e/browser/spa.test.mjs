@@ -404,6 +404,12 @@ test("a domain's maintenance banner is shown to its users while set", async () =
   await admin.getByRole("button", { name: "Save", exact: true }).click();
   await admin.getByText("Saved", { exact: true }).waitFor();
   const user = await newPage(1280);
+  // The login page shows it as soon as the address names the domain.
+  await user.goto(`${base}/login`);
+  await user.getByLabel("Email").fill("user@example.test");
+  await user.locator("#login-banner").getByText(text).waitFor();
+  await user.getByLabel("Email").fill("someone@elsewhere.test");
+  await user.locator("#login-banner").waitFor({ state: "detached" });
   await login(user, "user@example.test", "moat-demo-user");
   await user.waitForURL(`${base}/quarantine`);
   await user.locator(".maintenance-banner").getByText(text).waitFor();

@@ -216,3 +216,17 @@ pub struct CreateAllowedIp {
 
 /// A page of `AllowedIp`.
 pub type AllowedIpList = crate::Page<AllowedIp>;
+
+/// `GET /banner` parameters.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BannerQuery {
+    /// The domain of the address someone is signing in with.
+    pub domain: String,
+}
+
+/// A domain's maintenance banner while one is set (shown on the login page).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct DomainBanner {
+    pub banner: Option<String>,
+}

@@ -47,3 +47,18 @@ pub async fn branding(State(state): State<AppState>) -> Json<Branding> {
         primary_color: b.primary_color.clone(),
     })
 }
+
+/// The maintenance banner of a domain while one is set, for the login page (no login
+/// needed: it is what the domain's admins want its users to read before they sign in).
+#[utoipa::path(get, path = "/banner", tag = "meta", params(moat_openapi::BannerQuery),
+    responses((status = 200, body = moat_openapi::DomainBanner)))]
+pub async fn banner(
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<moat_openapi::BannerQuery>,
+) -> crate::error::ApiResult<Json<moat_openapi::DomainBanner>> {
+    let domain = q.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    if domain.is_empty() || domain.len() > 253 {
+        return Ok(Json(moat_openapi::DomainBanner::default()));
+    }
+    Ok(Json(moat_openapi::DomainBanner { banner: state.store.public_domain_banner(&domain).await? }))
+}

@@ -130,6 +130,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::delete_api_key))
         .routes(routes!(meta::openapi_json))
         .routes(routes!(meta::branding))
+        .routes(routes!(meta::banner))
         .routes(routes!(messages::list_messages))
         .routes(routes!(messages::get_message))
         .routes(routes!(worker::register))

@@ -331,6 +331,14 @@ impl Store {
         }
     }
 
+    /// The maintenance banner of the domain `name` (lower-case), while one is set.
+    pub async fn public_domain_banner(&self, name: &str) -> StoreResult<Option<String>> {
+        let banner: Option<Option<String>> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT maintenance_banner FROM domains WHERE name = $1 LIMIT 1")
+            .bind(name).fetch_optional(pool).await)?;
+        Ok(banner.flatten().filter(|b| !b.trim().is_empty()))
+    }
+
     /// The id of `org_id`'s domain `name`, and its maintenance banner while one is set.
     pub async fn domain_banner(&self, org_id: Uuid, name: &str) -> StoreResult<(Option<Uuid>, Option<String>)> {
         let row: Option<(Uuid, Option<String>)> = with_pool!(self, pool => sqlx::query_as(

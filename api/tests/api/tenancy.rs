@@ -1,6 +1,6 @@
 //! The system of record: MSP → org → domain → user, roles and reach.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{TestApp, tenant};
@@ -178,8 +178,13 @@ async fn domains_update_and_delete_and_orgs_cascade() {
     assert_eq!(d["destination_port"], 587);
     let (_, d) = app.get(&path, &t.user).await;
     assert_eq!(d["maintenance_banner"], "Moving servers tonight");
+    // The login page shows it before anyone signs in (no token); other domains have none.
+    let (status, b) = app.call(Method::GET, "/api/v1/banner?domain=Zeta.Test", None, None).await;
+    assert_eq!((status, &b["banner"]), (StatusCode::OK, &json!("Moving servers tonight")), "{b}");
+    assert_eq!(app.call(Method::GET, "/api/v1/banner?domain=other.test", None, None).await.1["banner"], json!(null));
     let (_, d) = app.patch(&path, &t.org_admin, json!({"maintenance_banner": null})).await;
     assert_eq!(d["maintenance_banner"], json!(null));
+    assert_eq!(app.call(Method::GET, "/api/v1/banner?domain=zeta.test", None, None).await.1["banner"], json!(null));
 
     // Deleting an MSP with orgs is refused; deleting the org removes its domains and users.
     let (status, _) = app.delete(&format!("/api/v1/msps/{}", t.msp_id), &admin).await;

@@ -22,6 +22,22 @@ pub fn LoginPage() -> impl IntoView {
     let password_err = RwSignal::new(None::<String>);
     let failure = RwSignal::new(None::<api::ApiError>);
     let busy = RwSignal::new(false);
+    // The maintenance banner of the domain being typed, looked up once per domain.
+    let domain = Memo::new(move |_| {
+        email.get().trim().rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).filter(|d| d.contains('.'))
+    });
+    let banner = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let Some(d) = domain.get() else { return banner.set(None) };
+        spawn_local(async move {
+            let path = format!("/banner?domain={}", js_sys::encode_uri_component(&d));
+            if let Ok(b) = api::get::<moat_openapi::DomainBanner>(&path).await
+                && domain.get_untracked().as_deref() == Some(d.as_str())
+            {
+                banner.set(b.banner);
+            }
+        });
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -48,6 +64,7 @@ pub fn LoginPage() -> impl IntoView {
         </Show>
         <section class="panel login">
             <h1>{move || format!("Sign in to {}", session.branding.get().product_name)}</h1>
+            {move || banner.get().map(|text| view! { <div class="maintenance-banner" id="login-banner" role="status">{text}</div> })}
             <form on:submit=submit novalidate>
                 {move || failure.get().map(|e| {
                     let e = if e.status == 401 { api::ApiError { message: "Wrong email or password.".into(), ..e } } else { e };
