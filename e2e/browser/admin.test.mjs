@@ -331,3 +331,41 @@ test("message tracking finds a message and tells its story", async () => {
   assert.match(await delivered.innerText(), /answer: 250/);
   await page.screenshot({ path: join(shots, "admin-tracking.png"), fullPage: true });
 });
+
+test("allow and block lists: an admin manages its organisation's, a user its own", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", admin)).body.reach.org_id;
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/orgs/${orgId}`);
+  const panel = page.locator('.lists-panel[data-level="org"]');
+  for (const p of ["@spammy.test", "@other-spam.test", "198.51.100.0/24"]) {
+    await panel.getByLabel("Sender, @domain, @.domain or IP/network").fill(p);
+    await panel.getByRole("button", { name: "Add entry" }).click();
+    await panel.locator("table.list-entries").getByText(p, { exact: true }).waitFor();
+  }
+  // A bad pattern is refused at the field and changes nothing.
+  await panel.getByLabel("Sender, @domain, @.domain or IP/network").fill("not a pattern");
+  await panel.getByRole("button", { name: "Add entry" }).click();
+  await panel.locator(".field-invalid").waitFor();
+  await panel.getByLabel("Find an entry").fill("spammy");
+  await panel.getByRole("button", { name: "Search" }).click();
+  await until("the search narrows the list", async () => (await panel.locator("table.list-entries tbody tr").count()) === 1);
+  await panel.getByRole("button", { name: "Remove" }).click();
+  await panel.getByRole("button", { name: "Yes, delete" }).click();
+  await panel.getByText("No entries.").waitFor();
+  const left = (await api("GET", `/lists?level=org&scope_id=${orgId}`, admin)).body;
+  assert.deepEqual(left.items.map((e) => e.pattern).sort(), ["198.51.100.0/24", "@other-spam.test"]);
+
+  const user = await browser.newPage();
+  await signIn(user, "user@example.test", "moat-demo-user");
+  await user.goto(`${base}/account`);
+  const mine = user.locator('.lists-panel[data-level="user"]');
+  await mine.getByLabel("Sender, @domain, @.domain or IP/network").fill("friend@ext.test");
+  await mine.getByLabel("Kind").selectOption("allow");
+  await mine.getByRole("button", { name: "Add entry" }).click();
+  await mine.locator("table.list-entries").getByText("friend@ext.test").waitFor();
+  const userToken = await token("user@example.test", "moat-demo-user");
+  const own = (await api("GET", "/lists?level=user", userToken)).body;
+  assert.equal(own.items[0].kind, "allow");
+});

@@ -58,6 +58,9 @@ pub type ListEntryList = crate::Page<ListEntry>;
 pub struct ListQuery {
     pub level: Option<ListLevel>,
     pub scope_id: Option<Uuid>,
+    pub kind: Option<ListKind>,
+    /// Substring of the pattern.
+    pub q: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }

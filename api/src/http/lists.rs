@@ -91,16 +91,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ListEntryList>> {
     let paging = Paging::new(q.page, q.per_page);
-    let mut visible = Vec::new();
-    for entry in state.store.list_entries(q.level, q.scope_id).await? {
-        match check_scope(&state, &caller, &entry.scope, false).await {
-            Ok(()) => visible.push(entry),
-            Err(ApiError::NotFound) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    let total = visible.len() as i64;
-    let items = visible.into_iter().skip(paging.offset() as usize).take(paging.per_page as usize).collect();
+    let (items, total) = state.store.search_list_entries(caller.scope, &q, paging).await?;
     Ok(Json(ListEntryList::new(items, total, paging.page, paging.per_page)))
 }
 

@@ -1,12 +1,14 @@
-//! Allow/block list entries. Lists are small per tenant, so reach is checked per entry by
-//! the caller's guards (`http/lists.rs`) rather than in SQL.
+//! Allow/block list entries. Listing checks reach in SQL (an entry is visible when its scope
+//! is within the caller's reach; global entries to everyone), with search and paging there
+//! too; creating and removing check the one scope with the caller's guards (`http/lists.rs`).
 
 use chrono::{DateTime, Utc};
 use moat_openapi::{ListEntry, ListKind, ListLevel, ListScope, WorkerOrg, from_wire_name, wire_name};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreResult};
-use super::{Store, now, with_pool};
+use super::search::{Arg, Conditions, bind_args};
+use super::{Paging, Scope, Store, now, with_pool};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -48,6 +50,87 @@ impl Store {
             .execute(pool).await.map(|r| r.rows_affected()))
         .on_unique("pattern", "this entry is already on the list")?;
         Ok(entry)
+    }
+
+    /// One page of the entries `scope` reaches, newest first, filtered by level, scope id,
+    /// kind and a substring of the pattern; with the total.
+    pub async fn search_list_entries(
+        &self,
+        scope: Scope,
+        q: &moat_openapi::ListQuery,
+        paging: Paging,
+    ) -> StoreResult<(Vec<ListEntry>, i64)> {
+        let mut c = Conditions::default();
+        let lvl = |c: &mut Conditions, l: ListLevel| c.arg(Arg::Text(wire_name(&l)));
+        match scope {
+            Scope::Platform => {}
+            Scope::Msp(msp) => {
+                let (g, m, o, d, u) = (
+                    lvl(&mut c, ListLevel::Global),
+                    lvl(&mut c, ListLevel::Msp),
+                    lvl(&mut c, ListLevel::Org),
+                    lvl(&mut c, ListLevel::Domain),
+                    lvl(&mut c, ListLevel::User),
+                );
+                let p = c.arg(Arg::Uuid(msp));
+                c.add(format!(
+                    "(l.scope_level = {g} OR (l.scope_level = {m} AND l.scope_id = {p}) \
+                     OR (l.scope_level = {o} AND l.scope_id IN (SELECT id FROM orgs WHERE msp_id = {p})) \
+                     OR (l.scope_level = {d} AND l.scope_id IN (SELECT d.id FROM domains d JOIN orgs o ON o.id = d.org_id WHERE o.msp_id = {p})) \
+                     OR (l.scope_level = {u} AND l.scope_id IN (SELECT u.id FROM users u LEFT JOIN orgs o ON o.id = u.org_id \
+                         WHERE u.msp_id = {p} OR o.msp_id = {p})))"
+                ));
+            }
+            Scope::Org(org) => {
+                let (g, o, d, u) = (
+                    lvl(&mut c, ListLevel::Global),
+                    lvl(&mut c, ListLevel::Org),
+                    lvl(&mut c, ListLevel::Domain),
+                    lvl(&mut c, ListLevel::User),
+                );
+                let p = c.arg(Arg::Uuid(org));
+                c.add(format!(
+                    "(l.scope_level = {g} OR (l.scope_level = {o} AND l.scope_id = {p}) \
+                     OR (l.scope_level = {d} AND l.scope_id IN (SELECT id FROM domains WHERE org_id = {p})) \
+                     OR (l.scope_level = {u} AND l.scope_id IN (SELECT id FROM users WHERE org_id = {p})))"
+                ));
+            }
+            Scope::User { user_id, .. } => {
+                let (g, u) = (lvl(&mut c, ListLevel::Global), lvl(&mut c, ListLevel::User));
+                let p = c.arg(Arg::Uuid(user_id));
+                c.add(format!(
+                    "(l.scope_level = {g} OR (l.scope_level = {u} AND (l.scope_id = {p} \
+                     OR l.scope_id IN (SELECT id FROM users WHERE quarantine_delegate_id = {p}))))"
+                ));
+            }
+        }
+        if let Some(level) = q.level {
+            c.equals("l.scope_level", Arg::Text(wire_name(&level)));
+        }
+        if let Some(id) = q.scope_id {
+            c.equals("l.scope_id", Arg::Uuid(id));
+        }
+        if let Some(kind) = q.kind {
+            c.equals("l.kind", Arg::Text(wire_name(&kind)));
+        }
+        if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            let p = c.arg(Arg::Text(format!("%{}%", text.to_lowercase().replace(['%', '_'], ""))));
+            c.add(format!("lower(l.pattern) LIKE {p}"));
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM list_entries l WHERE {}", c.sql());
+        let mut list = c.clone();
+        let (limit, offset) = (list.arg(Arg::Int(paging.limit())), list.arg(Arg::Int(paging.offset())));
+        let list_sql = format!(
+            "SELECT l.id, l.scope_level, l.scope_id, l.kind, l.pattern, l.created_at FROM list_entries l WHERE {} \
+             ORDER BY l.created_at DESC, l.id LIMIT {limit} OFFSET {offset}",
+            list.sql()
+        );
+        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => {
+            let rows = bind_args!(sqlx::query_as::<_, Row>(&list_sql), list.args).fetch_all(pool).await?;
+            let total = bind_args!(sqlx::query_scalar::<_, i64>(&count_sql), c.args).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        })?;
+        Ok((rows.into_iter().map(ListEntry::from).collect(), total))
     }
 
     /// Entries, optionally of one level and scope id.

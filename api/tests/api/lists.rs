@@ -55,6 +55,16 @@ async fn list_entries_follow_levels_reach_and_reach_the_snapshot() {
     assert_eq!(list["total"], 4, "{list}");
     let (_, list) = app.get("/api/v1/lists", &a.msp_admin).await;
     assert_eq!(list["total"], 5);
+    let (_, list) = app.get("/api/v1/lists", &a.user).await;
+    assert_eq!(list["total"], 2, "its own and the global entry: {list}");
+    // Search, filters and paging are done by the database, within reach.
+    let (_, list) = app.get("/api/v1/lists?q=PARTNER", &a.org_admin).await;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["pattern"].as_str()), (Some(1), Some("@partner.example")));
+    assert_eq!(app.get("/api/v1/lists?q=partner", &b.org_admin).await.1["total"], 0);
+    let (_, list) = app.get("/api/v1/lists?kind=block&level=org", &a.org_admin).await;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["pattern"].as_str()), (Some(1), Some("@spam.example")));
+    let (_, page) = app.get("/api/v1/lists?per_page=3&page=2", &a.org_admin).await;
+    assert_eq!((page["total"].as_i64(), page["items"].as_array().unwrap().len()), (Some(4), 1));
     let id = e["id"].as_str().unwrap();
     let (status, _) = app.delete(&format!("/api/v1/lists/{id}"), &b.org_admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

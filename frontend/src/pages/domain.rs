@@ -20,6 +20,7 @@ pub fn DomainPage() -> impl IntoView {
         view! {
             <DomainForm domain/>
             <super::policy::DomainPolicyPanel domain_id org_id/>
+            <super::lists::ListsPanel level=moat_openapi::ListLevel::Domain scope_id=domain_id title="Allow and block list of this domain"/>
             <super::continuity::DeliveryPanel domain=panel/>
             <super::diagnostics::TestDeliveryPanel domain_id/>
         }

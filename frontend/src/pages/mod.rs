@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod digest;
 pub mod domain;
 pub mod home;
+pub mod lists;
 pub mod login;
 pub mod msps;
 pub mod orgs;

@@ -116,6 +116,7 @@ pub fn OrgPage() -> impl IntoView {
             <OrgHeader org loaded/>
             <crate::pages::policy::OrgPolicyPanel org_id=id/>
             <crate::pages::alerts::AlertsPanel org_id=id/>
+            <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::Org scope_id=id title="Allow and block list of the organisation"/>
             <Domains org_id=id/>
             <RelayServers org_id=id/>
             <Users org_id=id/>

@@ -1,0 +1,110 @@
+//! Allow/block lists at the level a screen shows (a user's own, a domain's, an
+//! organisation's, an MSP's, the platform's): search, paging (both done by the API), add and
+//! remove. One component for every level.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use moat_openapi::{CreateListEntry, ListEntry, ListEntryList, ListKind, ListLevel, ListScope, wire_name};
+use uuid::Uuid;
+
+use crate::api;
+use crate::components::{DeleteButton, Field, InlineForm, PagedList, field_error};
+
+#[component]
+pub fn ListsPanel(
+    level: ListLevel,
+    #[prop(optional)] scope_id: Option<Uuid>,
+    #[prop(into)] title: String,
+) -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let query = RwSignal::new(String::new());
+    let pattern = RwSignal::new(String::new());
+    let kind = RwSignal::new(wire_name(&ListKind::Block));
+    let failure = RwSignal::new(None::<api::ApiError>);
+    let reload = RwSignal::new(0u32);
+    let base = {
+        let mut path = format!("/lists?level={}", wire_name(&level));
+        if let Some(id) = scope_id {
+            path.push_str(&format!("&scope_id={id}"));
+        }
+        path
+    };
+    let base = StoredValue::new(base);
+    let add = move |()| {
+        let body = CreateListEntry {
+            scope: ListScope { level, id: scope_id },
+            kind: moat_openapi::from_wire_name(&kind.get()).unwrap_or(ListKind::Block),
+            pattern: pattern.get().trim().to_string(),
+        };
+        spawn_local(async move {
+            match api::post::<_, ListEntry>("/lists", &body).await {
+                Ok(_) => {
+                    failure.set(None);
+                    pattern.set(String::new());
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    let slug = wire_name(&level);
+    let (search_id, pattern_id, kind_id) =
+        (format!("lists-{slug}-search"), format!("lists-{slug}-pattern"), format!("lists-{slug}-kind"));
+    view! {
+        <section class="panel lists-panel" data-level=slug>
+            <h2>{title}</h2>
+            <form class="inline-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                query.set(search.get().trim().to_string());
+            }>
+                <Field id=search_id label="Find an entry" value=search error=Signal::derive(|| None::<String>)/>
+                <button class="btn" type="submit">"Search"</button>
+            </form>
+            {move || {
+                reload.track();
+                let q = query.get();
+                let path = if q.is_empty() {
+                    base.get_value()
+                } else {
+                    format!("{}&q={}", base.get_value(), js_sys::encode_uri_component(&q))
+                };
+                let list = PagedList::<ListEntryList>::new(&path);
+                list.view("No entries.", move |l| view! {
+                    <table class="table list-entries">
+                        <thead><tr><th scope="col">"Pattern"</th><th scope="col">"Kind"</th><th scope="col">"Added"</th><th scope="col"></th></tr></thead>
+                        <tbody>
+                            {l.items.into_iter().map(|e| {
+                                let id = e.id;
+                                let remove = Callback::new(move |()| spawn_local(async move {
+                                    match api::delete(&format!("/lists/{id}")).await {
+                                        Ok(()) => list.reload(),
+                                        Err(e) => failure.set(Some(e)),
+                                    }
+                                }));
+                                view! {
+                                    <tr>
+                                        <td>{e.pattern.clone()}</td>
+                                        <td>{wire_name(&e.kind)}</td>
+                                        <td>{e.created_at.format("%Y-%m-%d").to_string()}</td>
+                                        <td>{(e.scope.level == level).then(|| view! { <DeleteButton label="Remove" on_confirm=remove/> })}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any())
+            }}
+            <InlineForm submit="Add entry" failure fields=&["pattern"] on_submit=Callback::new(add)>
+                <Field id=pattern_id label="Sender, @domain, @.domain or IP/network" value=pattern
+                    error=Signal::derive(move || field_error(&failure.get(), "pattern"))/>
+                <div class="field">
+                    <label for=kind_id.clone()>"Kind"</label>
+                    <select id=kind_id on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
+                        <option value="block">"Block"</option>
+                        <option value="allow">"Allow"</option>
+                    </select>
+                </div>
+            </InlineForm>
+        </section>
+    }
+}
