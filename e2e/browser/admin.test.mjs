@@ -368,4 +368,16 @@ test("allow and block lists: an admin manages its organisation's, a user its own
   const userToken = await token("user@example.test", "moat-demo-user");
   const own = (await api("GET", "/lists?level=user", userToken)).body;
   assert.equal(own.items[0].kind, "allow");
+
+  // The addresses the user relayed mail to earlier (the outbound test) are its reverse
+  // whitelist; it removes one.
+  const people = user.locator("#correspondent-table");
+  await people.getByText("probe@far.test").waitFor();
+  await people.locator("tr", { hasText: "probe@far.test" }).getByRole("button", { name: "Remove" }).click();
+  await people.getByRole("button", { name: "Yes, delete" }).click();
+  await until("the entry is gone", async () => (await people.getByText("probe@far.test").count()) === 0);
+  const me = (await api("GET", "/auth/me", userToken)).body.user.id;
+  const remaining = (await api("GET", `/users/${me}/correspondents`, userToken)).body.items.map((c) => c.address);
+  assert.ok(!remaining.includes("probe@far.test") && remaining.includes("r0@far.test"), JSON.stringify(remaining));
+  await user.screenshot({ path: join(shots, "account-lists.png"), fullPage: true });
 });

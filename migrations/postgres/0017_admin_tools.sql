@@ -50,3 +50,6 @@ CREATE TABLE stats_top (
     n       BIGINT NOT NULL,
     PRIMARY KEY (org_id, day, kind, key)
 );
+
+-- A reverse-whitelist entry a user removed leaves the workers' snapshot too.
+CREATE TRIGGER policy_bump_correspondents_d AFTER DELETE ON correspondents FOR EACH STATEMENT EXECUTE FUNCTION policy_bump();

@@ -64,3 +64,23 @@ pub struct ListQuery {
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }
+
+/// An external address a user wrote to (its mail skips spam filtering for that user: the
+/// reverse whitelist), until it is older than the platform's window or the user removes it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CorrespondentEntry {
+    pub address: String,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// A page of `CorrespondentEntry`.
+pub type CorrespondentList = crate::Page<CorrespondentEntry>;
+
+/// Which reverse-whitelist entry to remove.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CorrespondentQuery {
+    pub address: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}

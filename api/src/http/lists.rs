@@ -110,3 +110,40 @@ pub async fn delete(
     state.store.delete_list_entry(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A user's reverse whitelist: the outside addresses it wrote to recently, whose mail to it
+/// skips spam filtering (the user itself, or an admin of its organisation).
+#[utoipa::path(get, path = "/users/{id}/correspondents", tag = "policy", params(("id" = Uuid, Path), moat_openapi::CorrespondentQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = moat_openapi::Page<moat_openapi::CorrespondentEntry>), (status = 404, body = ErrorBody)))]
+pub async fn correspondents(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<moat_openapi::CorrespondentQuery>,
+) -> ApiResult<Json<moat_openapi::CorrespondentList>> {
+    caller.self_or_managed(&state, id).await?;
+    let paging = Paging::new(q.page, q.per_page);
+    let (items, total) = state.store.user_correspondents(id, state.config.reverse_whitelist_days, paging).await?;
+    Ok(Json(moat_openapi::CorrespondentList::new(items, total, paging.page, paging.per_page)))
+}
+
+/// Remove an address from a user's reverse whitelist (`?address=`): its mail is filtered
+/// again until the user writes to it anew.
+#[utoipa::path(delete, path = "/users/{id}/correspondents", tag = "policy", params(("id" = Uuid, Path), moat_openapi::CorrespondentQuery),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn forget_correspondent(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<moat_openapi::CorrespondentQuery>,
+) -> ApiResult<StatusCode> {
+    caller.self_or_managed(&state, id).await?;
+    let address = q.address.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    let Some(address) = address else { return Err(ApiError::invalid("address", "name the address to remove")) };
+    if !state.store.forget_correspondent(id, address).await? {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

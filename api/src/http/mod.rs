@@ -158,6 +158,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(quarantine::preview))
         .routes(routes!(quarantine::raw))
         .routes(routes!(lists::create, lists::list))
+        .routes(routes!(lists::correspondents, lists::forget_correspondent))
         .routes(routes!(lists::delete))
         .routes(routes!(archive::list))
         .routes(routes!(archive::get_one))

@@ -36,4 +36,36 @@ impl Store {
             .bind(since).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(|(user_id, address)| Correspondent { user_id, address }).collect())
     }
+
+    /// One page of `user`'s reverse whitelist (used within the last `days`), newest first.
+    pub async fn user_correspondents(
+        &self,
+        user: Uuid,
+        days: i64,
+        paging: super::Paging,
+    ) -> StoreResult<(Vec<moat_openapi::CorrespondentEntry>, i64)> {
+        let since = now() - Duration::days(days);
+        let (rows, total): (Vec<(String, chrono::DateTime<chrono::Utc>)>, i64) = with_pool!(self, pool => {
+            let rows = sqlx::query_as(
+                "SELECT address, last_seen FROM correspondents WHERE user_id = $1 AND last_seen >= $2 \
+                 ORDER BY last_seen DESC, address LIMIT $3 OFFSET $4")
+                .bind(user).bind(since).bind(paging.limit()).bind(paging.offset()).fetch_all(pool).await?;
+            let total = sqlx::query_scalar("SELECT COUNT(*) FROM correspondents WHERE user_id = $1 AND last_seen >= $2")
+                .bind(user).bind(since).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        })?;
+        Ok((
+            rows.into_iter()
+                .map(|(address, last_seen)| moat_openapi::CorrespondentEntry { address, last_seen })
+                .collect(),
+            total,
+        ))
+    }
+
+    /// Removes one address from `user`'s reverse whitelist; false when it was not there.
+    pub async fn forget_correspondent(&self, user: Uuid, address: &str) -> StoreResult<bool> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM correspondents WHERE user_id = $1 AND address = $2")
+            .bind(user).bind(address.trim().to_lowercase()).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
 }

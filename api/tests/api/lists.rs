@@ -1,6 +1,6 @@
 //! Allow/block lists: patterns, who may add at which level, reach, and the worker snapshot.
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{TestApp, tenant};
@@ -81,4 +81,42 @@ async fn list_entries_follow_levels_reach_and_reach_the_snapshot() {
     let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
     assert!(snap["version"].as_i64().unwrap() > version);
     assert_eq!(snap["lists"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_user_sees_and_removes_its_reverse_whitelist_entries() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let a = tenant(&app, &admin, "rw-a").await;
+    let b = tenant(&app, &admin, "rw-b").await;
+    let node = crate::helpers::node_token(&app).await;
+    let pairs = json!({"correspondents": [{"user_id": a.user_id, "address": "Partner@Ext.test"},
+        {"user_id": a.user_id, "address": "other@ext.test"}]});
+    let (status, _) = app.call(Method::POST, "/api/v1/worker/correspondents", Some(&node), Some(pairs)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let path = format!("/api/v1/users/{}/correspondents", a.user_id);
+    let (status, list) = app.get(&path, &a.user).await;
+    assert_eq!((status, list["total"].as_i64()), (StatusCode::OK, Some(2)), "{list}");
+    assert_eq!(app.get(&path, &a.org_admin).await.0, StatusCode::OK);
+    assert_eq!(app.get(&path, &b.org_admin).await.0, StatusCode::NOT_FOUND);
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    let version = snap["version"].as_i64().unwrap();
+    assert!(snap["correspondents"].to_string().contains("partner@ext.test"));
+
+    assert_eq!(
+        app.call(Method::DELETE, &format!("{path}?address=partner@ext.test"), Some(&b.org_admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.call(Method::DELETE, &path, Some(&a.user), None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app.call(Method::DELETE, &format!("{path}?address=PARTNER@ext.test"), Some(&a.user), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(Method::DELETE, &format!("{path}?address=partner@ext.test"), Some(&a.user), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, list) = app.get(&path, &a.user).await;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["address"].as_str()), (Some(1), Some("other@ext.test")));
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    assert!(snap["version"].as_i64().unwrap() > version, "the workers learn of it");
+    assert!(!snap["correspondents"].to_string().contains("partner@ext.test"));
 }

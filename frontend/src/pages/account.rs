@@ -128,6 +128,7 @@ pub fn AccountPage() -> impl IntoView {
         {delegate_panel}
         {digest_panel}
         <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::User scope_id=id title="My allow and block list"/>
+        <crate::pages::lists::CorrespondentsPanel user_id=id/>
         <section class="panel">
             <h2>"Change password"</h2>
             <form on:submit=change_password novalidate>

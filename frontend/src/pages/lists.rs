@@ -108,3 +108,44 @@ pub fn ListsPanel(
         </section>
     }
 }
+
+/// A user's reverse whitelist: outside addresses it wrote to, whose mail skips spam
+/// filtering for it; each can be removed.
+#[component]
+pub fn CorrespondentsPanel(user_id: Uuid) -> impl IntoView {
+    let list = PagedList::<moat_openapi::CorrespondentList>::new(&format!("/users/{user_id}/correspondents"));
+    let failure = RwSignal::new(None::<api::ApiError>);
+    view! {
+        <section class="panel" id="correspondents">
+            <h2>"People you wrote to"</h2>
+            <p class="muted">"Mail from addresses you wrote to recently is not filtered as spam for you. Remove one to filter its mail again."</p>
+            {move || failure.get().map(|e| view! { <crate::components::ErrorNote error=e/> })}
+            {list.view("Nobody yet: addresses appear here when you send mail through Moat.", move |l| view! {
+                <table class="table" id="correspondent-table">
+                    <thead><tr><th scope="col">"Address"</th><th scope="col">"Last written to"</th><th scope="col"></th></tr></thead>
+                    <tbody>
+                        {l.items.into_iter().map(|c| {
+                            let address = c.address.clone();
+                            let remove = Callback::new(move |()| {
+                                let path = format!("/users/{user_id}/correspondents?address={}", js_sys::encode_uri_component(&address));
+                                spawn_local(async move {
+                                    match api::delete(&path).await {
+                                        Ok(()) => list.reload(),
+                                        Err(e) => failure.set(Some(e)),
+                                    }
+                                });
+                            });
+                            view! {
+                                <tr>
+                                    <td>{c.address.clone()}</td>
+                                    <td>{c.last_seen.format("%Y-%m-%d").to_string()}</td>
+                                    <td><DeleteButton label="Remove" on_confirm=remove/></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+        </section>
+    }
+}

@@ -59,6 +59,7 @@ pub fn MspsPage() -> impl IntoView {
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "name")))/>
             </InlineForm>
         </section>
+        <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::Global title="Global allow and block list (every tenant)"/>
     }
 }
 
@@ -98,6 +99,7 @@ fn MspDetail(msp: Msp, loaded: RwSignal<Load<Msp>>) -> impl IntoView {
         <OrgList msp_id=Some(id)/>
         <MspAdmins msp_id=id/>
         <crate::pages::api_keys::ApiKeysPanel scope=moat_openapi::KeyScope { level: moat_openapi::KeyScopeLevel::Msp, id }/>
+        <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::Msp scope_id=id title="Allow and block list of the MSP (all its organisations)"/>
     }
 }
 
