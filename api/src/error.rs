@@ -28,6 +28,9 @@ pub enum ApiError {
     Conflict { message: String, field: Option<String>, line: Option<u32> },
     #[error("too many requests")]
     RateLimited,
+    /// A capability the platform has not switched on for this tenant (a feature flag).
+    #[error("not enabled")]
+    NotEnabled(&'static str),
     #[error("unsupported media type")]
     UnsupportedMediaType(&'static str),
     /// The body is over the route's stated limit: 413.
@@ -86,6 +89,13 @@ impl ApiError {
                 (StatusCode::FORBIDDEN, "forbidden", "your role does not allow this".into(), None, None)
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into(), None, None),
+            ApiError::NotEnabled(what) => (
+                StatusCode::FORBIDDEN,
+                "not_enabled",
+                format!("{what} is not enabled for your organisation"),
+                None,
+                None,
+            ),
             ApiError::Conflict { message, field, line } => {
                 (StatusCode::CONFLICT, "conflict", message.clone(), field.clone(), *line)
             }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod digests;
 pub mod error;
 pub mod extract;
+pub mod features;
 pub mod html;
 pub mod http;
 pub mod jobs;

@@ -381,3 +381,30 @@ test("allow and block lists: an admin manages its organisation's, a user its own
   assert.ok(!remaining.includes("probe@far.test") && remaining.includes("r0@far.test"), JSON.stringify(remaining));
   await user.screenshot({ path: join(shots, "account-lists.png"), fullPage: true });
 });
+
+test("feature flags: the platform admin switches the Live Archive off for one organisation", async () => {
+  const orgAdmin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", orgAdmin)).body.reach.org_id;
+  const platform = await browser.newPage();
+  await signIn(platform, "admin@moat.test", "moat-demo-admin");
+  await platform.goto(`${base}/orgs/${orgId}`);
+  const flags = platform.locator("#feature-flags");
+  await flags.getByLabel("Live Archive").selectOption("off");
+  await until("the setting is stored", async () => {
+    const all = (await api("GET", "/features", await token("admin@moat.test", "moat-demo-admin"))).body.items;
+    return all.some((s) => s.feature === "live_archive" && s.level === "org" && s.enabled === false);
+  });
+
+  const user = await browser.newPage();
+  await signIn(user, "user@example.test", "moat-demo-user");
+  const nav = user.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "Quarantine" }).waitFor();
+  assert.equal(await nav.getByRole("link", { name: "Live Archive" }).count(), 0, "no Live Archive for this organisation");
+  const userToken = await token("user@example.test", "moat-demo-user");
+  assert.equal((await api("GET", "/archive", userToken)).status, 403);
+
+  await flags.getByLabel("Live Archive").selectOption("inherit");
+  await until("the setting is gone", async () => (await api("GET", "/archive", userToken)).status === 200);
+  await user.reload();
+  await nav.getByRole("link", { name: "Live Archive" }).waitFor();
+});

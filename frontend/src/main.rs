@@ -71,12 +71,15 @@ fn TopBar() -> impl IntoView {
             links.push((format!("/orgs/{org}"), "My organisation"));
         }
         links.push(("/quarantine".into(), "Quarantine"));
-        if me.user.is_some() {
+        let on = |f: moat_openapi::Feature| me.features.contains(&f);
+        if me.user.is_some() && on(moat_openapi::Feature::LiveArchive) {
             links.push(("/archive".into(), "Live Archive"));
         }
         if me.role >= Role::OrgAdmin {
             links.push(("/tracking".into(), "Tracking"));
-            links.push(("/stats".into(), "Statistics"));
+            if on(moat_openapi::Feature::Statistics) {
+                links.push(("/stats".into(), "Statistics"));
+            }
             links.push(("/alerts".into(), "Alerts"));
             links.push(("/audit".into(), "Audit log"));
         }

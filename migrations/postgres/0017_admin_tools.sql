@@ -53,3 +53,13 @@ CREATE TABLE stats_top (
 
 -- A reverse-whitelist entry a user removed leaves the workers' snapshot too.
 CREATE TRIGGER policy_bump_correspondents_d AFTER DELETE ON correspondents FOR EACH STATEMENT EXECUTE FUNCTION policy_bump();
+
+-- Feature flags: one row per setting; `scope_id` is the MSP or organisation (the nil id at
+-- platform level).
+CREATE TABLE feature_settings (
+    feature   TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    scope_id  TEXT NOT NULL,
+    enabled   BOOLEAN NOT NULL,
+    PRIMARY KEY (feature, level, scope_id)
+);

@@ -55,3 +55,13 @@ CREATE TABLE stats_top (
 
 -- A reverse-whitelist entry a user removed leaves the workers' snapshot too.
 CREATE TRIGGER policy_bump_correspondents_d AFTER DELETE ON correspondents BEGIN UPDATE policy_state SET version = version + 1; END;
+
+-- Feature flags: one row per setting; `scope_id` is the MSP or organisation (the nil id at
+-- platform level).
+CREATE TABLE feature_settings (
+    feature   TEXT NOT NULL,
+    level     TEXT NOT NULL,
+    scope_id  TEXT NOT NULL,
+    enabled   BOOLEAN NOT NULL,
+    PRIMARY KEY (feature, level, scope_id)
+);

@@ -77,6 +77,9 @@ pub struct Me {
     /// continuity state: `GET /domains/{id}/delivery`).
     #[serde(default)]
     pub domain_id: Option<Uuid>,
+    /// The capabilities switched on for the caller's tenant (feature flags).
+    #[serde(default)]
+    pub features: Vec<crate::Feature>,
 }
 
 /// The tenants a caller can see: none listed means the whole platform.

@@ -113,6 +113,7 @@ pub async fn list(
     ClientIp(ip): ClientIp,
     ApiQuery(q): ApiQuery<ArchiveQuery>,
 ) -> ApiResult<Json<ArchiveList>> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::LiveArchive).await?;
     let owner = mailbox_owner(&state, &caller, q.user_id).await?;
     let paging = Paging::new(q.page, q.per_page);
     let mailbox = q.mailbox.unwrap_or_default();
@@ -140,6 +141,7 @@ pub async fn get_one(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ArchiveReadQuery>,
 ) -> ApiResult<Json<ArchiveMessage>> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::LiveArchive).await?;
     let owner = mailbox_owner(&state, &caller, q.user_id).await?;
     let (found, raw) = archived(&state, &owner, &id).await?;
     audit_other(&state, &caller, ip, &owner, format!("read the archived message {id} of {}", owner.email)).await;
@@ -162,6 +164,7 @@ pub async fn attachment(
     ApiPath((id, index)): ApiPath<(String, usize)>,
     ApiQuery(q): ApiQuery<ArchiveReadQuery>,
 ) -> ApiResult<Response> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::LiveArchive).await?;
     let owner = mailbox_owner(&state, &caller, q.user_id).await?;
     let (_, raw) = archived(&state, &owner, &id).await?;
     let message = MessageParser::default().parse(&raw).ok_or_else(ApiError::not_found)?;
@@ -201,6 +204,7 @@ pub async fn send(
     caller: Caller,
     ApiJson(req): ApiJson<ArchiveSendRequest>,
 ) -> ApiResult<(StatusCode, Json<ArchiveSendResult>)> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::LiveArchive).await?;
     let me = caller.user.clone().ok_or(ApiError::Forbidden)?;
     let org_id = me.org_id.ok_or(ApiError::Forbidden)?;
     let own_domains = sending_domains(&state, org_id, &me.email).await?;

@@ -67,7 +67,9 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
             Some((org, domain)) => state.store.domain_banner(org, &domain).await?,
             None => (None, None),
         };
+    let features = crate::features::enabled_for(&state, &caller).await?;
     Ok(Json(Me {
+        features,
         user: caller.user.as_ref().map(|u| u.to_wire()),
         role: caller.role,
         via: if caller.api_key_id.is_some() {

@@ -24,6 +24,7 @@ pub async fn start(
     caller: Caller,
     ApiJson(req): ApiJson<TestDeliveryRequest>,
 ) -> ApiResult<(StatusCode, Json<TestDelivery>)> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::TestDelivery).await?;
     let domain = caller.manage_domain(&state, req.domain_id).await?;
     let by = match (&caller.user, caller.api_key_id) {
         (Some(user), _) => user.email.clone(),
@@ -49,6 +50,7 @@ pub async fn get(
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<TestDelivery>> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::TestDelivery).await?;
     caller.require(moat_openapi::Role::OrgAdmin)?;
     Ok(Json(state.store.get_test_delivery(caller.scope, id).await?.ok_or_else(ApiError::not_found)?))
 }

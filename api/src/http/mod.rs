@@ -10,6 +10,7 @@ mod diagnostics;
 mod digest_links;
 mod digests;
 mod domains;
+mod features;
 mod lists;
 mod messages;
 mod meta;
@@ -141,6 +142,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(diagnostics::start))
         .routes(routes!(diagnostics::get))
         .routes(routes!(stats::stats))
+        .routes(routes!(features::list, features::set))
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))

@@ -27,6 +27,7 @@ pub async fn stats(
     caller: Caller,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Json<StatsReport>> {
+    crate::features::require(&state, &caller, moat_openapi::Feature::Statistics).await?;
     caller.require(Role::OrgAdmin)?;
     if let Some(org) = q.org_id {
         caller.org(&state, org).await?;

@@ -17,6 +17,7 @@ mod credentials;
 mod diagnostics;
 mod digests;
 pub mod error;
+mod features;
 mod jobs;
 mod lists;
 pub(crate) mod quarantine;

@@ -22,7 +22,10 @@ pub fn DomainPage() -> impl IntoView {
             <super::policy::DomainPolicyPanel domain_id org_id/>
             <super::lists::ListsPanel level=moat_openapi::ListLevel::Domain scope_id=domain_id title="Allow and block list of this domain"/>
             <super::continuity::DeliveryPanel domain=panel/>
-            <super::diagnostics::TestDeliveryPanel domain_id/>
+            {crate::session::use_session()
+                .me()
+                .filter(|me| me.features.contains(&moat_openapi::Feature::TestDelivery))
+                .map(|_| view! { <super::diagnostics::TestDeliveryPanel domain_id/> })}
         }
     })
 }

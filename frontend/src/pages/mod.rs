@@ -9,6 +9,7 @@ pub mod continuity;
 pub mod diagnostics;
 pub mod digest;
 pub mod domain;
+pub mod features;
 pub mod home;
 pub mod lists;
 pub mod login;

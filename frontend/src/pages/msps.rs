@@ -60,6 +60,7 @@ pub fn MspsPage() -> impl IntoView {
             </InlineForm>
         </section>
         <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::Global title="Global allow and block list (every tenant)"/>
+        <crate::pages::features::FeatureFlagsPanel level=moat_openapi::FeatureLevel::Platform/>
     }
 }
 
@@ -100,6 +101,9 @@ fn MspDetail(msp: Msp, loaded: RwSignal<Load<Msp>>) -> impl IntoView {
         <MspAdmins msp_id=id/>
         <crate::pages::api_keys::ApiKeysPanel scope=moat_openapi::KeyScope { level: moat_openapi::KeyScopeLevel::Msp, id }/>
         <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::Msp scope_id=id title="Allow and block list of the MSP (all its organisations)"/>
+        {crate::session::use_session().me().filter(|me| me.role >= moat_openapi::Role::PlatformAdmin).map(|_| view! {
+            <crate::pages::features::FeatureFlagsPanel level=moat_openapi::FeatureLevel::Msp scope_id=id/>
+        })}
     }
 }
 

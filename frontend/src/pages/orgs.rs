@@ -116,6 +116,9 @@ pub fn OrgPage() -> impl IntoView {
             <OrgHeader org loaded/>
             <crate::pages::policy::OrgPolicyPanel org_id=id/>
             <crate::pages::alerts::AlertsPanel org_id=id/>
+            {crate::session::use_session().me().filter(|me| me.role >= moat_openapi::Role::PlatformAdmin).map(|_| view! {
+                <crate::pages::features::FeatureFlagsPanel level=moat_openapi::FeatureLevel::Org scope_id=id/>
+            })}
             <crate::pages::lists::ListsPanel level=moat_openapi::ListLevel::Org scope_id=id title="Allow and block list of the organisation"/>
             <Domains org_id=id/>
             <RelayServers org_id=id/>
