@@ -408,3 +408,30 @@ test("feature flags: the platform admin switches the Live Archive off for one or
   await user.reload();
   await nav.getByRole("link", { name: "Live Archive" }).waitFor();
 });
+
+test("users from a CSV: every bad line is shown before anything is written, then all are imported", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", admin)).body.reach.org_id;
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/orgs/${orgId}`);
+  const bad = "email,display_name,role\ncsv1@example.test,One,user\nbroken,Two,user\ncsv3@example.test,Three,wizard\n";
+  await page.locator("#users-csv").fill(bad);
+  await page.getByRole("button", { name: "Check CSV" }).click();
+  await page.locator("#csv-problems").waitFor();
+  const rows = await page.locator("#csv-problems tbody tr").allInnerTexts();
+  assert.equal(rows.length, 2, rows.join("\n"));
+  assert.match(rows[0], /^3\s/);
+  assert.match(rows[1], /^4\s.*wizard/);
+  assert.equal(await page.getByRole("button", { name: /^Import \d+ users$/ }).isDisabled(), true);
+  assert.equal((await api("GET", `/orgs/${orgId}/users?per_page=500`, admin)).body.items.some((u) => u.email === "csv1@example.test"), false);
+  await page.screenshot({ path: join(shots, "admin-csv-preview.png"), fullPage: true });
+
+  await page.locator("#users-csv").fill("email,display_name,role\ncsv1@example.test,One,user\ncsv2@example.test,Two,spam_czar\n");
+  await page.getByRole("button", { name: "Check CSV" }).click();
+  await page.locator("#csv-verdict").getByText("2 users ready to import.").waitFor();
+  await page.getByRole("button", { name: "Import 2 users" }).click();
+  await page.getByText("2 users imported").waitFor();
+  await page.locator("#user-table").getByText("csv2@example.test").waitFor();
+  await until("both invitations at the SMTP server", () => mailText(/To: <?csv2@example\.test/) && mailText(/To: <?csv1@example\.test/));
+});

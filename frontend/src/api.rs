@@ -99,6 +99,19 @@ fn url(path: &str) -> String {
 }
 
 async fn send<T: DeserializeOwned>(builder: RequestBuilder, body: Option<String>) -> Result<T, ApiError> {
+    send_as(builder, body, "application/json").await
+}
+
+/// Posts a CSV text (user imports and their preview).
+pub async fn post_csv<T: DeserializeOwned>(path: &str, text: String) -> Result<T, ApiError> {
+    send_as(Request::post(&url(path)), Some(text), "text/csv").await
+}
+
+async fn send_as<T: DeserializeOwned>(
+    builder: RequestBuilder,
+    body: Option<String>,
+    content_type: &str,
+) -> Result<T, ApiError> {
     let _in_flight = InFlight::start();
     let authed = token().is_some();
     let builder = match token() {
@@ -106,7 +119,7 @@ async fn send<T: DeserializeOwned>(builder: RequestBuilder, body: Option<String>
         None => builder,
     };
     let request = match body {
-        Some(json) => builder.header("Content-Type", "application/json").body(json).map_err(ApiError::network)?,
+        Some(text) => builder.header("Content-Type", content_type).body(text).map_err(ApiError::network)?,
         None => builder.build().map_err(ApiError::network)?,
     };
     let response = request.send().await.map_err(ApiError::network)?;

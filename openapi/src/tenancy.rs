@@ -130,6 +130,29 @@ pub struct ImportResult {
     pub created: Vec<crate::User>,
 }
 
+/// What an import of a users CSV would do: the users it would create, and every line that
+/// stops it (an import is all or nothing).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ImportPreview {
+    pub users: Vec<ImportRow>,
+    pub problems: Vec<ImportProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ImportRow {
+    pub line: u32,
+    pub email: String,
+    pub display_name: String,
+    pub role: crate::Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ImportProblem {
+    /// The CSV line (the header is line 1).
+    pub line: u32,
+    pub message: String,
+}
+
 /// One domain in a provisioning call.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

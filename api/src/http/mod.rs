@@ -95,7 +95,10 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(archive::upload))
         .routes(routes!(archive::send));
     let events = OpenApiRouter::new().routes(routes!(worker::events));
-    let csv = OpenApiRouter::new().routes(routes!(provision::import_users)).routes(routes!(provision::provision));
+    let csv = OpenApiRouter::new()
+        .routes(routes!(provision::import_users))
+        .routes(routes!(provision::preview_import))
+        .routes(routes!(provision::provision));
     let small = OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
@@ -143,6 +146,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(diagnostics::get))
         .routes(routes!(stats::stats))
         .routes(routes!(features::list, features::set))
+        .routes(routes!(provision::export_users))
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))

@@ -23,8 +23,16 @@ use crate::validate;
 const MAX_CSV_ROWS: usize = 50_000;
 const COLUMNS: [&str; 5] = ["email", "display_name", "role", "time_zone", "password"];
 
-/// Parses a users CSV into `CreateUser`s with their line numbers, checking every row.
+/// Parses a users CSV into `CreateUser`s with their line numbers, checking every row; the
+/// first bad line is the error.
 pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUser)>> {
+    let (rows, mut problems) = check_users_csv(field, text)?;
+    if problems.is_empty() { Ok(rows) } else { Err(problems.swap_remove(0)) }
+}
+
+/// Every row of a users CSV checked: the good ones, and one error per bad line (in line
+/// order). An unreadable header is the only error that stops the check.
+pub fn check_users_csv(field: &str, text: &str) -> ApiResult<(Vec<(u32, CreateUser)>, Vec<ApiError>)> {
     let line_err = |line: u32, msg: String| {
         ApiError::Validation { message: msg, field: Some(field.into()), line: None }.at_line(line)
     };
@@ -45,25 +53,35 @@ pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUse
             return Err(line_err(1, format!("the header must name the column `{required}`")));
         }
     }
-    let mut rows = Vec::new();
+    let (mut rows, mut problems) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, u32> = HashMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map(|p| line_of(text, p)).unwrap_or(0);
-            line_err(line, format!("malformed CSV: {e}"))
-        })?;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| line_of(text, p)).unwrap_or(0);
+                problems.push(line_err(line, format!("malformed CSV: {e}")));
+                continue;
+            }
+        };
         let line = record.position().map(|p| line_of(text, p)).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
         }
-        if rows.len() >= MAX_CSV_ROWS {
-            return Err(line_err(line, format!("at most {MAX_CSV_ROWS} users per import")));
+        if rows.len() + problems.len() >= MAX_CSV_ROWS {
+            problems.push(line_err(line, format!("at most {MAX_CSV_ROWS} users per import")));
+            break;
         }
         let get = |col: &str| index.get(col).and_then(|&i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_string);
         let role = match get("role") {
             None => Role::User,
-            Some(r) => moat_openapi::from_wire_name::<Role>(&r.to_lowercase())
-                .ok_or_else(|| line_err(line, format!("role: `{r}` is not org_admin, spam_czar or user")))?,
+            Some(r) => match moat_openapi::from_wire_name::<Role>(&r.to_lowercase()) {
+                Some(role) => role,
+                None => {
+                    problems.push(line_err(line, format!("role: `{r}` is not org_admin, spam_czar or user")));
+                    continue;
+                }
+            },
         };
         let user = CreateUser {
             email: get("email").unwrap_or_default(),
@@ -72,13 +90,20 @@ pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUse
             password: get("password"),
             time_zone: get("time_zone"),
         };
-        let email = validate::email("email", &user.email).map_err(|e| e.at_line(line))?;
+        let email = match validate::email("email", &user.email) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(e.at_line(line));
+                continue;
+            }
+        };
         if let Some(first) = seen.insert(email.clone(), line) {
-            return Err(line_err(line, format!("email {email} already appears on line {first}")));
+            problems.push(line_err(line, format!("email {email} already appears on line {first}")));
+            continue;
         }
         rows.push((line, user));
     }
-    Ok(rows)
+    Ok((rows, problems))
 }
 
 /// The 1-based line a record starts on (csv's own counter skips blank lines).
@@ -142,6 +167,105 @@ pub async fn import_users(
     state.store.import_users(&users).await?;
     tracing::info!(org_id = %id, count = users.len(), "users imported");
     Ok((StatusCode::CREATED, Json(ImportResult { created: users.iter().map(|(_, u)| u.record.to_wire()).collect() })))
+}
+
+/// Check a users CSV without importing anything: every bad line with its problem (format,
+/// role, email, duplicates, domain, an email already taken, a role the caller cannot grant),
+/// and the users an import would create.
+#[utoipa::path(post, path = "/orgs/{id}/users/import/preview", tag = "tenancy", params(("id" = Uuid, Path)),
+    request_body(content = String, content_type = "text/csv"),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = moat_openapi::ImportPreview), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn preview_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiBody(body): ApiBody,
+) -> ApiResult<Json<moat_openapi::ImportPreview>> {
+    caller.manage_org(&state, id).await?;
+    let is_csv = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::UnsupportedMediaType("text/csv"));
+    }
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
+    let (rows, errors) = check_users_csv("csv", text)?;
+    let domains = state.store.org_domain_names(id).await?;
+    let mut problems: Vec<moat_openapi::ImportProblem> = errors.iter().filter_map(problem_of).collect();
+    let mut ok = Vec::new();
+    for (line, row) in rows {
+        let checked = match build_users(&state, &caller, &[(line, row.clone())], id, &domains).await {
+            Ok(_) if state.store.user_by_email(&row.email.trim().to_lowercase()).await?.is_some() => {
+                Err(ApiError::conflict("email", format!("a user with the email {} exists already", row.email))
+                    .at_line(line))
+            }
+            other => other.map(drop),
+        };
+        match checked {
+            Ok(()) => ok.push(moat_openapi::ImportRow {
+                line,
+                email: row.email,
+                display_name: row.display_name,
+                role: row.role,
+            }),
+            Err(e) => problems.extend(problem_of(&e)),
+        }
+    }
+    problems.sort_by_key(|p| p.line);
+    Ok(Json(moat_openapi::ImportPreview { users: ok, problems }))
+}
+
+/// A line's problem for the preview.
+fn problem_of(e: &ApiError) -> Option<moat_openapi::ImportProblem> {
+    match e {
+        ApiError::Validation { message, line: Some(line), .. }
+        | ApiError::Conflict { message, line: Some(line), .. } => {
+            Some(moat_openapi::ImportProblem { line: *line, message: message.clone() })
+        }
+        _ => None,
+    }
+}
+
+/// The organisation's users as CSV (`email,display_name,role,time_zone,status`), for
+/// spreadsheets and PSA tools; importable again.
+#[utoipa::path(get, path = "/orgs/{id}/users/export.csv", tag = "tenancy", params(("id" = Uuid, Path)),
+    security(("bearer_jwt" = []), ("api_key" = [])),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = ErrorBody)))]
+pub async fn export_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    caller.manage_org(&state, id).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::Internal(e.into());
+    out.write_record(["email", "display_name", "role", "time_zone", "status"]).map_err(csv_err)?;
+    let mut page = 1;
+    loop {
+        let paging = crate::store::Paging { page, per_page: crate::store::Paging::MAX_PER_PAGE };
+        let (users, total) = state.store.list_users(caller.scope, crate::store::UserParent::Org(id), paging).await?;
+        for u in &users {
+            let role = moat_openapi::wire_name(&u.role);
+            let status = if u.active { "active" } else { "invited" };
+            out.write_record([u.email.as_str(), u.display_name.as_str(), role.as_str(), u.time_zone.as_str(), status])
+                .map_err(csv_err)?;
+        }
+        if users.is_empty() || i64::from(page) * i64::from(paging.per_page) >= total {
+            break;
+        }
+        page += 1;
+    }
+    let bytes = out.into_inner().map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"users.csv\""),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Provision an organisation in one call: domains, allowed outbound IPs, policy and users.

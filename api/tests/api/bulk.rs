@@ -107,3 +107,51 @@ async fn provisioning_can_create_the_org() {
     assert_eq!(org["msp_id"], t.msp_id.as_str());
     assert_eq!(org["name"], "Brand new");
 }
+
+#[tokio::test]
+async fn a_users_csv_is_previewed_line_by_line_and_exported() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = crate::helpers::tenant(&app, &admin, "csvp").await;
+    let other = crate::helpers::tenant(&app, &admin, "csvq").await;
+    let path = format!("/api/v1/orgs/{}/users/import/preview", t.org_id);
+    let csv = "email,display_name,role\n\
+        ann@csvp.test,Ann,user\n\
+        not-an-email,Bob,user\n\
+        cy@elsewhere.test,Cy,user\n\
+        user@csvp.test,Taken,user\n\
+        dee@csvp.test,Dee,wizard\n\
+        ann@csvp.test,Ann again,user\n\
+        eve@csvp.test,Eve,spam_czar\n";
+    let (status, preview) = app.raw(Method::POST, &path, Some(&t.org_admin), "text/csv", csv).await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    let lines: Vec<u64> = preview["problems"].as_array().unwrap().iter().map(|p| p["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![3, 4, 5, 6, 7], "{preview}");
+    assert!(preview["problems"][1]["message"].as_str().unwrap().contains("elsewhere.test"), "{preview}");
+    assert!(preview["problems"][2]["message"].as_str().unwrap().contains("exists already"), "{preview}");
+    let ok: Vec<&str> = preview["users"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    assert_eq!(ok, vec!["ann@csvp.test", "eve@csvp.test"]);
+    // Nothing was written, and the import itself still refuses the whole file.
+    assert!(app.state.store.user_by_email("ann@csvp.test").await.unwrap().is_none());
+    let import = format!("/api/v1/orgs/{}/users/import", t.org_id);
+    assert_eq!(
+        app.raw(Method::POST, &import, Some(&t.org_admin), "text/csv", csv).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Another tenant's admin and plain users cannot preview here.
+    assert_eq!(app.raw(Method::POST, &path, Some(&other.org_admin), "text/csv", csv).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.raw(Method::POST, &path, Some(&t.user), "text/csv", csv).await.0, StatusCode::FORBIDDEN);
+
+    let (status, headers, body) =
+        app.download(&format!("/api/v1/orgs/{}/users/export.csv", t.org_id), &t.org_admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let body = String::from_utf8(body).unwrap();
+    assert!(body.starts_with("email,display_name,role,time_zone,status\n"), "{body}");
+    assert!(body.contains("user@csvp.test,User,user,"), "{body}");
+    assert!(!body.contains("csvq.test"));
+    assert_eq!(
+        app.download(&format!("/api/v1/orgs/{}/users/export.csv", t.org_id), &other.org_admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+}

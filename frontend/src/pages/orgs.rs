@@ -350,6 +350,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
                     error=Signal::derive(move || name_err.get().or_else(|| field_error(&failure.get(), "display_name")))/>
                 <RoleSelect id="user-role" value=role/>
             </InlineForm>
+            <UserCsv org_id on_imported=Callback::new(move |()| list.reload())/>
         </section>
     }
 }
@@ -378,5 +379,82 @@ pub fn RoleSelect(#[prop(into)] id: String, value: RwSignal<String>) -> impl Int
                 }).collect_view()}
             </select>
         </div>
+    }
+}
+
+/// Users from a CSV: checked first (every bad line shown with its problem), imported only
+/// when nothing is wrong (all or nothing); and the users as CSV.
+#[component]
+fn UserCsv(org_id: Uuid, on_imported: Callback<()>) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let preview = RwSignal::new(None::<moat_openapi::ImportPreview>);
+    let failure = RwSignal::new(None::<api::ApiError>);
+    let done = RwSignal::new(None::<usize>);
+    let check = move |_| {
+        done.set(None);
+        let body = text.get();
+        spawn_local(async move {
+            match api::post_csv::<moat_openapi::ImportPreview>(&format!("/orgs/{org_id}/users/import/preview"), body)
+                .await
+            {
+                Ok(p) => {
+                    failure.set(None);
+                    preview.set(Some(p));
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    let import = move |_| {
+        let body = text.get();
+        spawn_local(async move {
+            match api::post_csv::<moat_openapi::ImportResult>(&format!("/orgs/{org_id}/users/import"), body).await {
+                Ok(r) => {
+                    failure.set(None);
+                    preview.set(None);
+                    text.set(String::new());
+                    done.set(Some(r.created.len()));
+                    on_imported.run(());
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    let export = move |_| {
+        spawn_local(async move {
+            match api::get_bytes(&format!("/orgs/{org_id}/users/export.csv")).await {
+                Ok(bytes) => crate::components::save_file("users.csv", &bytes),
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
+    let ready = move || preview.get().is_some_and(|p| p.problems.is_empty() && !p.users.is_empty());
+    view! {
+        <h3>"Import users from CSV"</h3>
+        <div class="field">
+            <label for="users-csv">"CSV (header: email,display_name[,role][,time_zone][,password])"</label>
+            <textarea id="users-csv" rows="6" prop:value=move || text.get()
+                on:input=move |ev| { text.set(event_target_value(&ev)); preview.set(None); }></textarea>
+        </div>
+        <button class="btn" on:click=check>"Check CSV"</button>
+        <button class="btn btn-primary" on:click=import disabled=move || !ready()>
+            {move || format!("Import {} users", preview.get().map(|p| p.users.len()).unwrap_or(0))}
+        </button>
+        <button class="btn btn-ghost" on:click=export>"Download users (CSV)"</button>
+        {move || failure.get().map(|e| view! { <ErrorNote error=e/> })}
+        {move || done.get().map(|n| view! { <p class="saved" role="status">{format!("{n} users imported; invitations are on their way")}</p> })}
+        {move || preview.get().map(|p| view! {
+            <p role="status" id="csv-verdict">{if p.problems.is_empty() {
+                format!("{} users ready to import.", p.users.len())
+            } else {
+                format!("{} line(s) need fixing; nothing was imported.", p.problems.len())
+            }}</p>
+            {(!p.problems.is_empty()).then(|| view! {
+                <table class="table" id="csv-problems">
+                    <thead><tr><th scope="col">"Line"</th><th scope="col">"Problem"</th></tr></thead>
+                    <tbody>{p.problems.into_iter().map(|x| view! { <tr><td>{x.line}</td><td>{x.message}</td></tr> }).collect_view()}</tbody>
+                </table>
+            })}
+        })}
     }
 }
