@@ -30,9 +30,12 @@ pub fn parse_users_csv(field: &str, text: &str) -> ApiResult<Vec<(u32, CreateUse
     if problems.is_empty() { Ok(rows) } else { Err(problems.swap_remove(0)) }
 }
 
+/// A user of a CSV, with its line.
+pub type CsvUser = (u32, CreateUser);
+
 /// Every row of a users CSV checked: the good ones, and one error per bad line (in line
 /// order). An unreadable header is the only error that stops the check.
-pub fn check_users_csv(field: &str, text: &str) -> ApiResult<(Vec<(u32, CreateUser)>, Vec<ApiError>)> {
+pub fn check_users_csv(field: &str, text: &str) -> ApiResult<(Vec<CsvUser>, Vec<ApiError>)> {
     let line_err = |line: u32, msg: String| {
         ApiError::Validation { message: msg, field: Some(field.into()), line: None }.at_line(line)
     };
