@@ -14,6 +14,8 @@ pub enum AlertKind {
     OutboundLimit,
     /// The organisation as a whole went over its outbound limits.
     OrgOutboundLimit,
+    /// A sender's hourly volume jumped far above its usual (a compromised mailbox?).
+    VolumeJump,
 }
 
 /// An alert a worker raises.

@@ -54,10 +54,12 @@ pub async fn raise(
 
 /// The mail an organisation admin gets about a new alert.
 fn alert_mail(url: &str, admin: &str, alert: &RaisedAlert) -> SystemMail {
-    let then = if alert.blocks {
-        "It may not send through Moat until an admin clears the alert."
-    } else {
-        "Its mail is deferred while it is over the limit."
+    let then = match (alert.kind, alert.blocks) {
+        (_, true) => "It may not send through Moat until an admin clears the alert.",
+        (moat_openapi::AlertKind::VolumeJump, false) => {
+            "Its mail still goes out; check that the mailbox is not compromised."
+        }
+        (_, false) => "Its mail is deferred (or only reported) while it is over the limit, as your policy says.",
     };
     let body = format!(
         "Hello,\n\nMoat raised an alert for your organisation:\n\n  {}\n  {}\n\n{then}\nA sudden jump in \
@@ -67,7 +69,10 @@ fn alert_mail(url: &str, admin: &str, alert: &RaisedAlert) -> SystemMail {
     SystemMail {
         id: Uuid::new_v4(),
         recipient: admin.to_string(),
-        subject: format!("Moat alert: {} over its sending limit", alert.subject),
+        subject: match alert.kind {
+            moat_openapi::AlertKind::VolumeJump => format!("Moat alert: unusual sending volume from {}", alert.subject),
+            _ => format!("Moat alert: {} over its sending limit", alert.subject),
+        },
         body,
         html: String::new(),
         created_at: now(),

@@ -19,6 +19,8 @@ use crate::upstream::client::ApiClient;
 struct Window {
     hour: i64,
     hour_messages: u32,
+    /// The sender's usual messages per hour (a moving average over past hours).
+    usual: f64,
     day: i64,
     day_messages: u32,
     day_recipients: u32,
@@ -29,6 +31,11 @@ impl Window {
     fn roll(&mut self, now: i64) {
         let (hour, day) = (now / 3600, now / 86_400);
         if self.hour != hour {
+            // Each hour past weighs in; quiet hours (none recorded) pull the usual down.
+            let quiet = (hour - self.hour - 1).clamp(0, 48) as i32;
+            if self.hour != 0 {
+                self.usual = (self.usual * 0.8 + f64::from(self.hour_messages) * 0.2) * 0.8f64.powi(quiet);
+            }
             (self.hour, self.hour_messages) = (hour, 0);
         }
         if self.day != day {
@@ -36,6 +43,11 @@ impl Window {
         }
     }
 }
+
+/// A sender's hour counts as a jump from this many messages, and when it is this many times
+/// its usual hourly volume.
+const JUMP_MIN: u32 = 30;
+const JUMP_FACTOR: f64 = 5.0;
 
 /// Which limit a message would go over, for people.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,10 +137,12 @@ impl OutboundMeter {
         Ok(())
     }
 
-    /// Counts an accepted message of `sender` with `recipients` outside recipients.
-    pub fn record(&self, org: Uuid, sender: &str, recipients: usize) {
+    /// Counts an accepted message of `sender` with `recipients` outside recipients; answers
+    /// an alert when the sender's volume this hour jumped far above its usual.
+    pub fn record(&self, org: Uuid, sender: &str, recipients: usize) -> Option<RaisedAlert> {
         let t = now();
         let recipients = u32::try_from(recipients).unwrap_or(u32::MAX);
+        let mut jump = None;
         for (key, rcpts) in [(format!("{org}/{sender}"), recipients), (org.to_string(), 0)] {
             let window = self.window(key);
             let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,11 +150,25 @@ impl OutboundMeter {
             w.hour_messages = w.hour_messages.saturating_add(1);
             w.day_messages = w.day_messages.saturating_add(1);
             w.day_recipients = w.day_recipients.saturating_add(rcpts);
+            let threshold = (w.usual * JUMP_FACTOR).max(f64::from(JUMP_MIN));
+            if jump.is_none() && rcpts > 0 && f64::from(w.hour_messages) >= threshold {
+                jump = Some(RaisedAlert {
+                    org_id: org,
+                    kind: AlertKind::VolumeJump,
+                    subject: sender.to_string(),
+                    detail: format!(
+                        "{} messages in this hour where about {:.0} per hour is usual; alert only",
+                        w.hour_messages, w.usual
+                    ),
+                    blocks: false,
+                });
+            }
         }
+        jump
     }
 
     /// Tells the API (once in a while per subject; best effort: the limit holds anyway).
-    fn raise(&self, api: &ApiClient, alert: RaisedAlert) {
+    pub fn raise(&self, api: &ApiClient, alert: RaisedAlert) {
         let key = format!("{}/{:?}/{}", alert.org_id, alert.kind, alert.subject);
         if self.raised.contains_key(&key) {
             return;
@@ -189,7 +217,7 @@ pub fn outbound_limited(
     let Err(over) = meter.check(&limits, org, &sender, nth) else { return Ok(rcpt) };
     let subject = match over.kind {
         AlertKind::OrgOutboundLimit => "the organisation".to_string(),
-        AlertKind::OutboundLimit => sender.clone(),
+        AlertKind::OutboundLimit | AlertKind::VolumeJump => sender.clone(),
     };
     let blocks = limits.action == OutboundLimitAction::Block;
     tracing::warn!(%org, %sender, detail = %over.detail, action = ?limits.action, "outbound limit reached");
@@ -242,5 +270,20 @@ mod tests {
         assert_eq!(meter.check(&limits, org, "cy@a.test", 1).unwrap_err().kind, AlertKind::OrgOutboundLimit);
         // Another organisation is not affected.
         assert!(meter.check(&limits, Uuid::new_v4(), "ann@a.test", 1).is_ok());
+    }
+
+    #[test]
+    fn a_jump_in_a_senders_hourly_volume_raises_an_alert_once_past_the_threshold() {
+        let meter = OutboundMeter::default();
+        let org = Uuid::new_v4();
+        let alerts: Vec<RaisedAlert> = (0..JUMP_MIN).filter_map(|_| meter.record(org, "ann@a.test", 1)).collect();
+        assert_eq!(alerts.len(), 1, "only the message that crosses the threshold: {alerts:?}");
+        assert_eq!((alerts[0].kind, alerts[0].blocks), (AlertKind::VolumeJump, false));
+        assert!(alerts[0].detail.starts_with(&format!("{JUMP_MIN} messages in this hour")), "{alerts:?}");
+        // A sender whose usual is high is not a jump at the same count.
+        let w = meter.window(format!("{org}/bulk@a.test"));
+        w.lock().unwrap().usual = 100.0;
+        w.lock().unwrap().hour = now() / 3600;
+        assert!((0..JUMP_MIN).all(|_| meter.record(org, "bulk@a.test", 1).is_none()));
     }
 }
