@@ -226,11 +226,11 @@ fn count_outcome(session: &Session, verdict: Verdict) {
 /// the Message-IDs a bounce may quote.
 fn remember_outbound(session: &Session, msg: &QueuedMessage, summary: &Summary) {
     let outside: Vec<_> = session.rcpts.iter().filter(|r| !r.inbound).collect();
-    if let Some(org) = outside.first().and_then(|r| r.org_id).filter(|_| !msg.sender.is_empty()) {
-        if let Some(jump) = session.worker.outbound.record(org, &msg.sender.to_lowercase(), outside.len()) {
-            tracing::warn!(%org, sender = %msg.sender, detail = %jump.detail, "outbound volume jump");
-            session.worker.outbound.raise(&session.worker.api, jump);
-        }
+    if let Some(org) = outside.first().and_then(|r| r.org_id).filter(|_| !msg.sender.is_empty())
+        && let Some(jump) = session.worker.outbound.record(org, &msg.sender.to_lowercase(), outside.len())
+    {
+        tracing::warn!(%org, sender = %msg.sender, detail = %jump.detail, "outbound volume jump");
+        session.worker.outbound.raise(&session.worker.api, jump);
     }
     if !summary.automatic {
         learn_correspondents(session, &msg.sender);
