@@ -28,31 +28,9 @@ pub enum Home {
 /// Checks a `CreateUser` (role fits the home, fields valid) and builds the row to insert,
 /// with an activation token and mail when no password is given.
 pub async fn build_new_user(state: &AppState, input: &CreateUser, home: Home) -> ApiResult<NewUser> {
-    let email = validate::email("email", &input.email)?;
-    let display_name = validate::name("display_name", &input.display_name)?;
-    let time_zone = match &input.time_zone {
-        Some(tz) if !tz.trim().is_empty() => validate::time_zone("time_zone", tz)?,
-        _ => "UTC".to_string(),
-    };
-    let (msp_id, org_id) = match home {
-        Home::Org(org) => {
-            if !matches!(input.role, Role::User | Role::SpamCzar | Role::OrgAdmin) {
-                return Err(ApiError::invalid("role", "organisation users are org_admin, spam_czar or user"));
-            }
-            (None, Some(org))
-        }
-        Home::Msp(msp) => {
-            if input.role != Role::MspAdmin {
-                return Err(ApiError::invalid("role", "users created under an MSP are msp_admin"));
-            }
-            (Some(msp), None)
-        }
-    };
+    let Checked { email, display_name, time_zone, msp_id, org_id } = check_new_user(input, home)?;
     let password_hash = match &input.password {
-        Some(p) => {
-            passwords::validate("password", p)?;
-            Some(passwords::hash(p).await?)
-        }
+        Some(p) => Some(passwords::hash(p).await?),
         None => None,
     };
     let record = UserRecord {
@@ -85,6 +63,44 @@ pub fn check_own_domain(field: &str, email: &str, domains: &std::collections::Ha
         field,
         format!("`{email}` is not on a domain of this organisation; add the domain {domain} to it first"),
     ))
+}
+
+/// A new user's fields, checked.
+pub struct Checked {
+    email: String,
+    display_name: String,
+    time_zone: String,
+    msp_id: Option<Uuid>,
+    org_id: Option<Uuid>,
+}
+
+/// Checks a new user's fields (and its password's strength) without hashing anything: what
+/// an import preview needs for every line.
+pub fn check_new_user(input: &CreateUser, home: Home) -> ApiResult<Checked> {
+    let email = validate::email("email", &input.email)?;
+    let display_name = validate::name("display_name", &input.display_name)?;
+    let time_zone = match &input.time_zone {
+        Some(tz) if !tz.trim().is_empty() => validate::time_zone("time_zone", tz)?,
+        _ => "UTC".to_string(),
+    };
+    let (msp_id, org_id) = match home {
+        Home::Org(org) => {
+            if !matches!(input.role, Role::User | Role::SpamCzar | Role::OrgAdmin) {
+                return Err(ApiError::invalid("role", "organisation users are org_admin, spam_czar or user"));
+            }
+            (None, Some(org))
+        }
+        Home::Msp(msp) => {
+            if input.role != Role::MspAdmin {
+                return Err(ApiError::invalid("role", "users created under an MSP are msp_admin"));
+            }
+            (Some(msp), None)
+        }
+    };
+    if let Some(p) = &input.password {
+        passwords::validate("password", p)?;
+    }
+    Ok(Checked { email, display_name, time_zone, msp_id, org_id })
 }
 
 /// A fresh activation token for `user` and the welcome mail that carries it.

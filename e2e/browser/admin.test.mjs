@@ -7,8 +7,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { bin, client, freePort, launchBrowser, root, shots, startApi } from "./moat.mjs";
+import { join } from "node:path";
+import { bin, client, freePort, launchBrowser, startWorker, root, shots, startApi } from "./moat.mjs";
 
 let server, sink, worker, browser, base, dataDir, env, inbox, smtpPort, relayPort;
 let api, token;
@@ -34,26 +34,7 @@ before(async () => {
   ({ api, token } = client(base));
   inbox = join(dataDir, "inbox");
   sink = spawn("python3", [join(root, "infra/dev/demo-mailserver.py"), String(relayPort), inbox], { stdio: "inherit" });
-  const nodeToken = execFileSync(bin, ["node", "create", "--name", "admin-mx"], { env, cwd: dataDir })
-    .toString().trim().split("\n").pop();
-  smtpPort = await freePort();
-  worker = spawn(join(dirname(bin), "moat-mta"), ["run"], {
-    env: {
-      ...process.env,
-      MOAT_API_URL: base,
-      MOAT_NODE_TOKEN: nodeToken,
-      MOAT_SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-      MOAT_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
-      MOAT_DATA_DIR: join(dataDir, "mta"),
-      MOAT_HOSTNAME: "mx.moat.test",
-      MOAT_TRUSTED_NETWORKS: "127.0.0.1/32",
-      MOAT_ALLOW_INTERNAL_DESTINATIONS: "true",
-      MOAT_DNS_SERVER: `127.0.0.1:${await freePort()}`,
-      MOAT_AUTHENTICATION: "false",
-      MOAT_LOG: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  ({ worker, smtpPort } = await startWorker({ base, env, dataDir }, "admin-mx"));
   browser = await launchBrowser();
 });
 

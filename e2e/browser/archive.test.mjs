@@ -6,8 +6,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { bin, client, freePort, launchBrowser, shots, startApi } from "./moat.mjs";
+import { join } from "node:path";
+import { bin, client, freePort, launchBrowser, startWorker, shots, startApi } from "./moat.mjs";
 
 let server, worker, browser, base, dataDir, env, smtpPort;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -27,8 +27,6 @@ async function until(what, f, ms = 30000) {
 before(async () => {
   ({ server, base, dataDir, env } = await startApi("moat-archive-"));
   ({ api, token } = client(base));
-  const nodeToken = execFileSync(bin, ["node", "create", "--name", "browser-mx"], { env, cwd: dataDir })
-    .toString().trim().split("\n").pop();
   // The demo domain's server is down: nothing listens on its port.
   const admin = await token("admin@example.test", "moat-demo-orgadmin");
   const me = (await api("GET", "/auth/me", admin)).body;
@@ -36,25 +34,7 @@ before(async () => {
   const down = await freePort();
   const patched = await api("PATCH", `/domains/${domains.items[0].id}`, admin, { destination_host: "127.0.0.1", destination_port: down });
   assert.equal(patched.status, 200);
-  smtpPort = await freePort();
-  worker = spawn(join(dirname(bin), "moat-mta"), ["run"], {
-    env: {
-      ...process.env,
-      MOAT_API_URL: base,
-      MOAT_NODE_TOKEN: nodeToken,
-      MOAT_SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-      MOAT_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
-      MOAT_DATA_DIR: join(dataDir, "mta"),
-      MOAT_HOSTNAME: "mx.moat.test",
-      MOAT_TRUSTED_NETWORKS: "127.0.0.1/32",
-      MOAT_ALLOW_INTERNAL_DESTINATIONS: "true",
-      // No DNS server here: sender authentication (SPF, DKIM, DMARC) would only time out.
-      MOAT_DNS_SERVER: `127.0.0.1:${await freePort()}`,
-      MOAT_AUTHENTICATION: "false",
-      MOAT_LOG: "warn",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  ({ worker, smtpPort } = await startWorker({ base, env, dataDir }, "browser-mx"));
   browser = await launchBrowser();
 });
 

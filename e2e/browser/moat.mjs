@@ -1,7 +1,7 @@
 // What every browser test file shares: a free loopback port, a real `moat-api serve` on a
 // fresh SQLite database with the demo seed (and any extra settings), and Debian's headless
 // Chromium.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -69,4 +69,32 @@ export function client(base) {
   }
   const token = async (email, password) => (await api("POST", "/auth/login", null, { email, password })).body.access_token;
   return { api, token };
+}
+
+/// Registers a node with the API of `env` and starts a real `moat-mta` worker for it on a free
+/// loopback port: 127.0.0.1 is a trusted gateway, internal destinations are allowed (every
+/// test server is on loopback), and there is no DNS server (sender authentication off).
+export async function startWorker({ base, env, dataDir }, name) {
+  const nodeToken = execFileSync(bin, ["node", "create", "--name", name], { env, cwd: dataDir })
+    .toString().trim().split("\n").pop();
+  const smtpPort = await freePort();
+  const worker = spawn(join(dirname(bin), "moat-mta"), ["run"], {
+    env: {
+      ...process.env,
+      MOAT_API_URL: base,
+      MOAT_NODE_TOKEN: nodeToken,
+      MOAT_SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+      MOAT_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
+      MOAT_DATA_DIR: join(dataDir, "mta"),
+      MOAT_HOSTNAME: "mx.moat.test",
+      MOAT_TRUSTED_NETWORKS: "127.0.0.1/32",
+      MOAT_ALLOW_INTERNAL_DESTINATIONS: "true",
+      // No DNS server here: sender authentication (SPF, DKIM, DMARC) would only time out.
+      MOAT_DNS_SERVER: `127.0.0.1:${await freePort()}`,
+      MOAT_AUTHENTICATION: "false",
+      MOAT_LOG: "warn",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return { worker, smtpPort };
 }

@@ -81,6 +81,15 @@ impl Caller {
     }
 
     /// 403 unless the caller's role is at least `min`.
+    /// Who the caller is, for records people read (`cleared_by`, `requested_by`).
+    pub fn name(&self) -> String {
+        match (&self.user, self.api_key_id) {
+            (Some(user), _) => user.email.clone(),
+            (None, Some(key)) => format!("api key {key}"),
+            (None, None) => "unknown".to_string(),
+        }
+    }
+
     pub fn require(&self, min: Role) -> ApiResult<()> {
         if self.role >= min { Ok(()) } else { Err(ApiError::forbidden()) }
     }

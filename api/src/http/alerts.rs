@@ -105,11 +105,7 @@ pub async fn clear(
 ) -> ApiResult<Json<Alert>> {
     caller.require(Role::OrgAdmin)?;
     state.store.get_alert(caller.scope, id).await?.ok_or_else(ApiError::not_found)?;
-    let by = match (&caller.user, caller.api_key_id) {
-        (Some(user), _) => user.email.clone(),
-        (None, Some(key)) => format!("api key {key}"),
-        (None, None) => "unknown".to_string(),
-    };
+    let by = caller.name();
     if !state.store.clear_alert(id, &by).await? {
         return Err(ApiError::conflict("id", "the alert was cleared already"));
     }

@@ -26,11 +26,7 @@ pub async fn start(
 ) -> ApiResult<(StatusCode, Json<TestDelivery>)> {
     crate::features::require(&state, &caller, moat_openapi::Feature::TestDelivery).await?;
     let domain = caller.manage_domain(&state, req.domain_id).await?;
-    let by = match (&caller.user, caller.api_key_id) {
-        (Some(user), _) => user.email.clone(),
-        (None, Some(key)) => format!("api key {key}"),
-        (None, None) => "unknown".to_string(),
-    };
+    let by = caller.name();
     let created = state.store.create_test_delivery(domain.org_id, domain.id, &domain.name, req.send_test, &by).await?;
     match created {
         Some(test) => Ok((StatusCode::ACCEPTED, Json(test))),

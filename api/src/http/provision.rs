@@ -58,16 +58,17 @@ pub fn check_users_csv(field: &str, text: &str) -> ApiResult<(Vec<CsvUser>, Vec<
     }
     let (mut rows, mut problems) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, u32> = HashMap::new();
+    let mut lines = Lines::new(text);
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| line_of(text, p)).unwrap_or(0);
+                let line = e.position().map(|p| lines.of(p)).unwrap_or(0);
                 problems.push(line_err(line, format!("malformed CSV: {e}")));
                 continue;
             }
         };
-        let line = record.position().map(|p| line_of(text, p)).unwrap_or(0);
+        let line = record.position().map(|p| lines.of(p)).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -109,16 +110,34 @@ pub fn check_users_csv(field: &str, text: &str) -> ApiResult<(Vec<CsvUser>, Vec<
     Ok((rows, problems))
 }
 
-/// The 1-based line a record starts on (csv's own counter skips blank lines).
-fn line_of(text: &str, pos: &csv::Position) -> u32 {
-    let bytes = text.as_bytes();
-    let mut end = usize::try_from(pos.byte()).unwrap_or(usize::MAX).min(bytes.len());
-    // A record's position is where the reader resumed, before any blank lines it skipped.
-    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
-        end += 1;
+/// The 1-based lines records start on (csv's own counter skips blank lines). Records come
+/// in order, so each count goes on from the last one: a whole file is read once, not once
+/// per record.
+struct Lines<'t> {
+    bytes: &'t [u8],
+    counted_to: usize,
+    newlines: usize,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Lines<'t> {
+        Lines { bytes: text.as_bytes(), counted_to: 0, newlines: 0 }
     }
-    let newlines = bytes[..end].iter().filter(|&&b| b == b'\n').count();
-    u32::try_from(newlines + 1).unwrap_or(u32::MAX)
+
+    fn of(&mut self, pos: &csv::Position) -> u32 {
+        let bytes = self.bytes;
+        let mut end = usize::try_from(pos.byte()).unwrap_or(usize::MAX).min(bytes.len());
+        // A record's position is where the reader resumed, before any blank lines it skipped.
+        while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        if end < self.counted_to {
+            (self.counted_to, self.newlines) = (0, 0);
+        }
+        self.newlines += bytes[self.counted_to..end].iter().filter(|&&b| b == b'\n').count();
+        self.counted_to = end;
+        u32::try_from(self.newlines + 1).unwrap_or(u32::MAX)
+    }
 }
 
 /// Builds the users of CSV rows for `org`, whose domains are `domains`.
@@ -145,6 +164,15 @@ async fn build_users(
     Ok(users)
 }
 
+/// The body of a CSV request as text: `text/csv`, UTF-8.
+fn csv_text<'b>(headers: &HeaderMap, body: &'b [u8]) -> ApiResult<&'b str> {
+    let is_csv = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::UnsupportedMediaType("text/csv"));
+    }
+    std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))
+}
+
 /// Import users from CSV (`text/csv`, header row `email,display_name[,role][,time_zone][,password]`).
 #[utoipa::path(post, path = "/orgs/{id}/users/import", tag = "tenancy", params(("id" = Uuid, Path)),
     request_body(content = String, content_type = "text/csv"),
@@ -158,12 +186,7 @@ pub async fn import_users(
     ApiBody(body): ApiBody,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     caller.manage_org(&state, id).await?;
-    let is_csv = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/csv"));
-    if !is_csv {
-        return Err(ApiError::UnsupportedMediaType("text/csv"));
-    }
-    let text =
-        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
+    let text = csv_text(&headers, &body)?;
     let rows = parse_users_csv("csv", text)?;
     let domains = state.store.org_domain_names(id).await?;
     let users = build_users(&state, &caller, &rows, id, &domains).await?;
@@ -187,36 +210,47 @@ pub async fn preview_import(
     ApiBody(body): ApiBody,
 ) -> ApiResult<Json<moat_openapi::ImportPreview>> {
     caller.manage_org(&state, id).await?;
-    let is_csv = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with("text/csv"));
-    if !is_csv {
-        return Err(ApiError::UnsupportedMediaType("text/csv"));
-    }
-    let text =
-        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the CSV must be UTF-8", Some("csv".into())))?;
+    let text = csv_text(&headers, &body)?;
     let (rows, errors) = check_users_csv("csv", text)?;
     let domains = state.store.org_domain_names(id).await?;
     let mut problems: Vec<moat_openapi::ImportProblem> = errors.iter().filter_map(problem_of).collect();
     let mut ok = Vec::new();
     for (line, row) in rows {
-        let checked = match build_users(&state, &caller, &[(line, row.clone())], id, &domains).await {
-            Ok(_) if state.store.user_by_email(&row.email.trim().to_lowercase()).await?.is_some() => {
-                Err(ApiError::conflict("email", format!("a user with the email {} exists already", row.email))
-                    .at_line(line))
-            }
-            other => other.map(drop),
-        };
-        match checked {
+        match preview_row(&state, &caller, &row, id, &domains).await {
             Ok(()) => ok.push(moat_openapi::ImportRow {
                 line,
                 email: row.email,
                 display_name: row.display_name,
                 role: row.role,
             }),
-            Err(e) => problems.extend(problem_of(&e)),
+            Err(e) => problems.extend(problem_of(&e.at_line(line))),
         }
     }
     problems.sort_by_key(|p| p.line);
     Ok(Json(moat_openapi::ImportPreview { users: ok, problems }))
+}
+
+/// What an import would say of one row (without hashing its password): a role the caller
+/// may not grant, an address outside the organisation's domains, bad fields, an email taken.
+async fn preview_row(
+    state: &AppState,
+    caller: &Caller,
+    row: &CreateUser,
+    org: Uuid,
+    domains: &HashSet<String>,
+) -> ApiResult<()> {
+    if !caller.may_grant(row.role) {
+        return Err(ApiError::invalid(
+            "role",
+            format!("you cannot grant the role {}", moat_openapi::wire_name(&row.role)),
+        ));
+    }
+    accounts::check_own_domain("email", &row.email, domains)?;
+    accounts::check_new_user(row, Home::Org(org))?;
+    if state.store.user_by_email(&row.email.trim().to_lowercase()).await?.is_some() {
+        return Err(ApiError::conflict("email", format!("a user with the email {} exists already", row.email)));
+    }
+    Ok(())
 }
 
 /// A line's problem for the preview.

@@ -7,7 +7,7 @@ use moat_openapi::{Alert, AlertKind, BlockedSender, RaisedAlert, from_wire_name,
 use uuid::Uuid;
 
 use super::error::{StoreError, StoreResult};
-use super::search::{Arg, Conditions, bind_args};
+use super::search::{Arg, Conditions, bind_args, page_of};
 use super::{Paging, Scope, Store, SystemMail, now, with_pool};
 
 #[derive(sqlx::FromRow)]
@@ -98,18 +98,7 @@ impl Store {
             Some(false) => c.add("a.cleared_at IS NOT NULL".to_string()),
             None => {}
         }
-        let count_sql = format!("SELECT COUNT(*) FROM alerts a WHERE {}", c.sql());
-        let mut list = c.clone();
-        let (limit, offset) = (list.arg(Arg::Int(paging.limit())), list.arg(Arg::Int(paging.offset())));
-        let list_sql = format!(
-            "SELECT {COLUMNS} FROM alerts a WHERE {} ORDER BY a.raised_at DESC, a.id LIMIT {limit} OFFSET {offset}",
-            list.sql()
-        );
-        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => {
-            let rows = bind_args!(sqlx::query_as::<_, Row>(&list_sql), list.args).fetch_all(pool).await?;
-            let total = bind_args!(sqlx::query_scalar::<_, i64>(&count_sql), c.args).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        })?;
+        let (rows, total) = page_of!(self, Row, COLUMNS, "alerts a", c, "a.raised_at DESC, a.id", paging)?;
         Ok((rows.into_iter().map(Row::into_alert).collect::<StoreResult<_>>()?, total))
     }
 

@@ -5,7 +5,7 @@ use moat_openapi::{ActorKind, AuditEntry, AuditQuery, from_wire_name, wire_name}
 use uuid::Uuid;
 
 use super::error::StoreResult;
-use super::search::{Arg, Conditions, bind_args};
+use super::search::{Arg, Conditions, page_of};
 use super::{Paging, Scope, Store, with_pool};
 
 /// Most entries one CSV export holds.
@@ -85,18 +85,7 @@ impl Store {
             c.add(format!("(lower(a.actor) LIKE {p} OR lower(a.action) LIKE {p})"));
         }
         c.time_range("a.at", q.from, q.to);
-        let count_sql = format!("SELECT COUNT(*) FROM audit_log a WHERE {}", c.sql());
-        let mut list = c.clone();
-        let (limit, offset) = (list.arg(Arg::Int(paging.limit())), list.arg(Arg::Int(paging.offset())));
-        let list_sql = format!(
-            "SELECT {COLUMNS} FROM audit_log a WHERE {} ORDER BY a.at DESC, a.id LIMIT {limit} OFFSET {offset}",
-            list.sql()
-        );
-        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => {
-            let rows = bind_args!(sqlx::query_as::<_, Row>(&list_sql), list.args).fetch_all(pool).await?;
-            let total = bind_args!(sqlx::query_scalar::<_, i64>(&count_sql), c.args).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        })?;
+        let (rows, total) = page_of!(self, Row, COLUMNS, "audit_log a", c, "a.at DESC, a.id", paging)?;
         Ok((rows.into_iter().map(Into::into).collect(), total))
     }
 }

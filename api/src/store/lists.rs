@@ -7,7 +7,7 @@ use moat_openapi::{ListEntry, ListKind, ListLevel, ListScope, WorkerOrg, from_wi
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreResult};
-use super::search::{Arg, Conditions, bind_args};
+use super::search::{Arg, Conditions, page_of};
 use super::{Paging, Scope, Store, now, with_pool};
 
 #[derive(sqlx::FromRow)]
@@ -114,22 +114,10 @@ impl Store {
             c.equals("l.kind", Arg::Text(wire_name(&kind)));
         }
         if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let p = c.arg(Arg::Text(format!("%{}%", text.to_lowercase().replace(['%', '_'], ""))));
-            c.add(format!("lower(l.pattern) LIKE {p}"));
+            c.substring("l.pattern", text);
         }
-        let count_sql = format!("SELECT COUNT(*) FROM list_entries l WHERE {}", c.sql());
-        let mut list = c.clone();
-        let (limit, offset) = (list.arg(Arg::Int(paging.limit())), list.arg(Arg::Int(paging.offset())));
-        let list_sql = format!(
-            "SELECT l.id, l.scope_level, l.scope_id, l.kind, l.pattern, l.created_at FROM list_entries l WHERE {} \
-             ORDER BY l.created_at DESC, l.id LIMIT {limit} OFFSET {offset}",
-            list.sql()
-        );
-        let (rows, total): (Vec<Row>, i64) = with_pool!(self, pool => {
-            let rows = bind_args!(sqlx::query_as::<_, Row>(&list_sql), list.args).fetch_all(pool).await?;
-            let total = bind_args!(sqlx::query_scalar::<_, i64>(&count_sql), c.args).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        })?;
+        let columns = "l.id, l.scope_level, l.scope_id, l.kind, l.pattern, l.created_at";
+        let (rows, total) = page_of!(self, Row, columns, "list_entries l", c, "l.created_at DESC, l.id", paging)?;
         Ok((rows.into_iter().map(ListEntry::from).collect(), total))
     }
 

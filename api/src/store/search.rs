@@ -59,6 +59,12 @@ impl Conditions {
         }
     }
 
+    /// `lower(expr) LIKE %text%` (wildcards in `text` dropped).
+    pub fn substring(&mut self, expr: &str, text: &str) {
+        let p = self.arg(Arg::Text(format!("%{}%", text.to_lowercase().replace(['%', '_'], ""))));
+        self.add(format!("lower({expr}) LIKE {p}"));
+    }
+
     /// `column = value`.
     pub fn equals(&mut self, column: &str, value: Arg) {
         let p = self.arg(value);
@@ -99,6 +105,27 @@ macro_rules! bind_args {
     }};
 }
 pub(crate) use bind_args;
+
+/// One page of `$row`s selected as `$columns` from `$from` (a table with its alias) where
+/// `$c` (a [`Conditions`]) holds, in `$order`, and how many rows match in all.
+macro_rules! page_of {
+    ($store:expr, $row:ty, $columns:expr, $from:expr, $c:expr, $order:expr, $paging:expr) => {{
+        use $crate::store::search::Arg;
+        let c = $c;
+        let count_sql = format!("SELECT COUNT(*) FROM {} WHERE {}", $from, c.sql());
+        let mut list = c.clone();
+        let (limit, offset) = (list.arg(Arg::Int($paging.limit())), list.arg(Arg::Int($paging.offset())));
+        let list_sql =
+            format!("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}", $columns, $from, list.sql(), $order);
+        let paged: Result<(Vec<$row>, i64), $crate::store::StoreError> = $crate::store::with_pool!($store, pool => {
+            let rows = $crate::store::search::bind_args!(sqlx::query_as::<_, $row>(&list_sql), list.args).fetch_all(pool).await?;
+            let total = $crate::store::search::bind_args!(sqlx::query_scalar::<_, i64>(&count_sql), c.args).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }).map_err(Into::into);
+        paged
+    }};
+}
+pub(crate) use page_of;
 
 /// A searchable table: its name and alias, its FTS5 table (SQLite) and the expression its
 /// trigram index covers (PostgreSQL), and its searchable columns.
