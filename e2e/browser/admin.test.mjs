@@ -321,12 +321,12 @@ test("allow and block lists: an admin manages its organisation's, a user its own
   await page.goto(`${base}/orgs/${orgId}`);
   const panel = page.locator('.lists-panel[data-level="org"]');
   for (const p of ["@spammy.test", "@other-spam.test", "198.51.100.0/24"]) {
-    await panel.getByLabel("Sender, @domain, @.domain or IP/network").fill(p);
+    await panel.getByLabel("Pattern", { exact: true }).fill(p);
     await panel.getByRole("button", { name: "Add entry" }).click();
     await panel.locator("table.list-entries").getByText(p, { exact: true }).waitFor();
   }
   // A bad pattern is refused at the field and changes nothing.
-  await panel.getByLabel("Sender, @domain, @.domain or IP/network").fill("not a pattern");
+  await panel.getByLabel("Pattern", { exact: true }).fill("not a pattern");
   await panel.getByRole("button", { name: "Add entry" }).click();
   await panel.locator(".field-invalid").waitFor();
   await panel.getByLabel("Find an entry").fill("spammy");
@@ -342,7 +342,7 @@ test("allow and block lists: an admin manages its organisation's, a user its own
   await signIn(user, "user@example.test", "moat-demo-user");
   await user.goto(`${base}/account`);
   const mine = user.locator('.lists-panel[data-level="user"]');
-  await mine.getByLabel("Sender, @domain, @.domain or IP/network").fill("friend@ext.test");
+  await mine.getByLabel("Pattern", { exact: true }).fill("friend@ext.test");
   await mine.getByLabel("Kind").selectOption("allow");
   await mine.getByRole("button", { name: "Add entry" }).click();
   await mine.locator("table.list-entries").getByText("friend@ext.test").waitFor();

@@ -95,7 +95,8 @@ pub fn ListsPanel(
                 }.into_any())
             }}
             <InlineForm submit="Add entry" failure fields=&["pattern"] on_submit=Callback::new(add)>
-                <Field id=pattern_id label="Sender, @domain, @.domain or IP/network" value=pattern
+                <Field id=pattern_id label="Pattern" value=pattern
+                    hint="an address, @example.com, @.example.com (with its subdomains), an IP or a network"
                     error=Signal::derive(move || field_error(&failure.get(), "pattern"))/>
                 <div class="field">
                     <label for=kind_id.clone()>"Kind"</label>

@@ -432,9 +432,10 @@ fn UserCsv(org_id: Uuid, on_imported: Callback<()>) -> impl IntoView {
     view! {
         <h3>"Import users from CSV"</h3>
         <div class="field">
-            <label for="users-csv">"CSV (header: email,display_name[,role][,time_zone][,password])"</label>
+            <label for="users-csv">"Users as CSV"</label>
             <textarea id="users-csv" rows="6" prop:value=move || text.get()
                 on:input=move |ev| { text.set(event_target_value(&ev)); preview.set(None); }></textarea>
+            <small class="hint">"Header line: email,display_name, and optionally role, time_zone, password"</small>
         </div>
         <button class="btn" on:click=check>"Check CSV"</button>
         <button class="btn btn-primary" on:click=import disabled=move || !ready()>
