@@ -8,21 +8,10 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { bin, client, freePort, launchBrowser, startWorker, root, shots, startApi } from "./moat.mjs";
+import { client, freePort, launchBrowser, root, shots, startApi, startWorker, until } from "./moat.mjs";
 
 let server, sink, worker, browser, base, dataDir, env, inbox, smtpPort, relayPort;
 let api, token;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, f, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 before(async () => {
   relayPort = await freePort();

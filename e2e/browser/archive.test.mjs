@@ -4,25 +4,14 @@
 // the message, replies, and finds the reply in Sent.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { bin, client, freePort, launchBrowser, startWorker, shots, startApi } from "./moat.mjs";
+import { client, freePort, launchBrowser, shots, sleep, startApi, startWorker, until } from "./moat.mjs";
 
 let server, worker, browser, base, dataDir, env, smtpPort;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let api, token;
-
-async function until(what, f, ms = 30000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 before(async () => {
   ({ server, base, dataDir, env } = await startApi("moat-archive-"));

@@ -98,3 +98,16 @@ export async function startWorker({ base, env, dataDir }, name) {
   });
   return { worker, smtpPort };
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/// Polls `f` every 200 ms until it answers something truthy (which it returns), for at most `ms`.
+export async function until(what, f, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
