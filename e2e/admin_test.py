@@ -1,14 +1,21 @@
 """End-to-end tests of an organisation admin's tools with real peers on 127.0.0.1: a test
 delivery run by a real worker against the customer's server (aiosmtpd) reports every stage
 with its time (and its test message arrives); against a stopped server it reports the stage
-that failed and its error; the domain's MX check reads a real DNS server. Closes with
-`N passed, M failed`.
+that failed and its error; the domain's MX check reads a real DNS server. The outbound
+content policy (a blocked recipient domain refused at RCPT, a blocked attachment and spam
+held in the outbound quarantine, released by the admin to the real MX) and the maximum
+message size of a domain (552 at RCPT for a declared SIZE, and at the end of DATA). Closes
+with `N passed, M failed`.
 
 Usage: python3 e2e/admin_test.py TARGET_DIR [TEST_NAME ...]
 """
 
+import smtplib
+
 import mta_test
 from mta_test import free_port, wait_for
+
+GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 
 def run_test_delivery(sy, send_test):
@@ -63,6 +70,95 @@ def test_other_tenants_and_plain_users_cannot_test_or_read_it(sy):
     assert sy.http("GET", f"/api/v1/diagnostics/test-delivery/{test['id']}", user)[0] == 403
     status, body = sy.http("POST", "/api/v1/diagnostics/test-delivery", sy.admin, {"domain_id": sy.domain_id, "x": 1})
     assert status == 422, body
+
+
+def outbound_quarantine(sy, subject):
+    status, body = sy.http("GET", "/api/v1/quarantine?direction=outbound", sy.admin)
+    assert status == 200, body
+    return [i for i in body["items"] if i["subject"] == subject]
+
+
+def test_outbound_content_policy_refuses_holds_and_releases(sy):
+    status, body = sy.http("POST", f"/api/v1/orgs/{sy.org_id}/provision", sy.admin, {"allowed_ips": ["127.0.0.2"]})
+    assert status == 200, body
+    rules = {"quarantine_threshold": 5, "blocked_extensions": ["exe"], "blocked_recipient_domains": ["rival.test"]}
+    status, body = sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {"outbound_content": rules})
+    assert status == 200, body
+    try:
+        wait_for(lambda: sy.policy_has("rival.test") and sy.policy_has("127.0.0.2"), what="outbound rules in the snapshot")
+
+        def rcpt(address):
+            s = smtplib.SMTP("127.0.0.1", sy.smtp_port, timeout=10, source_address=("127.0.0.2", 0))
+            s.ehlo("exchange.example.test")
+            s.mail("user@example.test")
+            answer = s.rcpt(address)
+            s.quit()
+            return answer
+        wait_for(lambda: rcpt("friend@ext.test")[0] == 250, what="relay allowed for the customer's server")
+        code, text = wait_for(lambda: (lambda a: a if b"outbound policy" in a[1] else None)(rcpt("boss@mail.rival.test")),
+                              what="a blocked recipient domain refused")
+        assert code == 550, (code, text)
+        assert b"rival.test is blocked by your organisation's outbound policy" in text, text
+        assert rcpt("friend@ext.test")[0] == 250
+        # Spam and a blocked attachment wait in the outbound quarantine; clean mail leaves.
+        sy.relay("127.0.0.2", "user@example.test", ["friend@ext.test"],
+                 f"From: user@example.test\r\nSubject: outbound spam\r\n\r\n{GTUBE}\r\n".encode())
+        attachment = (b"From: user@example.test\r\nSubject: outbound exe\r\nMIME-Version: 1.0\r\n"
+                      b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+                      b"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=tool.exe\r\n"
+                      b"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--b--\r\n")
+        sy.relay("127.0.0.2", "user@example.test", ["friend@ext.test"], attachment)
+        sy.relay("127.0.0.2", "user@example.test", ["friend@ext.test"],
+                 b"From: user@example.test\r\nSubject: outbound clean\r\n\r\nlunch at noon?\r\n")
+        wait_for(lambda: sy.foreign.with_subject("outbound clean"), what="clean outbound mail at the MX")
+        spam = wait_for(lambda: outbound_quarantine(sy, "outbound spam"), what="outbound spam held")[0]
+        exe = wait_for(lambda: outbound_quarantine(sy, "outbound exe"), what="outbound attachment held")[0]
+        assert spam["direction"] == "outbound" and spam["user_id"] is None and spam["recipient"] == "friend@ext.test", spam
+        assert spam["reasons"][0].startswith("outbound policy: spam score"), spam
+        assert exe["reasons"] == ["outbound policy: attachment: tool.exe"], exe
+        assert sy.foreign.with_subject("outbound spam") == [] and sy.foreign.with_subject("outbound exe") == []
+        story = wait_for(lambda: [m for m in sy.tracked("outbound spam") if m["status"] == "quarantined"], what="tracked as held")
+        assert story[0]["direction"] == "outbound", story
+        # The sender (a plain user) never sees or releases it; the admin does, and it leaves by MX.
+        user = sy.login("user@example.test", "moat-demo-user")
+        assert [i for i in sy.http("GET", "/api/v1/quarantine", user)[1]["items"] if i["subject"].startswith("outbound")] == []
+        status, body = sy.http("POST", "/api/v1/quarantine/release", user, {"ids": [exe["id"]]})
+        assert status in (403, 404) or body.get("affected") == 0, (status, body)
+        status, body = sy.http("POST", "/api/v1/quarantine/release", sy.admin, {"ids": [exe["id"]]})
+        assert status in (200, 202) and body["affected"] == 1, (status, body)
+        got = wait_for(lambda: sy.foreign.with_subject("outbound exe"), what="the released outbound mail at the MX")[0]
+        assert got["to"] == ["friend@ext.test"] and got["from"].endswith("=user@example.test"), got  # BATV: outbound
+        assert b"X-Moat-Released: admin@example.test" in got["data"] and b"X-Moat-Verdict" not in got["data"], got["data"][:400]
+    finally:
+        sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
+
+
+def test_a_domains_maximum_message_size_is_applied(sy):
+    status, body = sy.http("PUT", f"/api/v1/domains/{sy.domain_id}/policy", sy.admin, {"max_message_size_mb": 1})
+    assert status == 200, body
+    try:
+        def declared_big():
+            s = sy.smtp()
+            s.mail("big@ext.test", ["SIZE=2000000"])
+            answer = s.rcpt("user@example.test")
+            s.quit()
+            return answer
+        code, text = wait_for(lambda: (lambda a: a if a[0] != 250 else None)(declared_big()), what="the worker applies the limit")
+        assert code == 552 and b"Message too big for <user@example.test>" in text, (code, text)
+        big = b"From: big@ext.test\r\nSubject: too big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1200
+        s = sy.smtp()  # no SIZE= declared: refused at the end of DATA
+        assert s.mail("big@ext.test")[0] == 250 and s.rcpt("user@example.test")[0] == 250
+        code, text = s.data(big)
+        s.close()
+        assert code == 552 and b"too big" in text, (code, text)
+        small = b"From: big@ext.test\r\nSubject: small enough\r\n\r\n" + (b"x" * 998 + b"\r\n") * 500
+        s = sy.smtp()
+        s.sendmail("big@ext.test", ["user@example.test"], small)
+        s.quit()
+        wait_for(lambda: sy.sink.with_subject("small enough"), what="a 0.5 MB message delivered")
+    finally:
+        sy.http("PUT", f"/api/v1/domains/{sy.domain_id}/policy", sy.admin, {})
+    wait_for(lambda: declared_big()[0] == 250, what="the limit gone when the domain inherits again")
 
 
 if __name__ == "__main__":

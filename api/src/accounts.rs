@@ -41,6 +41,7 @@ pub async fn build_new_user(state: &AppState, input: &CreateUser, home: Home) ->
         display_name,
         role: input.role,
         active: password_hash.is_some(),
+        disabled: false,
         password_hash,
         time_zone,
         quarantine_delegate_id: None,

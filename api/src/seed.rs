@@ -30,6 +30,7 @@ pub async fn create_platform_admin(store: &Store, email: &str, password: &str) -
         time_zone: "UTC".into(),
         quarantine_delegate_id: None,
         active: true,
+        disabled: false,
         created_at: now(),
     };
     store.create_user(&NewUser { record: record.clone(), activation: None }).await.map_err(describe)?;
@@ -104,6 +105,7 @@ pub async fn demo(store: &Store) -> anyhow::Result<()> {
             time_zone: "UTC".into(),
             quarantine_delegate_id: None,
             active: true,
+            disabled: false,
             created_at: now(),
         };
         store.create_user(&NewUser { record, activation: None }).await.map_err(describe)?;

@@ -204,22 +204,50 @@ pub fn policy(field: &str, p: &Policy) -> ApiResult<Policy> {
             "archive_retention_days must be 1 to 365",
         ));
     }
-    if p.blocked_extensions.len() > 500 {
-        return Err(ApiError::invalid(&format!("{field}.blocked_extensions"), "at most 500 extensions"));
+    if p.max_message_size_mb > 1024 {
+        return Err(ApiError::invalid(
+            &format!("{field}.max_message_size_mb"),
+            "max_message_size_mb must be 0 (the platform's limit) to 1024",
+        ));
     }
-    for ext in &mut p.blocked_extensions {
-        let clean = ext.trim().trim_start_matches('.').to_lowercase();
-        if clean.is_empty() || clean.len() > 16 || !clean.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ApiError::invalid(
-                &format!("{field}.blocked_extensions"),
-                format!("`{ext}` is not a file extension"),
-            ));
-        }
-        *ext = clean;
+    p.blocked_extensions = extensions(&format!("{field}.blocked_extensions"), &p.blocked_extensions)?;
+    let out = &mut p.outbound_content;
+    if !finite(out.quarantine_threshold) {
+        return Err(ApiError::invalid(
+            &format!("{field}.outbound_content.quarantine_threshold"),
+            "the threshold must be a non-negative number (0: outbound mail is not scored)",
+        ));
     }
-    p.blocked_extensions.sort();
-    p.blocked_extensions.dedup();
+    let ext_field = format!("{field}.outbound_content.blocked_extensions");
+    out.blocked_extensions = extensions(&ext_field, &out.blocked_extensions)?;
+    let domains_field = format!("{field}.outbound_content.blocked_recipient_domains");
+    if out.blocked_recipient_domains.len() > 500 {
+        return Err(ApiError::invalid(&domains_field, "at most 500 domains"));
+    }
+    let mut domains =
+        out.blocked_recipient_domains.iter().map(|d| domain_name(&domains_field, d)).collect::<ApiResult<Vec<_>>>()?;
+    domains.sort();
+    domains.dedup();
+    out.blocked_recipient_domains = domains;
     Ok(p)
+}
+
+/// File extensions, normalised (no dot, lower case), sorted and without duplicates.
+fn extensions(field: &str, list: &[String]) -> ApiResult<Vec<String>> {
+    if list.len() > 500 {
+        return Err(ApiError::invalid(field, "at most 500 extensions"));
+    }
+    let mut clean = Vec::with_capacity(list.len());
+    for ext in list {
+        let c = ext.trim().trim_start_matches('.').to_lowercase();
+        if c.is_empty() || c.len() > 16 || !c.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ApiError::invalid(field, format!("`{ext}` is not a file extension")));
+        }
+        clean.push(c);
+    }
+    clean.sort();
+    clean.dedup();
+    Ok(clean)
 }
 
 #[cfg(test)]

@@ -106,6 +106,10 @@ pub struct User {
     pub quarantine_delegate_id: Option<Uuid>,
     /// False until the user has set a password (activation pending).
     pub active: bool,
+    /// Disabled by an admin: cannot sign in, gets no digests or emailed links; its mail
+    /// still flows.
+    #[serde(default)]
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -133,6 +137,9 @@ pub struct UpdateUser {
     #[serde(default, with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub quarantine_delegate_id: Option<Option<Uuid>>,
+    /// Admins only (not on oneself): `true` disables the account, `false` enables it again.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
 /// Distinguishes an absent field (no change) from an explicit `null` (clear).

@@ -36,6 +36,40 @@ pub struct Policy {
     pub secure_release: bool,
     /// What the organisation's users and the organisation as a whole may send through Moat.
     pub outbound: OutboundLimits,
+    /// The largest message, in MiB, for this organisation's (or domain's) mail either way;
+    /// 0 is the platform's limit (a larger value is held to it).
+    pub max_message_size_mb: u32,
+    /// What the organisation's users may send: content checks with an outbound quarantine.
+    pub outbound_content: OutboundContentPolicy,
+}
+
+/// Content rules for mail the customer's own server relays out through Moat. Held mail
+/// waits in the organisation's outbound quarantine, where only its admins may release it
+/// (the sender may be a compromised mailbox).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboundContentPolicy {
+    /// Spam score at or above which outbound mail is held (0: outbound mail is not scored).
+    pub quarantine_threshold: f64,
+    /// Attachment extensions that hold an outbound message.
+    pub blocked_extensions: Vec<String>,
+    /// Domains (with their subdomains) the organisation's users may not write to: `550` at RCPT.
+    pub blocked_recipient_domains: Vec<String>,
+}
+
+impl OutboundContentPolicy {
+    /// Whether outbound mail must be parsed and judged at all.
+    pub fn checks_content(&self) -> bool {
+        self.quarantine_threshold > 0.0 || !self.blocked_extensions.is_empty()
+    }
+
+    /// The blocked entry `domain` (lower case) falls under, if any.
+    pub fn blocked_recipient_domain(&self, domain: &str) -> Option<&str> {
+        self.blocked_recipient_domains
+            .iter()
+            .find(|b| domain == b.as_str() || domain.strip_suffix(b.as_str()).is_some_and(|head| head.ends_with('.')))
+            .map(String::as_str)
+    }
 }
 
 /// Sending limits for mail the customer's own server relays through Moat (0: no limit).
@@ -120,6 +154,16 @@ pub enum BlockAction {
     Drop,
 }
 
+impl Policy {
+    /// The largest message this policy takes, in bytes, within the platform's `platform`.
+    pub fn message_size_limit(&self, platform: usize) -> usize {
+        match self.max_message_size_mb {
+            0 => platform,
+            mb => platform.min(mb as usize * 1024 * 1024),
+        }
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -139,6 +183,8 @@ impl Default for Policy {
             block_action: BlockAction::Reject,
             secure_release: false,
             outbound: OutboundLimits::default(),
+            max_message_size_mb: 0,
+            outbound_content: OutboundContentPolicy::default(),
         }
     }
 }
@@ -168,11 +214,13 @@ pub struct PolicyOverrides {
     pub dmarc_action: Option<DmarcAction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_action: Option<BlockAction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_message_size_mb: Option<u32>,
 }
 
 impl PolicyOverrides {
     /// The fields a domain may set, by wire name (the others are the organisation's).
-    pub const FIELDS: [&'static str; 9] = [
+    pub const FIELDS: [&'static str; 10] = [
         "quarantine_threshold",
         "reject_threshold",
         "blocked_extensions",
@@ -182,6 +230,7 @@ impl PolicyOverrides {
         "greylisting",
         "dmarc_action",
         "block_action",
+        "max_message_size_mb",
     ];
 
     /// The policy that governs the domain: `base` (its organisation's) with these fields
@@ -215,6 +264,9 @@ impl PolicyOverrides {
         if let Some(v) = self.block_action {
             p.block_action = v;
         }
+        if let Some(v) = self.max_message_size_mb {
+            p.max_message_size_mb = v;
+        }
         p
     }
 
@@ -225,5 +277,30 @@ impl PolicyOverrides {
         let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)?;
         map.retain(|k, _| Self::FIELDS.contains(&k.as_str()));
         serde_json::from_value(serde_json::Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_recipient_domain_covers_its_subdomains_only() {
+        let rules = OutboundContentPolicy { blocked_recipient_domains: vec!["rival.test".into()], ..Default::default() };
+        assert_eq!(rules.blocked_recipient_domain("rival.test"), Some("rival.test"));
+        assert_eq!(rules.blocked_recipient_domain("mail.rival.test"), Some("rival.test"));
+        assert_eq!(rules.blocked_recipient_domain("notrival.test"), None);
+        assert_eq!(rules.blocked_recipient_domain("rival.test.example"), None);
+        assert!(!rules.checks_content(), "a domain list alone needs no parse");
+    }
+
+    #[test]
+    fn the_message_size_limit_stays_within_the_platforms() {
+        let mut p = Policy::default();
+        assert_eq!(p.message_size_limit(25 << 20), 25 << 20);
+        p.max_message_size_mb = 2;
+        assert_eq!(p.message_size_limit(25 << 20), 2 << 20);
+        p.max_message_size_mb = 100;
+        assert_eq!(p.message_size_limit(25 << 20), 25 << 20);
     }
 }

@@ -20,6 +20,9 @@ pub struct QuarantineItem {
     pub org_id: Uuid,
     pub user_id: Option<Uuid>,
     pub size: i64,
+    /// `outbound`: held by the organisation's outbound policy (only its admins see it).
+    #[serde(default)]
+    pub direction: crate::Direction,
     /// Why it was held, in plain words (filled in by the API from `reasons`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
@@ -40,6 +43,8 @@ pub struct QuarantineQuery {
     /// Why it was held (`spam` and `policy` both match what was held for its score or by
     /// policy: none of the block list, attachment, DMARC or test-pattern reasons).
     pub reason: Option<ReasonCode>,
+    /// Only what was held going this way (`inbound` or `outbound`).
+    pub direction: Option<crate::Direction>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub page: Option<u32>,
@@ -63,6 +68,9 @@ pub struct QuarantineUpload {
     pub received_at: DateTime<Utc>,
     /// The raw message, base64 (standard alphabet).
     pub raw_base64: String,
+    /// `outbound`: held by the relaying organisation's outbound policy (admins review it).
+    #[serde(default)]
+    pub direction: crate::Direction,
 }
 
 /// One header field of a message, decoded for display.

@@ -238,6 +238,14 @@ pub enum Direction {
     Bounce,
 }
 
+impl TryFrom<String> for Direction {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Direction, String> {
+        crate::from_wire_name(&name).ok_or_else(|| format!("not a direction: {name}"))
+    }
+}
+
 /// The filter's decision for one copy of a message.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -504,6 +512,9 @@ pub struct WorkerJob {
     /// Every recipient of an archive send (`recipient` is the first).
     #[serde(default)]
     pub recipients: Vec<String>,
+    /// A release: which way the held copy was going (an outbound hold leaves as outbound mail).
+    #[serde(default)]
+    pub direction: Direction,
     /// The message, base64 (standard alphabet).
     pub raw_base64: String,
 }

@@ -53,7 +53,7 @@ impl FromRequestParts<AppState> for Caller {
             .store
             .user_by_id(claims.sub)
             .await?
-            .filter(|u| u.active)
+            .filter(|u| u.active && !u.disabled)
             .ok_or(ApiError::Unauthorized("account no longer exists or is disabled"))?;
         if claims.pwd != super::tokens::password_fingerprint(user.password_hash.as_deref()) {
             return Err(ApiError::Unauthorized("the password changed since this token was issued; log in again"));

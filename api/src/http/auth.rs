@@ -37,7 +37,7 @@ pub async fn login(
     let user = state.store.user_by_email(&email).await?;
     let ok = passwords::verify(&req.password, user.as_ref().and_then(|u| u.password_hash.as_deref())).await;
     let user = match user {
-        Some(u) if ok && u.active => u,
+        Some(u) if ok && u.active && !u.disabled => u,
         other => {
             state.metrics.login("failed");
             tracing::info!(%email, "login failed");
@@ -119,7 +119,7 @@ pub async fn password_reset(
     if state.login_by_ip.check_key(&ip).is_err() || state.login_by_account.check_key(&email).is_err() {
         return Err(ApiError::RateLimited);
     }
-    if let Some(user) = state.store.user_by_email(&email).await? {
+    if let Some(user) = state.store.user_by_email(&email).await?.filter(|u| !u.disabled) {
         let (token, mail) = accounts::reset_for(&state, &user);
         state.store.issue_token(&token, &mail).await?;
     }

@@ -32,6 +32,14 @@ pub async fn upload(
     q.subject = bounded(&q.subject, MAX_SUBJECT_CHARS);
     q.sender = bounded(&q.sender, MAX_ADDRESS_CHARS);
     q.message_id = bounded(&q.message_id, MAX_MESSAGE_ID_CHARS);
+    match q.direction {
+        // An outbound hold belongs to the organisation's admins, never to one user.
+        moat_openapi::Direction::Outbound => q.user_id = None,
+        moat_openapi::Direction::Inbound => {}
+        moat_openapi::Direction::Bounce => {
+            return Err(ApiError::invalid("direction", "held copies are inbound or outbound"));
+        }
+    }
     let raw = upload_raw(&state, &q.id, q.org_id, &q.raw_base64).await?;
     let blob_key = format!("q-{}.eml", q.id);
     state.blobs.put(&blob_key, raw.clone()).await?;

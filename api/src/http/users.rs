@@ -94,6 +94,15 @@ pub async fn update_user(
         }
         user.role = role;
     }
+    if let Some(disabled) = req.disabled.filter(|d| *d != user.disabled) {
+        if is_self {
+            return Err(ApiError::invalid("disabled", "you cannot disable your own account"));
+        }
+        if !caller.may_grant(user.role) {
+            return Err(ApiError::forbidden());
+        }
+        user.disabled = disabled;
+    }
     if let Some(delegate) = req.quarantine_delegate_id {
         user.quarantine_delegate_id = match (delegate, user.org_id) {
             (None, _) => None,
@@ -145,6 +154,7 @@ pub async fn resend_welcome(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     let user = caller.manage_user(&state, id).await?;
+    refuse_disabled(&user)?;
     if user.active {
         return Err(ApiError::conflict("id", "the user has already activated the account; reset the password instead"));
     }
@@ -163,6 +173,7 @@ pub async fn reset_password(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
     let user = caller.manage_user(&state, id).await?;
+    refuse_disabled(&user)?;
     let (token, mail) = accounts::reset_for(&state, &user);
     state.store.issue_token(&token, &mail).await?;
     Ok(StatusCode::ACCEPTED)
@@ -217,4 +228,12 @@ pub async fn colleagues(
         .collect();
     // The caller is counted in `total` but not listed.
     Ok(Json(moat_openapi::ColleagueList::new(items, (total - 1).max(0), paging.page, paging.per_page)))
+}
+
+/// A disabled account gets no emailed links until an admin enables it again.
+fn refuse_disabled(user: &crate::store::UserRecord) -> ApiResult<()> {
+    match user.disabled {
+        true => Err(ApiError::conflict("id", "the account is disabled; enable it first")),
+        false => Ok(()),
+    }
 }

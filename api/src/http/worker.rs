@@ -237,6 +237,7 @@ pub async fn lease_jobs(State(state): State<AppState>, _node: WorkerNode) -> Api
             recipient: job.recipient.split(',').next().unwrap_or_default().to_string(),
             sender: job.sender,
             released_by: job.released_by,
+            direction: job.direction,
             raw_base64: base64::engine::general_purpose::STANDARD.encode(raw),
         });
     }

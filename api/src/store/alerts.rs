@@ -59,7 +59,7 @@ impl Store {
     ) -> StoreResult<Option<Uuid>> {
         let id = Uuid::new_v4();
         let admins: Vec<String> = with_pool!(self, pool => sqlx::query_scalar(
-            "SELECT email FROM users WHERE org_id = $1 AND role = $2 AND active ORDER BY email LIMIT 50")
+            "SELECT email FROM users WHERE org_id = $1 AND role = $2 AND active AND NOT disabled ORDER BY email LIMIT 50")
             .bind(alert.org_id).bind(wire_name(&moat_openapi::Role::OrgAdmin)).fetch_all(pool).await)?;
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -166,7 +166,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {USER_COLUMNS}, {DIGEST_COLUMNS} FROM digest_settings d JOIN users u ON u.id = d.user_id \
-             WHERE d.enabled AND d.next_at <= $1 ORDER BY d.next_at, d.user_id LIMIT $2"
+             WHERE d.enabled AND NOT u.disabled AND d.next_at <= $1 ORDER BY d.next_at, d.user_id LIMIT $2"
         );
         let rows: Vec<Due> =
             with_pool!(self, pool => sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(pool).await)?;

@@ -23,6 +23,8 @@ pub struct LeasedJob {
     pub sender: String,
     pub blob_key: String,
     pub released_by: String,
+    #[sqlx(try_from = "String")]
+    pub direction: moat_openapi::Direction,
 }
 
 impl Store {
@@ -30,20 +32,22 @@ impl Store {
     /// and marks them reviewed; answers how many jobs are new.
     pub async fn create_release_jobs(&self, scope: Scope, ids: &[String], released_by: &str) -> StoreResult<i64> {
         let c = super::quarantine::reach_of_ids(scope, ids);
-        let select =
-            format!("SELECT q.id, q.org_id, q.recipient, q.sender, q.blob_key FROM quarantine q WHERE {}", c.sql());
+        let select = format!(
+            "SELECT q.id, q.org_id, q.recipient, q.sender, q.blob_key, q.direction FROM quarantine q WHERE {}",
+            c.sql()
+        );
         let created_at = now();
         let created = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let rows: Vec<(String, Uuid, String, String, String)> =
+            let rows: Vec<(String, Uuid, String, String, String, String)> =
                 bind_args!(sqlx::query_as(&select), c.args).fetch_all(&mut *tx).await?;
             let mut created = 0i64;
-            for (qid, org, recipient, sender, blob) in rows {
+            for (qid, org, recipient, sender, blob, direction) in rows {
                 created += sqlx::query(
                     "INSERT INTO worker_jobs (id, kind, quarantine_id, org_id, recipient, sender, blob_key, released_by, \
-                     status, created_at) VALUES ($1, 'release', $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT DO NOTHING")
+                     status, created_at, direction) VALUES ($1, 'release', $2, $3, $4, $5, $6, $7, 'pending', $8, $9) ON CONFLICT DO NOTHING")
                     .bind(Uuid::new_v4()).bind(&qid).bind(org).bind(&recipient).bind(&sender).bind(&blob)
-                    .bind(released_by).bind(created_at).execute(&mut *tx).await?.rows_affected() as i64;
+                    .bind(released_by).bind(created_at).bind(direction).execute(&mut *tx).await?.rows_affected() as i64;
                 sqlx::query("UPDATE quarantine SET reviewed = $1 WHERE id = $2").bind(true).bind(&qid).execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -66,7 +70,7 @@ impl Store {
                 let job: Option<LeasedJob> = sqlx::query_as(
                     "UPDATE worker_jobs SET status = 'leased', leased_until = $1, attempts = attempts + 1 \
                      WHERE id = $2 AND (status = 'pending' OR (status = 'leased' AND leased_until < $3)) \
-                     RETURNING id, kind, org_id, recipient, sender, blob_key, released_by")
+                     RETURNING id, kind, org_id, recipient, sender, blob_key, released_by, direction")
                     .bind(until).bind(id).bind(at).fetch_optional(pool).await?;
                 leased.extend(job);
             }

@@ -21,6 +21,8 @@ struct Row {
     size: i64,
     received_at: DateTime<Utc>,
     reviewed: bool,
+    #[sqlx(try_from = "String")]
+    direction: moat_openapi::Direction,
 }
 
 impl From<Row> for QuarantineItem {
@@ -37,12 +39,13 @@ impl From<Row> for QuarantineItem {
             org_id: r.org_id,
             user_id: r.user_id,
             size: r.size,
+            direction: r.direction,
             explanation: None,
         }
     }
 }
 
-const QUARANTINE_COLUMNS: &str = "q.id, q.org_id, q.user_id, q.recipient, q.sender, q.subject, q.score, q.reasons, q.size, q.received_at, q.reviewed";
+const QUARANTINE_COLUMNS: &str = "q.id, q.org_id, q.user_id, q.recipient, q.sender, q.subject, q.score, q.reasons, q.size, q.received_at, q.reviewed, q.direction";
 
 /// The searchable text of quarantined messages (see migration 0009).
 const QUARANTINE_TEXT: TextIndex = TextIndex {
@@ -202,11 +205,11 @@ impl Store {
         let reasons = serde_json::to_string(&q.reasons).map_err(StoreError::internal)?;
         let n = with_pool!(self, pool => sqlx::query(
             "INSERT INTO quarantine (id, org_id, user_id, recipient, sender, subject, message_id, score, reasons, size, \
-             received_at, reviewed, blob_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             received_at, reviewed, blob_key, direction) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (id) DO NOTHING")
             .bind(&q.id).bind(q.org_id).bind(q.user_id).bind(q.recipient.to_lowercase()).bind(&q.sender).bind(&q.subject)
             .bind(&q.message_id).bind(q.score).bind(reasons).bind(size).bind(q.received_at).bind(false).bind(blob_key)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+            .bind(moat_openapi::wire_name(&q.direction)).execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n > 0)
     }
 
@@ -227,6 +230,9 @@ impl Store {
         }
         if let Some(reviewed) = q.reviewed {
             base.equals("q.reviewed", Arg::Bool(reviewed));
+        }
+        if let Some(direction) = q.direction {
+            base.equals("q.direction", Arg::Text(moat_openapi::wire_name(&direction)));
         }
         if let Some(code) = q.reason {
             base.add(reason_condition(code));

@@ -23,6 +23,8 @@ pub struct UserRecord {
     pub time_zone: String,
     pub quarantine_delegate_id: Option<Uuid>,
     pub active: bool,
+    /// Disabled by an admin: no sign-in, no digests, no emailed links (its mail still flows).
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -38,6 +40,7 @@ impl UserRecord {
             time_zone: self.time_zone.clone(),
             quarantine_delegate_id: self.quarantine_delegate_id,
             active: self.active,
+            disabled: self.disabled,
             created_at: self.created_at,
         }
     }
@@ -93,7 +96,7 @@ pub struct Provisioning {
 }
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.msp_id, u.org_id, u.email, u.display_name, u.role, u.password_hash, \
-     u.time_zone, u.quarantine_delegate_id, u.active, u.created_at";
+     u.time_zone, u.quarantine_delegate_id, u.active, u.disabled, u.created_at";
 const USER_SCOPE: &str = "($1 IS NULL OR o.msp_id = $1 OR u.msp_id = $1) AND ($2 IS NULL OR u.org_id = $2) \
      AND ($3 IS NULL OR u.id = $3 OR u.quarantine_delegate_id = $3)";
 const INSERT_USER: &str = "INSERT INTO users (id, msp_id, org_id, email, display_name, role, password_hash, \
@@ -262,8 +265,9 @@ impl Store {
     /// Writes the profile fields of `user` back (not the password).
     pub async fn update_user(&self, user: &UserRecord) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query(
-            "UPDATE users SET display_name = $1, role = $2, time_zone = $3, quarantine_delegate_id = $4 WHERE id = $5")
-            .bind(&user.display_name).bind(wire_name(&user.role)).bind(&user.time_zone).bind(user.quarantine_delegate_id).bind(user.id)
+            "UPDATE users SET display_name = $1, role = $2, time_zone = $3, quarantine_delegate_id = $4, disabled = $5 WHERE id = $6")
+            .bind(&user.display_name).bind(wire_name(&user.role)).bind(&user.time_zone).bind(user.quarantine_delegate_id)
+            .bind(user.disabled).bind(user.id)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(())
     }

@@ -152,3 +152,101 @@ async fn a_test_delivery_goes_to_a_worker_and_comes_back_with_its_stages() {
     assert_eq!(start(&t.org_admin, &t.domain_id).await.0, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(start(&other.org_admin, &other.domain_id).await.0, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn outbound_content_rules_and_message_size_are_checked_and_reach_the_workers() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "outrules").await;
+    let node = node_token(&app).await;
+    let path = format!("/api/v1/orgs/{}/policy", t.org_id);
+    let body = json!({"max_message_size_mb": 10, "outbound_content": {"quarantine_threshold": 6.5,
+        "blocked_extensions": [".EXE", "exe", "Scr"], "blocked_recipient_domains": ["Rival.TEST.", "rival.test"]}});
+    let (status, policy) = app.call(Method::PUT, &path, Some(&t.org_admin), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{policy}");
+    assert_eq!(policy["outbound_content"]["blocked_extensions"], json!(["exe", "scr"]));
+    assert_eq!(policy["outbound_content"]["blocked_recipient_domains"], json!(["rival.test"]));
+    for (bad, field) in [
+        (json!({"outbound_content": {"quarantine_threshold": -1}}), "policy.outbound_content.quarantine_threshold"),
+        (
+            json!({"outbound_content": {"blocked_recipient_domains": ["not a domain"]}}),
+            "policy.outbound_content.blocked_recipient_domains",
+        ),
+        (json!({"outbound_content": {"blocked_extensions": ["ex e"]}}), "policy.outbound_content.blocked_extensions"),
+        (json!({"max_message_size_mb": 5000}), "policy.max_message_size_mb"),
+    ] {
+        let (status, res) = app.call(Method::PUT, &path, Some(&t.org_admin), Some(bad)).await;
+        assert_eq!((status, res["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{res}");
+    }
+    // A domain sets its own size limit; outbound rules are the organisation's only.
+    let domain_path = format!("/api/v1/domains/{}/policy", t.domain_id);
+    let (status, res) =
+        app.call(Method::PUT, &domain_path, Some(&t.org_admin), Some(json!({"max_message_size_mb": 2}))).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    let own = json!({"outbound_content": {"quarantine_threshold": 1}});
+    assert_eq!(
+        app.call(Method::PUT, &domain_path, Some(&t.org_admin), Some(own)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, governing) = app.get(&domain_path, &t.org_admin).await;
+    assert_eq!(
+        (governing["max_message_size_mb"].as_u64(), governing["outbound_content"]["quarantine_threshold"].as_f64()),
+        (Some(2), Some(6.5))
+    );
+    let (_, snap) = app.get("/api/v1/worker/policy", &node).await;
+    let ours = snap["policies"].as_array().unwrap().iter().find(|p| p["org_id"] == t.org_id.as_str()).unwrap();
+    assert_eq!(ours["policy"]["outbound_content"]["blocked_recipient_domains"], json!(["rival.test"]));
+    let domain = snap["domains"].as_array().unwrap().iter().find(|d| d["id"] == t.domain_id.as_str()).unwrap();
+    assert_eq!(domain["policy"]["max_message_size_mb"], 2, "{domain}");
+}
+
+#[tokio::test]
+async fn the_outbound_quarantine_is_the_admins_and_its_releases_leave_as_outbound_mail() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "outhold").await;
+    let other = tenant(&app, &admin, "outhold-other").await;
+    let node = node_token(&app).await;
+    let upload = |id: &str, direction: &str| {
+        json!({"id": id, "org_id": t.org_id, "user_id": t.user_id, "recipient": "friend@ext.test",
+            "sender": "user@outhold.test", "subject": format!("held {id}"), "score": 9.0,
+            "reasons": ["outbound policy: spam score 9.0 at or above 5"], "raw_base64": "SGk=",
+            "received_at": chrono::Utc::now(), "direction": direction})
+    };
+    assert_eq!(
+        app.post("/api/v1/worker/quarantine", &node, upload("out-1", "bounce")).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(app.post("/api/v1/worker/quarantine", &node, upload("out-1", "outbound")).await.0, StatusCode::CREATED);
+    assert_eq!(app.post("/api/v1/worker/quarantine", &node, upload("in-1", "inbound")).await.0, StatusCode::CREATED);
+    // Never the sender's: not even when the worker names a user.
+    let (_, mine) = app.get("/api/v1/quarantine", &t.user).await;
+    let subjects: Vec<&str> = mine["items"].as_array().unwrap().iter().filter_map(|i| i["subject"].as_str()).collect();
+    assert_eq!(subjects, ["held in-1"], "{mine}");
+    assert_eq!(app.get("/api/v1/quarantine/out-1", &t.user).await.0, StatusCode::NOT_FOUND);
+    let (_, outbound) = app.get("/api/v1/quarantine?direction=outbound", &t.org_admin).await;
+    assert_eq!(outbound["total"], 1, "{outbound}");
+    assert_eq!(
+        (outbound["items"][0]["direction"].as_str(), &outbound["items"][0]["user_id"]),
+        (Some("outbound"), &Value::Null)
+    );
+    let (_, inbound) = app.get("/api/v1/quarantine?direction=inbound", &t.org_admin).await;
+    assert_eq!((inbound["total"].as_i64(), inbound["items"][0]["direction"].as_str()), (Some(1), Some("inbound")));
+    let (_, theirs) = app.get("/api/v1/quarantine?direction=outbound", &other.org_admin).await;
+    assert_eq!(theirs["total"], 0, "another tenant sees none of it");
+    let release = json!({"ids": ["out-1"]});
+    assert_eq!(
+        app.post("/api/v1/quarantine/release", &other.org_admin, release.clone()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.post("/api/v1/quarantine/release", &t.user, release.clone()).await.0, StatusCode::NOT_FOUND);
+    let (status, res) = app.post("/api/v1/quarantine/release", &t.org_admin, release).await;
+    assert!(status.is_success() && res["affected"] == 1, "{status} {res}");
+    let (_, batch) = app.get("/api/v1/worker/jobs", &node).await;
+    let job = &batch["jobs"][0];
+    assert_eq!(
+        (job["kind"].as_str(), job["direction"].as_str(), job["recipient"].as_str()),
+        (Some("release"), Some("outbound"), Some("friend@ext.test")),
+        "{batch}"
+    );
+}

@@ -222,3 +222,45 @@ async fn resends_are_rate_limited_per_user_and_stay_inside_the_tenant() {
     assert_eq!(status.as_u16(), 429, "the limit is per user, whoever asks");
     assert!(digests_to(&app, "user@dresend.test").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_disabled_user_cannot_sign_in_gets_no_digest_or_links_until_enabled_again() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "disable").await;
+    let other = tenant(&app, &admin, "disable-other").await;
+    let path = format!("/api/v1/users/{}", t.user_id);
+    let off = json!({"disabled": true});
+    assert_eq!(app.patch(&path, &other.org_admin, off.clone()).await.0.as_u16(), 404, "another tenant's admin");
+    assert_eq!(app.patch(&path, &t.user, off.clone()).await.0.as_u16(), 422, "not oneself");
+    let admin_path = format!("/api/v1/users/{}", t.org_admin_id);
+    assert!(app.patch(&admin_path, &t.user, off.clone()).await.0.is_client_error(), "a user cannot disable its admin");
+    assert_eq!(app.patch(&admin_path, &t.org_admin, off.clone()).await.0.as_u16(), 422);
+    let (status, user) = app.patch(&path, &t.org_admin, off).await;
+    assert_eq!(status.as_u16(), 200, "{user}");
+    assert_eq!(user["disabled"], true);
+    // Its session ends, it cannot sign in, and no emailed link reaches it.
+    assert_eq!(app.get("/api/v1/auth/me", &t.user).await.0.as_u16(), 401);
+    let login = json!({"email": "user@disable.test", "password": "correct horse battery"});
+    assert_eq!(app.call(Method::POST, "/api/v1/auth/login", None, Some(login)).await.0.as_u16(), 401);
+    let reset = json!({"email": "user@disable.test"});
+    assert_eq!(app.call(Method::POST, "/api/v1/auth/password-reset", None, Some(reset)).await.0.as_u16(), 202);
+    assert!(app.state.store.system_mail_to("user@disable.test").await.unwrap().is_empty(), "no reset mail");
+    let admin_reset = format!("{path}/reset-password");
+    assert_eq!(app.call(Method::POST, &admin_reset, Some(&t.org_admin), None).await.0.as_u16(), 409);
+    // Held mail makes no digest while disabled; once enabled, the digest goes out.
+    hold(&app, &t, "dis-1", "Held while disabled", Utc::now(), "user@disable.test").await;
+    let later = Utc::now() + chrono::Duration::days(2);
+    pass(&app.state, later).await.unwrap(); // schedules the next digest after `later`
+    let due = later + chrono::Duration::days(1);
+    assert_eq!(pass(&app.state, due).await.unwrap(), 0);
+    assert!(digests_to(&app, "user@disable.test").await.is_empty());
+    let (_, listed) = app.get(&format!("/api/v1/orgs/{}/users", t.org_id), &t.org_admin).await;
+    let row = listed["items"].as_array().unwrap().iter().find(|u| u["id"] == t.user_id.as_str()).unwrap().clone();
+    assert_eq!(row["disabled"], true, "the list shows it");
+    let (status, user) = app.patch(&path, &t.org_admin, json!({"disabled": false})).await;
+    assert_eq!((status.as_u16(), user["disabled"].clone()), (200, json!(false)));
+    assert_eq!(pass(&app.state, due).await.unwrap(), 1);
+    assert_eq!(digests_to(&app, "user@disable.test").await.len(), 1);
+    app.login("user@disable.test", "correct horse battery").await;
+}

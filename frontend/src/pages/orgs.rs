@@ -336,7 +336,7 @@ fn Users(org_id: Uuid) -> impl IntoView {
                                     <td><A href=format!("/users/{}", u.id)>{u.display_name.clone()}</A></td>
                                     <td>{u.email.clone()}</td>
                                     <td>{role_label(u.role)}</td>
-                                    <td>{if u.active { "active" } else { "invited" }}</td>
+                                    <td>{match (u.disabled, u.active) { (true, _) => "disabled", (false, true) => "active", (false, false) => "invited" }}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use moat_openapi::{
-    AttachmentAction, BlockAction, DmarcAction, OutboundLimitAction, OutboundLimits, Policy, PolicyOverrides,
-    from_wire_name, wire_name,
+    AttachmentAction, BlockAction, DmarcAction, OutboundContentPolicy, OutboundLimitAction, OutboundLimits, Policy,
+    PolicyOverrides, from_wire_name, wire_name,
 };
 use uuid::Uuid;
 
@@ -85,6 +85,7 @@ impl Inheritance {
             greylisting: own("greylisting").then_some(p.greylisting),
             dmarc_action: own("dmarc_action").then_some(p.dmarc_action),
             block_action: own("block_action").then_some(p.block_action),
+            max_message_size_mb: own("max_message_size_mb").then_some(p.max_message_size_mb),
         }
     }
 }
@@ -160,6 +161,8 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
     let hourly = RwSignal::new(policy.outbound_hourly_limit.to_string());
     let secure_release = RwSignal::new(policy.secure_release);
     let outbound = OutboundFields::new(&policy.outbound);
+    let max_size = RwSignal::new(policy.max_message_size_mb.to_string());
+    let outbound_content = OutboundContentFields::new(&policy.outbound_content);
     let failure = RwSignal::new(None::<api::ApiError>);
     let local_error = RwSignal::new(None::<(&'static str, String)>);
     let saved = RwSignal::new(false);
@@ -184,6 +187,8 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
             let archive_retention_days = whole("archive_retention_days", archive_days.get())?;
             let outbound_hourly_limit = whole("outbound_hourly_limit", hourly.get())?;
             let outbound = outbound.parse()?;
+            let max_message_size_mb = whole("max_message_size_mb", max_size.get())?;
+            let outbound_content = outbound_content.parse()?;
             Ok::<_, (&'static str, String)>(Policy {
                 quarantine_threshold,
                 reject_threshold,
@@ -204,6 +209,8 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
                 outbound_hourly_limit,
                 secure_release: secure_release.get(),
                 outbound,
+                max_message_size_mb,
+                outbound_content,
             })
         })();
         let body = match parsed {
@@ -242,6 +249,7 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
         "quarantine_retention_days",
         "archive_retention_days",
         "outbound_hourly_limit",
+        "max_message_size_mb",
     ];
     view! {
         <form on:submit=save novalidate>
@@ -282,6 +290,10 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
             <Inheritable inherit field="greylisting" reset=move |p: Policy| greylisting.set(p.greylisting)>
                 <Check label="Greylisting" value=greylisting hint="unknown senders are asked to try again in a few minutes"/>
             </Inheritable>
+            <Inheritable inherit field="max_message_size_mb" reset=move |p: Policy| max_size.set(p.max_message_size_mb.to_string())>
+                <Field id="p-max-size" label="Largest message size (MiB)" value=max_size error=error_of("max_message_size_mb")
+                    hint="0: the platform's limit; bigger mail is refused with 552"/>
+            </Inheritable>
             <Show when=move || !domain_level fallback=|| view! {
                 <p class="muted">"Retention, the Live Archive's send limit and secure release are set for the whole organisation."</p>
             }>
@@ -293,10 +305,65 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
                     error=error_of("outbound_hourly_limit") hint="0: the platform's limit of 200"/>
                 <Check label="Secure release" value=secure_release hint="digest links open the web app, where users sign in before releasing"/>
                 <OutboundLimitFields fields=outbound error_of/>
+                <OutboundContentFieldset fields=outbound_content error_of/>
             </Show>
             <button class="btn btn-primary" type="submit">"Save policy"</button>
             <Show when=move || saved.get()><span class="saved" role="status">"Policy saved"</span></Show>
         </form>
+    }
+}
+
+/// The outbound content rules as the form edits them (text, parsed on save).
+#[derive(Clone, Copy)]
+struct OutboundContentFields {
+    threshold: RwSignal<String>,
+    extensions: RwSignal<String>,
+    domains: RwSignal<String>,
+}
+
+/// A comma-separated list as typed, without blanks.
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect()
+}
+
+impl OutboundContentFields {
+    fn new(c: &OutboundContentPolicy) -> OutboundContentFields {
+        OutboundContentFields {
+            threshold: RwSignal::new(c.quarantine_threshold.to_string()),
+            extensions: RwSignal::new(c.blocked_extensions.join(", ")),
+            domains: RwSignal::new(c.blocked_recipient_domains.join(", ")),
+        }
+    }
+
+    fn parse(&self) -> Result<OutboundContentPolicy, (&'static str, String)> {
+        let field = "outbound_content.quarantine_threshold";
+        let threshold =
+            self.threshold.get().trim().parse::<f64>().map_err(|_| (field, "Enter a number".to_string()))?;
+        Ok(OutboundContentPolicy {
+            quarantine_threshold: threshold,
+            blocked_extensions: comma_list(&self.extensions.get()),
+            blocked_recipient_domains: comma_list(&self.domains.get()),
+        })
+    }
+}
+
+#[component]
+fn OutboundContentFieldset<E>(fields: OutboundContentFields, error_of: E) -> impl IntoView
+where
+    E: Fn(&'static str) -> Signal<Option<String>> + Copy + 'static,
+{
+    let f = fields;
+    view! {
+        <fieldset class="group" id="outbound-content">
+            <legend>"Outbound content (held mail waits in the outbound quarantine for an admin)"</legend>
+            <Field id="oc-threshold" label="Hold outbound mail at spam score" value=f.threshold
+                error=error_of("outbound_content.quarantine_threshold") hint="0: outbound mail is not scored"/>
+            <Field id="oc-extensions" label="Outbound attachment types held" value=f.extensions
+                error=error_of("outbound_content.blocked_extensions") hint="File extensions, separated by commas"/>
+            <Field id="oc-domains" label="Never send to" value=f.domains
+                error=error_of("outbound_content.blocked_recipient_domains")
+                hint="Recipient domains (and their subdomains), separated by commas; refused with 550"/>
+        </fieldset>
     }
 }
 

@@ -34,6 +34,8 @@ struct Filters {
     to: String,
     /// Whose quarantine (an admin opening a user's), or everything in reach.
     user_id: String,
+    /// `""`, `"inbound"` or `"outbound"` (the outbound quarantine, for reviewers).
+    direction: String,
 }
 
 impl Filters {
@@ -49,6 +51,7 @@ impl Filters {
         add("reviewed", &self.reviewed);
         add("reason", &self.reason);
         add("user_id", &self.user_id);
+        add("direction", &self.direction);
         let day = |d: &str, next: bool| -> String {
             let Ok(date) = chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") else { return String::new() };
             let date = if next { date.succ_opt().unwrap_or(date) } else { date };
@@ -132,6 +135,11 @@ pub fn QuarantinePage() -> impl IntoView {
                 <FilterSelect id="q-reason" label="Why held" options=&[("", "Any reason"), ("spam", "Spam"), ("block_list", "Block list"),
                     ("attachment", "Attachment"), ("dmarc", "DMARC"), ("test_pattern", "Test pattern")]
                     on_change=Callback::new(move |v| form.update(|f| f.reason = v))/>
+                {crate::session::use_session().at_least(moat_openapi::Role::SpamCzar).then(|| view! {
+                    <FilterSelect id="q-direction" label="Going" options=&[("", "Either way"), ("inbound", "Incoming"),
+                        ("outbound", "Outgoing (outbound quarantine)")]
+                        on_change=Callback::new(move |v| form.update(|f| f.direction = v))/>
+                })}
                 <div class="field"><label for="q-from">"From date"</label>
                     <input id="q-from" type="date" on:change=move |ev| form.update(|f| f.from = event_target_value(&ev))/></div>
                 <div class="field"><label for="q-to">"To date"</label>
@@ -186,7 +194,8 @@ pub fn QuarantinePage() -> impl IntoView {
                                     <td>{if m.subject.is_empty() { "(no subject)".to_string() } else { m.subject.clone() }}</td>
                                     <td>{m.sender.clone()}</td>
                                     <td>{crate::components::local_time(m.received_at, &zone.get_value())}</td>
-                                    <td>{m.recipient.clone()}</td>
+                                    <td>{m.recipient.clone()}
+                                        {(m.direction == moat_openapi::Direction::Outbound).then(|| view! { <span class="badge">"outgoing"</span> })}</td>
                                     <td>
                                         {m.explanation.as_ref().map(|e| e.text.clone()).unwrap_or_else(|| m.reasons.join(", "))}
                                         <details class="why"><summary>"Details"</summary>{m.reasons.join(", ")}</details>

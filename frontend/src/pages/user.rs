@@ -70,6 +70,20 @@ fn UserForm(user: User) -> impl IntoView {
             }
         });
     };
+    let disabled = RwSignal::new(user.disabled);
+    let toggle_disabled = move |_| {
+        let body = UpdateUser { disabled: Some(!disabled.get_untracked()), ..Default::default() };
+        spawn_local(async move {
+            match api::patch::<_, User>(&format!("/users/{id}"), &body).await {
+                Ok(saved) => {
+                    failure.set(None);
+                    disabled.set(saved.disabled);
+                    notice.set(Some(if saved.disabled { "Account disabled" } else { "Account enabled" }));
+                }
+                Err(e) => failure.set(Some(e)),
+            }
+        });
+    };
     let back_after_delete = back.clone();
     let delete = Callback::new(move |_| {
         let navigate = navigate.clone();
@@ -85,7 +99,8 @@ fn UserForm(user: User) -> impl IntoView {
         <section class="panel">
             <p class="crumbs"><A href=back>"Back"</A></p>
             <h1>{user.display_name.clone()}</h1>
-            <p class="muted">{user.email.clone()} {(!user.active).then(|| view! { <span class="badge">"invited"</span> })}</p>
+            <p class="muted">{user.email.clone()} {(!user.active).then(|| view! { <span class="badge">"invited"</span> })}
+                {move || disabled.get().then(|| view! { <span class="badge">"disabled"</span> })}</p>
             <form on:submit=save novalidate>
                 {move || general_error(&failure.get(), &["display_name", "time_zone", "role"]).map(|e| view! { <ErrorNote error=e/> })}
                 <Field id="u-name" label="Display name" value=name
@@ -105,6 +120,10 @@ fn UserForm(user: User) -> impl IntoView {
                     <A href=format!("/quarantine?user_id={id}")>"Open this user's quarantine"</A>
                     <A href=format!("/archive?user_id={id}")>"Open this user's Live Archive"</A>
                 </Show>
+                <button class="btn" on:click=toggle_disabled
+                    title="A disabled account cannot sign in and gets no digests or emailed links; its mail still flows">
+                    {move || if disabled.get() { "Enable account" } else { "Disable account" }}
+                </button>
                 <DeleteButton label="Delete user" on_confirm=delete/>
             </div>
         </section>

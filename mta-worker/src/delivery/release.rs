@@ -74,7 +74,8 @@ pub async fn carry_out(delivery: &Delivery, job: &WorkerJob) -> WorkerResult<()>
             let who: String = job.released_by.chars().filter(|c| !c.is_control()).take(200).collect();
             let mut stamped = format!("X-Moat-Released: {who}\r\n").into_bytes();
             stamped.extend_from_slice(&raw);
-            (stamped, Direction::Inbound)
+            let direction = if job.direction == Direction::Outbound { Direction::Outbound } else { Direction::Inbound };
+            (stamped, direction)
         }
         WorkerJobKind::SystemMail => (raw, Direction::Outbound),
         WorkerJobKind::ArchiveSend => return send_from_archive(delivery, job, raw).await,

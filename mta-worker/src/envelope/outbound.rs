@@ -194,6 +194,19 @@ impl OutboundMeter {
 /// Applies the relaying organisation's outbound limits to an outside recipient (the `nth`
 /// of its message): a sender an admin must clear gets `550`; one over a limit raises an
 /// alert and, per the organisation's action, gets `451` (defer), `550` (block) or passes.
+/// A recipient whose domain the relaying organisation's outbound policy blocks is refused.
+pub fn recipient_domain_allowed(ctx: RcptContext, rcpt: AcceptedRcpt) -> Result<AcceptedRcpt, Refusal> {
+    let Some(org) = rcpt.org_id.filter(|_| !rcpt.inbound) else { return Ok(rcpt) };
+    let Some(policy) = ctx.policy.org_policy(org) else { return Ok(rcpt) };
+    let domain = crate::envelope::routing::split_address(&rcpt.address).map(|(_, d)| d).unwrap_or_default();
+    match policy.outbound_content.blocked_recipient_domain(&domain) {
+        Some(blocked) => {
+            Err(Refusal(550, "5.7.1", format!("Mail to {blocked} is blocked by your organisation's outbound policy")))
+        }
+        None => Ok(rcpt),
+    }
+}
+
 pub fn outbound_limited(
     ctx: RcptContext,
     meter: &OutboundMeter,

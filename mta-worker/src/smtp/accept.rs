@@ -76,8 +76,11 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
     let inbound = session.rcpts.iter().any(|r| r.inbound);
     // Inbound mail may not arrive looking already judged by us.
     let body = if inbound { strip_forged_headers(&body, &session.worker.config.hostname) } else { body };
-    // One parse: the whole MIME tree for inbound mail (attachment policy), headers otherwise.
-    let parsed = if inbound {
+    let outbound_rules = outbound_content(session);
+    let full_parse = inbound || outbound_rules.is_some();
+    // One parse: the whole MIME tree for mail whose content is judged (attachment policy),
+    // headers otherwise.
+    let parsed = if full_parse {
         mail_parser::MessageParser::default().parse(&body)
     } else {
         mail_parser::MessageParser::new().parse_headers(&body)
@@ -86,8 +89,12 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
     if let Some(reason) = foreign_from(&session.policy(), &sender, &session.rcpts, parsed.as_ref()) {
         return Ok(Accepted::Refused(reason));
     }
-    let summary = summarize(parsed.as_ref(), inbound);
-    let judged = if inbound { Some(judge(session, &id, &body, parsed.as_ref()).await) } else { None };
+    let summary = summarize(parsed.as_ref(), full_parse);
+    let judged = match outbound_rules {
+        _ if inbound => Some(judge(session, &id, &body, parsed.as_ref()).await),
+        Some(rules) if rules.quarantine_threshold > 0.0 => Some(score_outbound(session, &id, &body, parsed.as_ref())),
+        _ => None,
+    };
     drop(parsed); // The MIME tree is not needed past here (large messages).
     let mut msg = queued_message(session, &id, &body, &summary, judged.as_ref());
     let routes = std::mem::take(&mut msg.routes);
@@ -97,7 +104,8 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
     store_held(session, &outcome, &msg, &stamp, judged.as_ref(), &body).await?;
     if !msg.routes.is_empty() {
         let mut raw = stamp.into_bytes();
-        raw.extend_from_slice(verdict_headers(judged.as_ref(), Verdict::Deliver).as_bytes());
+        // Outbound mail leaves without our verdict headers (they are for the customer's users).
+        raw.extend_from_slice(verdict_headers(judged.as_ref().filter(|_| inbound), Verdict::Deliver).as_bytes());
         raw.extend_from_slice(&body);
         session.worker.spool.store(&msg, raw).await?;
         // The message is safe already: a copy the archive misses costs no mail.
@@ -167,7 +175,8 @@ async fn store_held(
         return Ok(());
     }
     let mut held_raw = stamp.as_bytes().to_vec();
-    held_raw.extend_from_slice(verdict_headers(judged, Verdict::Quarantine).as_bytes());
+    let inbound = msg.direction == Direction::Inbound;
+    held_raw.extend_from_slice(verdict_headers(judged.filter(|_| inbound), Verdict::Quarantine).as_bytes());
     held_raw.extend_from_slice(body);
     let raw_base64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &held_raw);
     let policy = session.policy();
@@ -189,6 +198,7 @@ async fn store_held(
                 reasons: reasons.clone(),
                 received_at: msg.received_at,
                 raw_base64: raw_base64.clone(),
+                direction: msg.direction,
             },
             others: route
                 .recipients
@@ -265,15 +275,41 @@ async fn judge(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_pa
         org_id: session.rcpts.iter().find(|r| r.inbound).and_then(|r| r.org_id),
         rspamd,
     };
-    // A message that trips a bug in a rule must still be answered, not hang the sender.
-    let scored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        worker.scanner.score(body, parsed, &context, Utc::now())
+    let scored = scan(session, id, body, parsed, &context);
+    Judged { scored, auth }
+}
+
+/// Content scoring; a message that trips a bug in a rule must still be answered (scored 0),
+/// not hang the sender.
+fn scan(
+    session: &Session,
+    id: &str,
+    body: &[u8],
+    parsed: Option<&mail_parser::Message<'_>>,
+    context: &Context,
+) -> Scored {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        session.worker.scanner.score(body, parsed, context, Utc::now())
     }))
     .unwrap_or_else(|_| {
-        tracing::error!(%id, "the content scan failed on this message; judged by authentication only");
+        tracing::error!(%id, "the content scan failed on this message; not scored");
         Scored::default()
-    });
-    Judged { scored, auth }
+    })
+}
+
+/// The relaying organisation's outbound content rules, when outbound mail must be judged.
+fn outbound_content(session: &Session) -> Option<moat_openapi::OutboundContentPolicy> {
+    let org = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id)?;
+    let policy = session.policy();
+    policy.org_policy(org).map(|p| p.outbound_content.clone()).filter(|c| c.checks_content())
+}
+
+/// Scores an outbound message's content with the relaying organisation's classifier (no
+/// authentication or DNS lists: the sender is the customer's own server).
+fn score_outbound(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_parser::Message<'_>>) -> Judged {
+    let org_id = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id);
+    let context = Context { auth: None, dnsbl_score: 0.0, org_id, rspamd: None };
+    Judged { scored: scan(session, id, body, parsed, &context), auth: None }
 }
 
 /// Outbound mail from a customer's user makes its external recipients trusted senders for

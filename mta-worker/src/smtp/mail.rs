@@ -48,6 +48,7 @@ pub fn mail_from(session: &mut Session, from: MailFrom<String>) -> Next {
     session.mail_from = Some(address);
     session.txn_policy = Some(policy);
     session.size_limit = size_limit;
+    session.declared_size = from.size;
     session.reply(250, "2.1.0", "Sender ok");
     Next::Continue
 }

@@ -158,6 +158,8 @@ pub struct Session {
     pub pipelining_ok: bool,
     /// The largest message of this transaction (fixed at MAIL FROM; see [`Session::max_message_size`]).
     pub size_limit: usize,
+    /// The `SIZE=` the client declared at MAIL FROM (0: none).
+    pub declared_size: usize,
     /// The policy snapshot of the current transaction, taken at MAIL FROM so that every RCPT
     /// and DATA decision of it sees one version; none between transactions, so idle
     /// sessions pin no old snapshot.
@@ -206,6 +208,7 @@ impl Session {
             dnsbl_score: 0,
             pipelining_ok: false,
             size_limit: 0,
+            declared_size: 0,
             txn_policy: None,
             replies: Vec::new(),
         }
@@ -243,6 +246,7 @@ impl Session {
     pub fn reset_transaction(&mut self) {
         self.mail_from = None;
         self.txn_policy = None;
+        self.declared_size = 0;
         self.body_8bit = false;
         self.smtputf8 = false;
         self.rcpts.clear();

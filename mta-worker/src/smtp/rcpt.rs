@@ -4,7 +4,7 @@
 use smtp_proto::RcptTo;
 
 use super::{Next, Session};
-use crate::envelope::outbound::outbound_limited;
+use crate::envelope::outbound::{outbound_limited, recipient_domain_allowed};
 use crate::envelope::routing::{RcptContext, Refusal, decide, greylisted, listed, untag};
 
 pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
@@ -31,11 +31,19 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
             rcpt.tagged_bounce = tagged_bounce;
             rcpt
         })
+        .and_then(|rcpt| recipient_domain_allowed(ctx, rcpt))
         .and_then(|rcpt| listed(ctx, rcpt))
         .and_then(|rcpt| greylisted(ctx, &worker.greylist, &worker.config, rcpt))
         .and_then(|rcpt| outbound_limited(ctx, &worker.outbound, &worker.api, outside + 1, rcpt))
     {
+        Ok(rcpt) if session.declared_size > rcpt.policy(&policy).message_size_limit(session.size_limit) => {
+            let limit = rcpt.policy(&policy).message_size_limit(session.size_limit);
+            tracing::info!(rcpt = %address, declared = session.declared_size, limit, "recipient refused: message too big");
+            session.reply(552, "5.3.4", &format!("Message too big for <{address}> (at most {limit} bytes)"));
+        }
         Ok(rcpt) => {
+            // The transaction's limit is the smallest of its recipients' (one DATA for all).
+            session.size_limit = rcpt.policy(&policy).message_size_limit(session.size_limit);
             if session.rcpts.iter().any(|r| r.address == rcpt.address) {
                 session.reply(250, "2.1.5", "Recipient ok (duplicate)");
             } else {

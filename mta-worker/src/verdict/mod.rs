@@ -94,6 +94,13 @@ pub fn split_routes(
     let authenticated = judged.and_then(|j| j.auth.as_ref()).is_some_and(|a| a.authenticated);
     let mut outcome = Outcome::default();
     for route in routes {
+        if let Some(rules) = outbound_rules(policy, &route) {
+            match outbound_hold(rules, judged, files) {
+                Some(reasons) => outcome.held.push((route, reasons)),
+                None => outcome.kept.push((route, Vec::new())),
+            }
+            continue;
+        }
         // Filtering applies to mail for customers' domains, under that domain's policy.
         let customer_domain = match &route.target {
             Target::Customer { domain, .. } => Some(domain.as_str()),
@@ -146,6 +153,37 @@ pub fn split_routes(
         }
     }
     outcome
+}
+
+/// The relaying organisation's outbound content rules, for a route out to the world, when
+/// they check anything.
+pub fn outbound_rules<'p>(policy: &'p PolicyIndex, route: &Route) -> Option<OutboundRules<'p>> {
+    let (Target::Mx { .. }, Some(org)) = (&route.target, route.org_id) else { return None };
+    let p = policy.org_policy(org)?;
+    p.outbound_content
+        .checks_content()
+        .then_some(OutboundRules { content: &p.outbound_content, sniff: p.sniff_attachments })
+}
+
+/// What outbound mail is checked against (the organisation's sniffing setting applies too).
+#[derive(Clone, Copy)]
+pub struct OutboundRules<'p> {
+    pub content: &'p moat_openapi::OutboundContentPolicy,
+    pub sniff: bool,
+}
+
+/// Why an outbound copy is held in the outbound quarantine, if it is: a blocked attachment,
+/// or a spam score at or above the outbound threshold.
+fn outbound_hold(rules: OutboundRules, judged: Option<&Judged>, files: &[FileName]) -> Option<Vec<String>> {
+    if let Some(reason) = crate::content::attachments::blocked(files, &rules.content.blocked_extensions, rules.sniff) {
+        return Some(vec![format!("outbound policy: {reason}")]);
+    }
+    let threshold = rules.content.quarantine_threshold;
+    let scored = &judged?.scored;
+    (threshold > 0.0 && scored.score >= threshold).then(|| {
+        let head = format!("outbound policy: spam score {:.1} at or above {threshold}", scored.score);
+        [vec![head], scored.reasons()].concat()
+    })
 }
 
 /// `X-Moat-Score` and `X-Moat-Verdict` of a judged (inbound) copy.
