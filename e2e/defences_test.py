@@ -77,6 +77,22 @@ def test_early_talker_is_dropped_logged_and_waits_longer(sy):
     print(f"     early talker's next greeting after {waited:.2f}s", flush=True)
 
 
+def test_a_client_that_gives_up_in_the_tarpit_is_counted(sy):
+    sock = socket.create_connection(("127.0.0.1", sy.smtp_port), timeout=15, source_address=("127.0.0.12", 0))
+    time.sleep(0.1)  # within the greeting delay (at least 0.3 s here)
+    sock.close()
+    admin = platform_token(sy)
+    found = wait_for(lambda: [m for m in sy.http("GET", "/api/v1/messages?status=rejected", admin)[1]["items"]
+                              if m["client_ip"] == "127.0.0.12"], what="tarpit event in tracking")
+    assert found[0]["reasons"][0].startswith("tarpit: hung up after"), found[0]
+
+    def counted():
+        status, stats = sy.http("GET", "/api/v1/stats?bucket=hour", admin)
+        assert status == 200, stats
+        return [t for t in stats["totals"]["threats"] if t["kind"] == "tarpit" and t["count"] >= 1]
+    wait_for(counted, what="the tarpit drop in the platform's statistics")
+
+
 def test_trusted_gateways_are_greeted_at_once_unknown_ips_wait(sy):
     teaser, final, waited, sock = greet(sy, "127.0.0.1")
     sock.close()

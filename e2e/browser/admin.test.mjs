@@ -139,7 +139,7 @@ test("invite → activation mail → password → sign-in; a domain's greylistin
 
 /// Relays one message from the customer's server (127.0.0.3) as `sender`; answers RCPT's code
 /// (and sends the message when it was taken).
-function relay(sender, recipient, subject) {
+function relay(sender, recipient, subject, body = "Hello") {
   const script = `
 import smtplib
 s = smtplib.SMTP("127.0.0.1", ${smtpPort}, timeout=30, source_address=("127.0.0.3", 0))
@@ -147,7 +147,7 @@ s.ehlo("server.example.test")
 s.mail("${sender}")
 code, text = s.rcpt("${recipient}")
 if code == 250:
-    s.data(b"From: ${sender}\\r\\nTo: ${recipient}\\r\\nSubject: ${subject}\\r\\n\\r\\nHello\\r\\n")
+    s.data(b"From: ${sender}\\r\\nTo: ${recipient}\\r\\nSubject: ${subject}\\r\\n\\r\\n${body}\\r\\n")
 s.quit()
 print(code, text.decode())`;
   return execFileSync("python3", ["-c", script], { stdio: "pipe" }).toString().trim();
@@ -404,4 +404,59 @@ test("users from a CSV: every bad line is shown before anything is written, then
   await page.getByText("2 users imported").waitFor();
   await page.locator("#user-table").getByText("csv2@example.test").waitFor();
   await until("both invitations at the SMTP server", () => mailText(/To: <?csv2@example\.test/) && mailText(/To: <?csv1@example\.test/));
+});
+
+test("outbound content rules: a blocked domain is refused, spam waits in the outbound quarantine for the admin", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", admin)).body.reach.org_id;
+  await api("POST", `/orgs/${orgId}/allowed-ips`, admin, { cidr: "127.0.0.3/32" });
+  assert.equal((await api("PUT", `/orgs/${orgId}/policy`, admin, {})).status, 200); // no sending limits left over
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/orgs/${orgId}`);
+  await page.getByLabel("Hold outbound mail at spam score").fill("5");
+  await page.getByLabel("Never send to").fill("rival.test");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.getByRole("status").filter({ hasText: "Policy saved" }).waitFor();
+  const saved = (await api("GET", `/orgs/${orgId}/policy`, admin)).body.outbound_content;
+  assert.deepEqual([saved.quarantine_threshold, saved.blocked_recipient_domains], [5, ["rival.test"]]);
+
+  await until("the worker refuses the blocked domain", () => /^550 .*rival\.test is blocked/.test(relay("staff@example.test", "ceo@rival.test", "x")));
+  const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+  assert.match(relay("staff@example.test", "buyer@far.test", "Outbound spam run", gtube), /^250/);
+  await page.goto(`${base}/quarantine`);
+  await page.getByLabel("Going").selectOption("outbound");
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator("tr", { hasText: "Outbound spam run" });
+  await until("the held message in the outbound quarantine", async () => {
+    if (await row.count()) return true;
+    await page.getByRole("button", { name: "Search" }).click();
+    return false;
+  });
+  assert.match(await row.innerText(), /buyer@far\.test\s*outgoing/);
+  await page.screenshot({ path: join(shots, "admin-outbound-quarantine.png"), fullPage: true });
+  assert.equal((await api("PUT", `/orgs/${orgId}/policy`, admin, {})).status, 200);
+});
+
+test("an admin disables an account: it cannot sign in until enabled again", async () => {
+  const admin = await token("admin@example.test", "moat-demo-orgadmin");
+  const orgId = (await api("GET", "/auth/me", admin)).body.reach.org_id;
+  const created = await api("POST", `/orgs/${orgId}/users`, admin,
+    { email: "leaver@example.test", display_name: "Leaver", role: "user", password: "leaver password 1" });
+  assert.equal(created.status, 201, JSON.stringify(created));
+  const page = await browser.newPage();
+  await signIn(page, "admin@example.test", "moat-demo-orgadmin");
+  await page.goto(`${base}/users/${created.body.id}`);
+  await page.getByRole("button", { name: "Disable account" }).click();
+  await page.getByRole("status").filter({ hasText: "Account disabled" }).waitFor();
+  assert.equal((await api("GET", `/users/${created.body.id}`, admin)).body.disabled, true);
+  const other = await browser.newPage();
+  await other.goto(`${base}/login`);
+  await other.getByLabel("Email").fill("leaver@example.test");
+  await other.getByLabel("Password").fill("leaver password 1");
+  await other.getByRole("button", { name: "Sign in" }).click();
+  await other.getByText("wrong email or password").waitFor();
+  await page.getByRole("button", { name: "Enable account" }).click();
+  await page.getByRole("status").filter({ hasText: "Account enabled" }).waitFor();
+  await signIn(other, "leaver@example.test", "leaver password 1");
 });

@@ -5,3 +5,13 @@ ALTER TABLE quarantine ADD COLUMN direction TEXT NOT NULL DEFAULT 'inbound';
 CREATE INDEX quarantine_org_direction_idx ON quarantine(org_id, direction, received_at);
 -- A release job carries the held copy's direction (an outbound hold leaves as outbound mail).
 ALTER TABLE worker_jobs ADD COLUMN direction TEXT NOT NULL DEFAULT 'inbound';
+-- Statistics per domain and per user ('domain:<name>', 'user:<address>'): the same hourly
+-- metrics as stats_hourly, so one domain's or one mailbox's month is one indexed range.
+CREATE TABLE stats_hourly_by (
+    org_id  UUID NOT NULL,
+    key     TEXT NOT NULL,
+    hour    TIMESTAMPTZ NOT NULL,
+    metric  TEXT NOT NULL,
+    n       BIGINT NOT NULL,
+    PRIMARY KEY (org_id, key, hour, metric)
+);

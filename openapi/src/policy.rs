@@ -286,7 +286,8 @@ mod tests {
 
     #[test]
     fn a_blocked_recipient_domain_covers_its_subdomains_only() {
-        let rules = OutboundContentPolicy { blocked_recipient_domains: vec!["rival.test".into()], ..Default::default() };
+        let rules =
+            OutboundContentPolicy { blocked_recipient_domains: vec!["rival.test".into()], ..Default::default() };
         assert_eq!(rules.blocked_recipient_domain("rival.test"), Some("rival.test"));
         assert_eq!(rules.blocked_recipient_domain("mail.rival.test"), Some("rival.test"));
         assert_eq!(rules.blocked_recipient_domain("notrival.test"), None);

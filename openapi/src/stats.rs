@@ -33,10 +33,12 @@ pub enum ThreatKind {
     BlockList,
     /// Failed the sender domain's DMARC policy.
     Dmarc,
+    /// Hung up while the tarpit held its greeting back (a bot that gave up).
+    Tarpit,
 }
 
 impl ThreatKind {
-    pub const ALL: [ThreatKind; 7] = [
+    pub const ALL: [ThreatKind; 8] = [
         ThreatKind::EarlyTalker,
         ThreatKind::DnsList,
         ThreatKind::Spam,
@@ -44,6 +46,7 @@ impl ThreatKind {
         ThreatKind::Backscatter,
         ThreatKind::BlockList,
         ThreatKind::Dmarc,
+        ThreatKind::Tarpit,
     ];
 }
 
@@ -54,6 +57,10 @@ impl ThreatKind {
 pub struct StatsQuery {
     pub org_id: Option<Uuid>,
     pub msp_id: Option<Uuid>,
+    /// One domain's mail (to and from it).
+    pub domain_id: Option<Uuid>,
+    /// One mailbox's mail (to and from it).
+    pub user_id: Option<Uuid>,
     /// From (default: 30 days before `to`).
     pub from: Option<DateTime<Utc>>,
     /// Until (default: now); at most 400 days after `from`.

@@ -24,7 +24,7 @@ pub(crate) mod quarantine;
 mod reputation;
 mod retention;
 pub(crate) mod search;
-mod stats;
+pub mod stats;
 mod system_mail;
 mod tenancy;
 mod training;

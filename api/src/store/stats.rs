@@ -26,6 +26,32 @@ pub struct RollUp {
     pub metrics: Vec<String>,
     /// (kind, key) counted once each for the day.
     pub tops: Vec<(&'static str, String)>,
+    /// The domains and mailboxes the metrics also count for (`domain:<name>`, `user:<address>`):
+    /// inbound, the recipients; outbound, the sender.
+    pub keys: Vec<String>,
+}
+
+/// The keys of the per-domain and per-user roll-ups.
+pub fn domain_key(name: &str) -> String {
+    format!("domain:{}", name.to_lowercase())
+}
+
+pub fn user_key(address: &str) -> String {
+    format!("user:{}", address.to_lowercase())
+}
+
+/// The mailboxes (at most 50) and their domains a message counts for.
+fn keys_of<'a>(addresses: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut keys = Vec::new();
+    for address in addresses.take(50) {
+        let Some((_, domain)) = address.rsplit_once('@') else { continue };
+        for key in [user_key(address), domain_key(domain)] {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 /// The kinds of threat a message's reasons name.
@@ -38,7 +64,9 @@ pub fn threats(reasons: &[String]) -> Vec<ThreatKind> {
     };
     for r in reasons {
         let lower = r.to_ascii_lowercase();
-        if lower.starts_with("early talker") {
+        if lower.starts_with("tarpit: ") {
+            add(ThreatKind::Tarpit);
+        } else if lower.starts_with("early talker") {
             add(ThreatKind::EarlyTalker);
         } else if lower.starts_with("dnsbl") {
             add(ThreatKind::DnsList);
@@ -80,6 +108,11 @@ pub fn roll_up(
     if detail.verdict != Some(Verdict::Deliver) {
         metrics.extend(threats(&detail.reasons).into_iter().map(|t| format!("threat:{}", wire_name(&t))));
     }
+    let keys = match (org, direction) {
+        (None, _) => Vec::new(),
+        (Some(_), Direction::Inbound) => keys_of(received.recipients.iter()),
+        (Some(_), _) => keys_of(received.sender.iter()),
+    };
     let mut tops = Vec::new();
     if direction == Direction::Inbound {
         tops.extend(received.recipients.iter().take(50).map(|r| ("recipient", r.to_lowercase())));
@@ -87,7 +120,7 @@ pub fn roll_up(
             tops.push(("ip", ip));
         }
     }
-    Some(RollUp { org: org.unwrap_or(Uuid::nil()), hour, metrics, tops })
+    Some(RollUp { org: org.unwrap_or(Uuid::nil()), hour, metrics, tops, keys })
 }
 
 /// Applies [`RollUp`]s on the transaction `$tx`.
@@ -104,6 +137,18 @@ macro_rules! apply_roll_ups {
                 .bind(metric)
                 .execute(&mut *$tx)
                 .await?;
+                for key in &r.keys {
+                    sqlx::query(
+                        "INSERT INTO stats_hourly_by (org_id, key, hour, metric, n) VALUES ($1, $2, $3, $4, 1) \
+                         ON CONFLICT (org_id, key, hour, metric) DO UPDATE SET n = stats_hourly_by.n + 1",
+                    )
+                    .bind(r.org)
+                    .bind(key)
+                    .bind(r.hour)
+                    .bind(metric)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
             }
             let day = chrono::DurationRound::duration_trunc(r.hour, chrono::Duration::days(1)).unwrap_or(r.hour);
             for (kind, key) in &r.tops {
@@ -122,6 +167,15 @@ macro_rules! apply_roll_ups {
     };
 }
 pub(super) use apply_roll_ups;
+
+/// What one statistics read covers: an organisation, an MSP's organisations, and within
+/// them one domain or mailbox (`key`).
+#[derive(Debug, Clone, Default)]
+pub struct StatsFilter {
+    pub org: Option<Uuid>,
+    pub msp: Option<Uuid>,
+    pub key: Option<String>,
+}
 
 /// Which organisations' rows a caller reads: `org` within `scope`, or all within reach
 /// (the platform's also the refused connections).
@@ -163,17 +217,25 @@ fn add(point: &mut StatsPoint, metric: &str, n: i64) {
 
 impl Store {
     /// The series (one point per bucket with traffic) and the totals of `[from, to)`.
+    /// With `filter.key`, one domain's or mailbox's (see [`domain_key`], [`user_key`]).
     pub async fn stats_series(
         &self,
         scope: Scope,
-        (org, msp): (Option<Uuid>, Option<Uuid>),
+        filter: &StatsFilter,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         bucket: StatsBucket,
     ) -> StoreResult<(Vec<StatsPoint>, StatsPoint)> {
-        let mut c = reach(scope, org, msp);
+        let mut c = reach(scope, filter.org, filter.msp);
+        let table = match &filter.key {
+            Some(key) => {
+                c.equals("s.key", Arg::Text(key.clone()));
+                "stats_hourly_by"
+            }
+            None => "stats_hourly",
+        };
         c.time_range("s.hour", Some(from), Some(to));
         let sql = format!(
-            "SELECT s.hour, s.metric, CAST(SUM(s.n) AS BIGINT) FROM stats_hourly s WHERE {} GROUP BY s.hour, s.metric",
+            "SELECT s.hour, s.metric, CAST(SUM(s.n) AS BIGINT) FROM {table} s WHERE {} GROUP BY s.hour, s.metric",
             c.sql()
         );
         let rows: Vec<(DateTime<Utc>, String, i64)> =
@@ -192,15 +254,20 @@ impl Store {
         Ok((points.into_values().collect(), totals))
     }
 
-    /// The `kind` (`recipient` or `ip`) keys with the most messages over the days of the range.
+    /// The `kind` (`recipient` or `ip`) keys with the most messages over the days of the range
+    /// (with a domain filter, that domain's recipients).
     pub async fn stats_top(
         &self,
         scope: Scope,
-        (org, msp): (Option<Uuid>, Option<Uuid>),
+        filter: &StatsFilter,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         kind: &str,
     ) -> StoreResult<Vec<TopEntry>> {
-        let mut c = reach(scope, org, msp);
+        let mut c = reach(scope, filter.org, filter.msp);
+        if let Some(domain) = filter.key.as_deref().and_then(|k| k.strip_prefix("domain:")) {
+            let p = c.arg(Arg::Text(format!("%@{domain}")));
+            c.add(format!("s.key LIKE {p}"));
+        }
         let day_from = from.duration_trunc(Duration::days(1)).unwrap_or(from);
         c.time_range("s.day", Some(day_from), Some(to));
         c.equals("s.kind", Arg::Text(kind.to_string()));
@@ -228,6 +295,7 @@ mod tests {
         assert_eq!(r(&["attachment: invoice.exe"]), vec![ThreatKind::Attachment]);
         assert_eq!(r(&["DMARC: bank.test p=reject"]), vec![ThreatKind::Dmarc]);
         assert_eq!(r(&["Bounce for a message we never sent (back-scatter) refused"]), vec![ThreatKind::Backscatter]);
+        assert_eq!(r(&["tarpit: hung up after 3001 ms of the greeting delay"]), vec![ThreatKind::Tarpit]);
         assert_eq!(r(&["HTML_ONLY (-1.0)"]), Vec::<ThreatKind>::new());
     }
 }

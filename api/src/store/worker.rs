@@ -109,16 +109,17 @@ fn own_domain_recipients(
 /// read back when its verdict comes in a later batch.
 macro_rules! arrival_of {
     ($tx:expr, $id:expr) => {{
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT direction, recipients, client_ip FROM tracked_messages WHERE id = $1")
+        let row: Option<(String, String, String, String)> =
+            sqlx::query_as("SELECT direction, recipients, client_ip, sender FROM tracked_messages WHERE id = $1")
                 .bind($id)
                 .fetch_optional(&mut *$tx)
                 .await?;
         Ok::<_, sqlx::Error>(match row {
-            Some((direction, recipients, ip)) => moat_openapi::EventDetail {
+            Some((direction, recipients, ip, sender)) => moat_openapi::EventDetail {
                 direction: moat_openapi::from_wire_name(&direction),
                 recipients: recipients.split(',').filter(|r| !r.is_empty()).map(str::to_string).collect(),
                 client_ip: Some(ip),
+                sender: Some(sender),
                 ..Default::default()
             },
             None => moat_openapi::EventDetail::default(),

@@ -91,4 +91,36 @@ async fn traffic_is_counted_by_verdict_and_threat_within_reach() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app.get("/api/v1/stats?bucket=week", &admin).await;
     assert!(status.is_client_error());
+
+    // One mailbox: the two messages to user@ and the one it sent; one domain: all of a's.
+    let (status, user) = app.get(&format!("/api/v1/stats?user_id={}", a.user_id), &a.org_admin).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    let t = &user["totals"];
+    assert_eq!(
+        (t["inbound"].as_i64(), t["outbound"].as_i64(), t["quarantined"].as_i64()),
+        (Some(2), Some(1), Some(1)),
+        "{user}"
+    );
+    assert_eq!(
+        (user["top_recipients"].as_array().map(Vec::len), user["top_ips"].as_array().map(Vec::len)),
+        (Some(0), Some(0))
+    );
+    let (_, admin_box) = app.get(&format!("/api/v1/stats?user_id={}", a.org_admin_id), &a.org_admin).await;
+    assert_eq!((admin_box["totals"]["rejected"].as_i64(), admin_box["totals"]["inbound"].as_i64()), (Some(1), Some(1)));
+    let (status, domain) = app.get(&format!("/api/v1/stats?domain_id={}", a.domain_id), &a.org_admin).await;
+    assert_eq!(status, StatusCode::OK, "{domain}");
+    assert_eq!(
+        (domain["totals"]["inbound"].as_i64(), domain["totals"]["outbound"].as_i64()),
+        (Some(3), Some(1)),
+        "{domain}"
+    );
+    assert_eq!(domain["top_recipients"][0], json!({"key": "user@stats-a.test", "count": 2}));
+    let (_, b_domain) = app.get(&format!("/api/v1/stats?domain_id={}", b.domain_id), &b.org_admin).await;
+    assert_eq!(b_domain["totals"]["inbound"], 1, "{b_domain}");
+    // Another tenant's domain or user is not found.
+    assert_eq!(
+        app.get(&format!("/api/v1/stats?domain_id={}", a.domain_id), &b.org_admin).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get(&format!("/api/v1/stats?user_id={}", a.user_id), &b.msp_admin).await.0, StatusCode::NOT_FOUND);
 }

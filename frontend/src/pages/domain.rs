@@ -30,6 +30,16 @@ pub fn DomainPage() -> impl IntoView {
     })
 }
 
+/// A link to the statistics page narrowed to one domain or mailbox, when statistics are on.
+pub fn statistics_link(href: String, text: &'static str) -> Option<impl IntoView> {
+    crate::session::use_session()
+        .me()
+        .filter(|me| {
+            me.features.contains(&moat_openapi::Feature::Statistics) && me.role >= moat_openapi::Role::OrgAdmin
+        })
+        .map(|_| view! { <p><A href=href>{text}</A></p> })
+}
+
 #[component]
 fn DomainForm(domain: Domain) -> impl IntoView {
     let navigate = use_navigate();
@@ -84,6 +94,7 @@ fn DomainForm(domain: Domain) -> impl IntoView {
         <section class="panel">
             <p class="crumbs"><A href=format!("/orgs/{org_id}")>"Organisation"</A></p>
             <h1>{domain.name.clone()}</h1>
+            {statistics_link(format!("/stats?domain_id={}", domain.id), "Statistics of this domain")}
             <form on:submit=save novalidate>
                 {move || general_error(&failure.get(), &fields).map(|e| view! { <ErrorNote error=e/> })}
                 <Field id="d-host" label="Mail server" value=host

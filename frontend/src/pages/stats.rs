@@ -1,6 +1,7 @@
 //! Statistics (admins): a bar chart of messages by verdict per day or hour, drawn as SVG by
 //! the app, the daily attack profile (what was stopped, by kind), and the most targeted
-//! users and busiest sending IPs. `?org_id=` narrows it to one organisation.
+//! users and busiest sending IPs. `?org_id=`, `?domain_id=` or `?user_id=` narrows it to one
+//! organisation, domain or mailbox.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -17,13 +18,21 @@ fn threat_label(kind: ThreatKind) -> &'static str {
         ThreatKind::Backscatter => "Back-scatter",
         ThreatKind::BlockList => "Block lists",
         ThreatKind::Dmarc => "DMARC",
+        ThreatKind::Tarpit => "Gave up in the tarpit",
     }
 }
 
 #[component]
 pub fn StatsPage() -> impl IntoView {
     let query = use_query_map();
-    let org = move || query.read().get("org_id").map(|o| format!("&org_id={o}")).unwrap_or_default();
+    // One organisation, domain or mailbox, as the page was opened (from their own pages).
+    let narrowed = move || {
+        let q = query.read();
+        ["org_id", "domain_id", "user_id"]
+            .iter()
+            .find_map(|k| q.get(k).filter(|v| uuid::Uuid::parse_str(v).is_ok()).map(|v| (*k, v)))
+    };
+    let org = move || narrowed().map(|(k, v)| format!("&{k}={v}")).unwrap_or_default();
     let range = RwSignal::new("30d".to_string());
     let report = RwSignal::new(Load::<StatsReport>::Loading);
     Effect::new(move |_| {
@@ -42,6 +51,10 @@ pub fn StatsPage() -> impl IntoView {
     view! {
         <section class="panel">
             <h1>"Statistics"</h1>
+            {move || narrowed().map(|(k, _)| {
+                let of = match k { "domain_id" => "one domain's mail", "user_id" => "one mailbox's mail", _ => "one organisation" };
+                view! { <p class="notice">{format!("Showing {of}. ")}<a href="/stats">"Show everything"</a></p> }
+            })}
             <div class="field">
                 <label for="stats-range">"Period"</label>
                 <select id="stats-range" on:change=move |ev| range.set(event_target_value(&ev)) prop:value=move || range.get()>

@@ -119,6 +119,7 @@ fn UserForm(user: User) -> impl IntoView {
                 <Show when=move || org_user>
                     <A href=format!("/quarantine?user_id={id}")>"Open this user's quarantine"</A>
                     <A href=format!("/archive?user_id={id}")>"Open this user's Live Archive"</A>
+                    {crate::pages::domain::statistics_link(format!("/stats?user_id={id}"), "Statistics of this mailbox")}
                 </Show>
                 <button class="btn" on:click=toggle_disabled
                     title="A disabled account cannot sign in and gets no digests or emailed links; its mail still flows">

@@ -16,6 +16,11 @@ pub async fn refuse<S: AsyncWrite + Unpin>(session: &mut Session, stream: &mut S
     tracing::info!(%reason, "connection refused");
     let _ = stream.write_all(format!("{reply}\r\n").as_bytes()).await;
     let _ = stream.flush().await;
+    record_refused(session, reply, reason).await;
+}
+
+/// Tracks a connection that never got to a transaction (refused, or gone in the tarpit).
+async fn record_refused(session: &Session, reply: &str, reason: String) {
     let detail = EventDetail {
         direction: Some(moat_openapi::Direction::Inbound),
         client_ip: Some(session.peer.ip().to_string()),
@@ -81,15 +86,21 @@ pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, stre
     worker.reputation.record(ip, true, |r| r.connections += 1);
     let delay = Reputation::delay(standing, &worker.config);
     if !delay.is_zero() {
+        let started = std::time::Instant::now();
         if worker.config.greeting_teaser {
-            stream.write_all(format!("220-{host} ESMTP Moat\r\n").as_bytes()).await?;
-            stream.flush().await?;
+            let teaser = format!("220-{host} ESMTP Moat\r\n");
+            if stream.write_all(teaser.as_bytes()).await.is_err() || stream.flush().await.is_err() {
+                gave_up(session, started).await;
+                return Ok(false);
+            }
         }
         let mut probe = [0u8; 512];
         tokio::select! {
             read = stream.read(&mut probe) => {
-                let n = read?;
+                // A reset counts as hanging up (the teaser may have met a closed socket).
+                let n = read.unwrap_or(0);
                 if n == 0 {
+                    gave_up(session, started).await;
                     return Ok(false);
                 }
                 worker.reputation.early_talker(ip, &worker.config);
@@ -102,6 +113,14 @@ pub async fn open<S: AsyncRead + AsyncWrite + Unpin>(session: &mut Session, stre
     tracing::debug!(?standing, delay_ms = delay.as_millis() as u64, "greeting");
     stream.write_all(format!("220 {host} ESMTP Moat\r\n").as_bytes()).await?;
     Ok(true)
+}
+
+/// Real servers wait out the greeting delay; a client that hangs up during it (a bot giving
+/// up) is counted as stopped by the tarpit.
+async fn gave_up(session: &Session, started: std::time::Instant) {
+    let waited = started.elapsed().as_millis();
+    tracing::info!(waited_ms = waited as u64, "client hung up in the tarpit");
+    record_refused(session, "", format!("tarpit: hung up after {waited} ms of the greeting delay")).await;
 }
 
 /// A client that pipelines before EHLO advertised PIPELINING is an early talker too.
