@@ -192,12 +192,7 @@ fn PolicyForm(path: String, policy: Policy, #[prop(optional)] inherit: Option<In
             Ok::<_, (&'static str, String)>(Policy {
                 quarantine_threshold,
                 reject_threshold,
-                blocked_extensions: extensions
-                    .get()
-                    .split(',')
-                    .map(|e| e.trim().to_string())
-                    .filter(|e| !e.is_empty())
-                    .collect(),
+                blocked_extensions: comma_list(&extensions.get()),
                 attachment_action: from_wire_name(&attachment.get()).unwrap_or_default(),
                 sniff_attachments: sniff.get(),
                 backscatter_protection: backscatter.get(),

@@ -76,8 +76,8 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
     let inbound = session.rcpts.iter().any(|r| r.inbound);
     // Inbound mail may not arrive looking already judged by us.
     let body = if inbound { strip_forged_headers(&body, &session.worker.config.hostname) } else { body };
-    let outbound_rules = outbound_content(session);
-    let full_parse = inbound || outbound_rules.is_some();
+    let outbound_threshold = outbound_threshold(session);
+    let full_parse = inbound || outbound_threshold.is_some();
     // One parse: the whole MIME tree for mail whose content is judged (attachment policy),
     // headers otherwise.
     let parsed = if full_parse {
@@ -90,9 +90,9 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
         return Ok(Accepted::Refused(reason));
     }
     let summary = summarize(parsed.as_ref(), full_parse);
-    let judged = match outbound_rules {
+    let judged = match outbound_threshold {
         _ if inbound => Some(judge(session, &id, &body, parsed.as_ref()).await),
-        Some(rules) if rules.quarantine_threshold > 0.0 => Some(score_outbound(session, &id, &body, parsed.as_ref())),
+        Some(threshold) if threshold > 0.0 => Some(score_outbound(session, &id, &body, parsed.as_ref())),
         _ => None,
     };
     drop(parsed); // The MIME tree is not needed past here (large messages).
@@ -297,18 +297,23 @@ fn scan(
     })
 }
 
-/// The relaying organisation's outbound content rules, when outbound mail must be judged.
-fn outbound_content(session: &Session) -> Option<moat_openapi::OutboundContentPolicy> {
-    let org = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id)?;
+/// The organisation relaying this outbound mail, if any.
+fn relaying_org(session: &Session) -> Option<uuid::Uuid> {
+    session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id)
+}
+
+/// The relaying organisation's outbound spam threshold (0: not scored), when its outbound
+/// content rules judge the message at all (the rules themselves are applied per route).
+fn outbound_threshold(session: &Session) -> Option<f64> {
     let policy = session.policy();
-    policy.org_policy(org).map(|p| p.outbound_content.clone()).filter(|c| c.checks_content())
+    let rules = &policy.org_policy(relaying_org(session)?)?.outbound_content;
+    rules.checks_content().then_some(rules.quarantine_threshold)
 }
 
 /// Scores an outbound message's content with the relaying organisation's classifier (no
 /// authentication or DNS lists: the sender is the customer's own server).
 fn score_outbound(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_parser::Message<'_>>) -> Judged {
-    let org_id = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id);
-    let context = Context { auth: None, dnsbl_score: 0.0, org_id, rspamd: None };
+    let context = Context { auth: None, dnsbl_score: 0.0, org_id: relaying_org(session), rspamd: None };
     Judged { scored: scan(session, id, body, parsed, &context), auth: None }
 }
 
@@ -319,7 +324,7 @@ fn learn_correspondents(session: &Session, sender: &str) {
         return;
     }
     // Only mail that passed the sender binding teaches, and only for the relaying organisation.
-    let relaying = session.rcpts.iter().find(|r| !r.inbound).and_then(|r| r.org_id);
+    let relaying = relaying_org(session);
     let policy = session.policy();
     let Some(user) = policy.recipient(&sender.to_lowercase()).filter(|r| Some(r.org_id) == relaying).map(|r| r.user_id)
     else {

@@ -36,14 +36,15 @@ pub fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Next {
         .and_then(|rcpt| greylisted(ctx, &worker.greylist, &worker.config, rcpt))
         .and_then(|rcpt| outbound_limited(ctx, &worker.outbound, &worker.api, outside + 1, rcpt))
     {
-        Ok(rcpt) if session.declared_size > rcpt.policy(&policy).message_size_limit(session.size_limit) => {
-            let limit = rcpt.policy(&policy).message_size_limit(session.size_limit);
-            tracing::info!(rcpt = %address, declared = session.declared_size, limit, "recipient refused: message too big");
-            session.reply(552, "5.3.4", &format!("Message too big for <{address}> (at most {limit} bytes)"));
-        }
         Ok(rcpt) => {
             // The transaction's limit is the smallest of its recipients' (one DATA for all).
-            session.size_limit = rcpt.policy(&policy).message_size_limit(session.size_limit);
+            let limit = rcpt.policy(&policy).message_size_limit(session.size_limit);
+            if session.declared_size > limit {
+                tracing::info!(rcpt = %address, declared = session.declared_size, limit, "recipient refused: message too big");
+                session.reply(552, "5.3.4", &format!("Message too big for <{address}> (at most {limit} bytes)"));
+                return Next::Continue;
+            }
+            session.size_limit = limit;
             if session.rcpts.iter().any(|r| r.address == rcpt.address) {
                 session.reply(250, "2.1.5", "Recipient ok (duplicate)");
             } else {

@@ -157,7 +157,7 @@ pub fn split_routes(
 
 /// The relaying organisation's outbound content rules, for a route out to the world, when
 /// they check anything.
-pub fn outbound_rules<'p>(policy: &'p PolicyIndex, route: &Route) -> Option<OutboundRules<'p>> {
+fn outbound_rules<'p>(policy: &'p PolicyIndex, route: &Route) -> Option<OutboundRules<'p>> {
     let (Target::Mx { .. }, Some(org)) = (&route.target, route.org_id) else { return None };
     let p = policy.org_policy(org)?;
     p.outbound_content
@@ -167,9 +167,9 @@ pub fn outbound_rules<'p>(policy: &'p PolicyIndex, route: &Route) -> Option<Outb
 
 /// What outbound mail is checked against (the organisation's sniffing setting applies too).
 #[derive(Clone, Copy)]
-pub struct OutboundRules<'p> {
-    pub content: &'p moat_openapi::OutboundContentPolicy,
-    pub sniff: bool,
+struct OutboundRules<'p> {
+    content: &'p moat_openapi::OutboundContentPolicy,
+    sniff: bool,
 }
 
 /// Why an outbound copy is held in the outbound quarantine, if it is: a blocked attachment,
