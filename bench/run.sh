@@ -34,6 +34,9 @@ section() { echo; echo "## $1"; echo; echo "Command: \`$2\`"; echo; }
   section "Live Archive search at scale (SQLite and PostgreSQL)" "python3 bench/archive_search.py $bin"
   python3 bench/archive_search.py "$bin"
 
+  section "Statistics: a month of a large organisation (SQLite and PostgreSQL)" "python3 bench/stats.py $bin"
+  python3 bench/stats.py "$bin"
+
   section "Digests for 100,000 users (SQLite and PostgreSQL)" "python3 bench/digests.py $bin"
   python3 bench/digests.py "$bin"
 } > "$out.new"

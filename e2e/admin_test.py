@@ -1,7 +1,9 @@
 """End-to-end tests of an organisation admin's tools with real peers on 127.0.0.1: a test
 delivery run by a real worker against the customer's server (aiosmtpd) reports every stage
-with its time (and its test message arrives); against a stopped server it reports the stage
-that failed and its error; the domain's MX check reads a real DNS server. The outbound
+with its time, and its test message goes through the worker's own intake and queue (and
+arrives; a recipient's block list refuses it); against a stopped server it reports the stage
+that failed and its error; the domain's MX check reads a real DNS server and knows every
+registered node. The outbound
 content policy (a blocked recipient domain refused at RCPT, a blocked attachment and spam
 held in the outbound quarantine, released by the admin to the real MX) and the maximum
 message size of a domain (552 at RCPT for a declared SIZE, and at the end of DATA). Closes
@@ -10,6 +12,7 @@ with `N passed, M failed`.
 Usage: python3 e2e/admin_test.py TARGET_DIR [TEST_NAME ...]
 """
 
+import json
 import smtplib
 
 import mta_test
@@ -22,6 +25,7 @@ def run_test_delivery(sy, send_test):
     status, test = sy.http("POST", "/api/v1/diagnostics/test-delivery", sy.admin,
                            {"domain_id": sy.domain_id, "send_test": send_test})
     assert status == 202 and test["status"] == "pending", (status, test)
+    assert test["test_recipient"] == ("admin@example.test" if send_test else None), test
 
     def finished():
         status, body = sy.http("GET", f"/api/v1/diagnostics/test-delivery/{test['id']}", sy.admin)
@@ -33,7 +37,8 @@ def run_test_delivery(sy, send_test):
 def test_a_running_destination_reports_every_stage_with_its_time(sy):
     result = run_test_delivery(sy, send_test=True)
     stages = {s["stage"]: s for s in result["stages"]}
-    assert [s["stage"] for s in result["stages"]] == ["mx", "dns", "connect", "banner", "ehlo", "starttls", "rcpt", "data"], result
+    assert [s["stage"] for s in result["stages"]] == ["mx", "dns", "connect", "banner", "ehlo", "starttls", "rcpt", "data",
+                                                      "delivery"], result
     assert result["status"] == "passed", result
     assert all(isinstance(s["micros"], int) for s in result["stages"])
     assert stages["connect"]["micros"] > 0 and stages["banner"]["micros"] > 0, result
@@ -42,9 +47,60 @@ def test_a_running_destination_reports_every_stage_with_its_time(sy):
     assert "8BITMIME" in stages["ehlo"]["details"] and "SMTPUTF8" in stages["ehlo"]["details"], stages["ehlo"]
     assert stages["rcpt"]["answer"].startswith("250"), stages["rcpt"]
     assert result["node"] == "mx.moat.test"
+    # The test message went through Moat's own intake (queued), then the queue delivered it.
+    assert stages["data"]["answer"].startswith("Moat: 250 ") and "queued as" in stages["data"]["answer"], stages["data"]
+    assert stages["delivery"]["answer"].startswith("250"), stages["delivery"]
     for s in result["stages"]:
         print(f"     {s['stage']:9} {s['micros'] / 1000:7.2f} ms  {s['answer']}")
-    wait_for(lambda: sy.sink.with_subject("Moat test delivery"), what="the test message at the customer's server")
+    got = wait_for(lambda: sy.sink.with_subject("Moat test delivery"), what="the test message at the customer's server")[0]
+    assert got["to"] == ["admin@example.test"], got["to"]
+    # Stamped by the pipeline: received, scored, tracked like any mail.
+    assert b"Received: from mx.moat.test ([127.0.0.1])" in got["data"] and b"X-Moat-Score:" in got["data"], got["data"][:600]
+    story = wait_for(lambda: [m for m in sy.tracked("Moat test delivery") if m["status"] == "delivered"],
+                     what="the test message tracked as delivered")[0]
+    assert story["recipients"] == ["admin@example.test"] and story["verdict"] == "deliver", story
+
+
+def test_the_test_message_meets_the_recipients_filters(sy):
+    """The test message is judged like any mail: a recipient who blocks its sender refuses it."""
+    status, entry = sy.http("POST", "/api/v1/lists", sy.admin,
+                            {"scope": {"level": "domain", "id": sy.domain_id}, "kind": "block",
+                             "pattern": "postmaster@mx.moat.test"})
+    assert status == 201, entry
+    try:
+        wait_for(lambda: sy.policy_has("postmaster@mx.moat.test"), what="the block entry in the policy")
+        result = wait_for(lambda: (lambda r: r if any(s["stage"] == "data" and not s["ok"] for s in r["stages"]) else None)(
+            run_test_delivery(sy, send_test=True)), timeout=60, what="the test message refused by the block list")
+        data = result["stages"][-1]
+        assert result["status"] == "failed" and data["stage"] == "data", result
+        assert "550" in data["answer"] and "blocked" in data["answer"], data
+        print(f"     data: {data['answer']}")
+    finally:
+        assert sy.http("DELETE", f"/api/v1/lists/{entry['id']}", sy.admin)[0] == 204
+
+
+def test_the_mx_check_knows_every_registered_node(sy):
+    """A domain whose MX names another registered node points at Moat as well."""
+    out = mta_test.subprocess.run([f"{mta_test.API_BIN}/moat-api", "node", "create", "--name", "mx2"], env=sy.api_env,
+                                  cwd=sy.dir, capture_output=True, text=True, check=True)
+    other = out.stdout.strip().splitlines()[-1]
+    status, body = sy.http("POST", "/api/v1/worker/register", other, {"hostname": "MX2.moat.test."})
+    assert status == 200, body
+    assert sy.http("POST", "/api/v1/worker/register", other, {"hostname": "not a host!"})[0] == 422
+    wait_for(lambda: sy.policy_has('"mx2.moat.test"'), what="the other node in the snapshot")
+    mta_test.MX_HOSTS["example.test"] = "mx2.moat.test."
+    try:
+        result = wait_for(lambda: (lambda r: r if "mx2" in r["stages"][0]["answer"] else None)(
+            run_test_delivery(sy, send_test=False)), timeout=60, what="the MX check of the other node")
+        mx = result["stages"][0]
+        assert mx["stage"] == "mx" and mx["ok"] and mx["answer"] == "MX points at Moat (mx2.moat.test)", mx
+        assert mx["details"] == ["MX 10 mx2.moat.test"], mx
+        mta_test.MX_HOSTS["example.test"] = "mx.unknown.test."
+        result = wait_for(lambda: (lambda r: r if "unknown" in json.dumps(r["stages"][0]) else None)(
+            run_test_delivery(sy, send_test=False)), timeout=60, what="the MX check of a stranger")
+        assert not result["stages"][0]["ok"] and "does not point at a Moat node" in result["stages"][0]["answer"], result
+    finally:
+        mta_test.MX_HOSTS["example.test"] = "mx.moat.test."
 
 
 def test_a_stopped_destination_reports_the_failing_stage_and_its_error(sy):

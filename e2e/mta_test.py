@@ -103,6 +103,10 @@ TXT_RECORDS = {
 }
 
 
+# MX hosts of customer domains (a test may point one elsewhere for a while).
+MX_HOSTS = {"example.test": "mx.moat.test."}
+
+
 class Zone(BaseResolver):
     """A real DNS server on loopback: ext.test has its MX at mx.ext.test = 127.0.0.1."""
 
@@ -110,9 +114,10 @@ class Zone(BaseResolver):
         reply = request.reply()
         q = request.q
         name = str(q.qname).rstrip(".").lower()
-        if name == "example.test" and q.qtype == QTYPE.MX:
-            # The demo customer's domain points at Moat (the worker's MOAT_HOSTNAME).
-            reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX("mx.moat.test."), ttl=60))
+        if name in MX_HOSTS and q.qtype == QTYPE.MX:
+            # The demo customer's domain points at Moat (the worker's MOAT_HOSTNAME); short
+            # TTL: a test may point it at another node.
+            reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX(MX_HOSTS[name]), ttl=1))
         elif name == "ext.test" and q.qtype == QTYPE.MX:
             reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX("mx.ext.test."), ttl=60))
         elif name == "mx.ext.test" and q.qtype == QTYPE.A:

@@ -224,7 +224,8 @@ test("test delivery: a stopped server shows the failing stage, a running one eve
     return (await panel.locator(".test-verdict").getAttribute("data-status")) === "passed";
   }, 90000);
   const stages = await panel.locator(".stage").evaluateAll((els) => els.map((e) => e.dataset.stage));
-  assert.deepEqual(stages, ["mx", "dns", "connect", "banner", "ehlo", "starttls", "rcpt", "data"]);
+  assert.deepEqual(stages, ["mx", "dns", "connect", "banner", "ehlo", "starttls", "rcpt", "data", "delivery"]);
+  assert.match(await panel.locator('.stage[data-stage="data"]').innerText(), /Moat: 250 .*queued as/);
   for (const stage of stages) {
     assert.match(await panel.locator(`.stage[data-stage="${stage}"] .stage-time`).innerText(), /^\d+\.\d ms$/);
   }

@@ -205,7 +205,10 @@ fn spawn_background(worker: &Worker, api: api::ApiClient, queue: QueueMode) {
     let reputation = worker.reputation.clone();
     let every = Duration::from_secs(worker.config.reputation_sync_secs.max(1));
     tokio::spawn(async move { reputation.sync(api, every).await });
-    tokio::spawn(crate::delivery::release::run(worker.delivery(), worker.api.clone()));
+    let local = worker.clone();
+    let intake: crate::delivery::probe::Intake =
+        Arc::new(move |stream| Box::pin(crate::smtp::converse_locally(local.clone(), stream)));
+    tokio::spawn(crate::delivery::release::run(worker.delivery(), worker.api.clone(), intake));
     worker.queue.load(&worker.spool);
     if queue == QueueMode::Background {
         tokio::spawn(queue::run(worker.delivery()));

@@ -11,9 +11,14 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct TestDeliveryRequest {
     pub domain_id: Uuid,
-    /// Also send a short test message to `postmaster@<domain>` in the same conversation.
+    /// Also send a short test message through the whole pipeline: this node's own SMTP
+    /// intake (filtering, spool), then the delivery queue to the destination.
     #[serde(default)]
     pub send_test: bool,
+    /// The mailbox of the domain the test message goes to (with `send_test`); the caller's
+    /// own address when it is one.
+    #[serde(default)]
+    pub test_recipient: Option<String>,
 }
 
 /// One step of the delivery conversation.
@@ -34,8 +39,12 @@ pub enum ProbeStage {
     Starttls,
     /// `MAIL FROM:<>` and `RCPT TO:<postmaster@domain>`.
     Rcpt,
-    /// The test message (when asked for).
+    /// The test message (when asked for) handed to this node's own SMTP intake: the answer
+    /// after Moat's filtering.
     Data,
+    /// The queued test message's delivery to the destination: the destination's answer (or
+    /// why it was not delivered: held by filtering, still waiting).
+    Delivery,
 }
 
 /// The outcome of one stage.
@@ -78,6 +87,9 @@ pub struct TestDelivery {
     pub domain_id: Uuid,
     pub domain: String,
     pub send_test: bool,
+    /// Where the test message went (with `send_test`).
+    #[serde(default)]
+    pub test_recipient: Option<String>,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     pub status: TestDeliveryStatus,

@@ -50,6 +50,10 @@ pub struct PolicySnapshot {
     /// the alert.
     #[serde(default)]
     pub blocked_senders: Vec<crate::BlockedSender>,
+    /// Host names the registered nodes announced: a domain's MX pointing at any of them
+    /// points at Moat.
+    #[serde(default)]
+    pub node_hostnames: Vec<String>,
 }
 
 /// Sizes the API accepts from workers.

@@ -29,10 +29,19 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 /// A node announces itself; answers its id and name.
 #[utoipa::path(post, path = "/worker/register", tag = "worker", request_body = RegisterNode,
     security(("node_token" = [])),
-    responses((status = 200, body = NodeInfo), (status = 401, body = ErrorBody)))]
-pub async fn register(node: WorkerNode, ApiJson(req): ApiJson<RegisterNode>) -> Json<NodeInfo> {
-    tracing::info!(node = %node.name, hostname = ?req.hostname, version = ?req.version, "worker registered");
-    Json(NodeInfo { id: node.id, name: node.name })
+    responses((status = 200, body = NodeInfo), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    node: WorkerNode,
+    ApiJson(req): ApiJson<RegisterNode>,
+) -> ApiResult<Json<NodeInfo>> {
+    let hostname =
+        req.hostname.as_deref().map(|h| crate::validate::host("hostname", h.trim_end_matches('.'))).transpose()?;
+    if let Some(name) = &hostname {
+        state.store.set_node_hostname(node.id, name).await?;
+    }
+    tracing::info!(node = %node.name, hostname = ?hostname, version = ?req.version, "worker registered");
+    Ok(Json(NodeInfo { id: node.id, name: node.name }))
 }
 
 /// The full policy snapshot.

@@ -17,6 +17,7 @@ struct Row {
     domain_id: Uuid,
     domain: String,
     send_test: bool,
+    test_recipient: Option<String>,
     requested_by: String,
     requested_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
@@ -43,6 +44,7 @@ impl From<Row> for TestDelivery {
             domain_id: r.domain_id,
             domain: r.domain,
             send_test: r.send_test,
+            test_recipient: r.test_recipient,
             requested_by: r.requested_by,
             requested_at: r.requested_at,
             status,
@@ -61,7 +63,7 @@ impl Store {
         org: Uuid,
         domain_id: Uuid,
         domain: &str,
-        send_test: bool,
+        test_recipient: Option<&str>,
         requested_by: &str,
     ) -> StoreResult<Option<TestDelivery>> {
         let id = Uuid::new_v4();
@@ -75,16 +77,17 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO test_deliveries (id, org_id, domain_id, domain, send_test, requested_by, requested_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(id).bind(org).bind(domain_id).bind(domain).bind(send_test).bind(requested_by).bind(at)
+                "INSERT INTO test_deliveries (id, org_id, domain_id, domain, send_test, test_recipient, requested_by, \
+                 requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(id).bind(org).bind(domain_id).bind(domain).bind(test_recipient.is_some()).bind(test_recipient)
+                .bind(requested_by).bind(at)
                 .execute(&mut *tx).await?;
-            // `sender` carries whether to send the test message ("send" or "").
+            // `sender` carries the test message's recipient (empty: no test message).
             sqlx::query(
                 "INSERT INTO worker_jobs (id, kind, quarantine_id, org_id, recipient, sender, blob_key, released_by, \
                  status, created_at) VALUES ($1, 'test_delivery', $2, $3, $4, $5, '', $6, 'pending', $7)")
                 .bind(Uuid::new_v4()).bind(id.to_string()).bind(org).bind(format!("postmaster@{domain}"))
-                .bind(if send_test { "send" } else { "" }).bind(requested_by).bind(at)
+                .bind(test_recipient.unwrap_or_default()).bind(requested_by).bind(at)
                 .execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(())
@@ -97,7 +100,7 @@ impl Store {
         c.org_scope("t", scope);
         c.equals("t.id", super::search::Arg::Uuid(id));
         let sql = format!(
-            "SELECT t.id, t.domain_id, t.domain, t.send_test, t.requested_by, t.requested_at, t.finished_at, t.report \
+            "SELECT t.id, t.domain_id, t.domain, t.send_test, t.test_recipient, t.requested_by, t.requested_at, t.finished_at, t.report \
              FROM test_deliveries t WHERE {}",
             c.sql()
         );

@@ -140,7 +140,26 @@ impl Store {
         snapshot.orgs = self.org_msps().await?;
         snapshot.lists = self.list_entries(None, None).await?;
         snapshot.blocked_senders = self.blocked_senders().await?;
+        snapshot.node_hostnames = self.node_hostnames().await?;
         Ok(snapshot)
+    }
+
+    /// Records the host name a node registered with (written only when it changed: a new
+    /// name is a policy change every worker picks up).
+    pub async fn set_node_hostname(&self, node: Uuid, hostname: &str) -> StoreResult<()> {
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE nodes SET hostname = $1 WHERE id = $2 AND (hostname IS NULL OR hostname <> $3)")
+            .bind(hostname).bind(node).bind(hostname).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The host names of the registered nodes that still hold a token (a domain's MX may name
+    /// any of them).
+    pub async fn node_hostnames(&self) -> StoreResult<Vec<String>> {
+        Ok(with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT DISTINCT hostname FROM nodes WHERE hostname IS NOT NULL AND token_hash NOT LIKE 'revoked:%' \
+             ORDER BY hostname LIMIT 1000")
+            .fetch_all(pool).await)?)
     }
 
     async fn policy_core(&self) -> StoreResult<PolicySnapshot> {
@@ -178,6 +197,7 @@ impl Store {
                 version,
                 limits: None,
                 blocked_senders: Vec::new(),
+                node_hostnames: Vec::new(),
                 domains: domains.into_iter().map(|d| {
                     let policy = governing(&d);
                     WorkerDomain {

@@ -118,17 +118,20 @@ async fn a_test_delivery_goes_to_a_worker_and_comes_back_with_its_stages() {
     let job =
         batch["jobs"].as_array().unwrap().iter().find(|j| j["kind"] == "test_delivery").expect("a test job").clone();
     assert_eq!(job["recipient"], "postmaster@probe-a.test");
-    assert_eq!(job["sender"], "send");
+    // The test message goes to the caller's own mailbox when it is one of the domain's.
+    assert_eq!(job["sender"], "admin@probe-a.test");
+    assert_eq!(test["test_recipient"], "admin@probe-a.test");
     let stage = |stage: &str, ok: bool| json!({"stage": stage, "ok": ok, "micros": 1200, "answer": "x", "details": []});
     let report = json!({"node": "mx1", "stages": [stage("mx", false), stage("dns", true), stage("connect", true),
-        stage("banner", true), stage("ehlo", true), stage("starttls", true), stage("rcpt", true), stage("data", true)]});
+        stage("banner", true), stage("ehlo", true), stage("starttls", true), stage("rcpt", true), stage("data", true),
+        stage("delivery", true)]});
     let done = format!("/api/v1/worker/jobs/{}/done", job["id"].as_str().unwrap());
     let (status, _) = app.call(Method::POST, &done, Some(&node), Some(json!({"ok": true, "report": report}))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, result) = app.get(&path, &t.org_admin).await;
     // A failed MX check alone does not fail the delivery test.
     assert_eq!((result["status"].as_str(), result["node"].as_str()), (Some("passed"), Some("mx1")), "{result}");
-    assert_eq!(result["stages"].as_array().unwrap().len(), 8);
+    assert_eq!(result["stages"].as_array().unwrap().len(), 9);
     assert_eq!(app.get(&path, &t.msp_admin).await.0, StatusCode::OK);
 
     // A failing stage fails it; a worker's report is bounded.
@@ -140,10 +143,48 @@ async fn a_test_delivery_goes_to_a_worker_and_comes_back_with_its_stages() {
     assert_eq!(app.call(Method::POST, &done, Some(&node), Some(too_many)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let failed =
         json!({"ok": true, "report": {"node": "mx1", "stages": [stage("dns", true), stage("connect", false)]}});
-    assert_eq!(app.call(Method::POST, &done, Some(&node), Some(failed)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.call(Method::POST, &done, Some(&node), Some(failed.clone())).await.0, StatusCode::NO_CONTENT);
     let (_, result) =
         app.get(&format!("/api/v1/diagnostics/test-delivery/{}", second["id"].as_str().unwrap()), &t.org_admin).await;
     assert_eq!(result["status"], "failed", "{result}");
+
+    // The test message goes to a mailbox of the domain only: not another tenant's, not one
+    // that does not exist, not without send_test.
+    let with = |to: &str, send: bool| json!({"domain_id": t.domain_id, "send_test": send, "test_recipient": to});
+    for (body, why) in [
+        (with("user@probe-b.test", true), "another tenant's mailbox"),
+        (with("nobody@probe-a.test", true), "no such mailbox"),
+        (with("user@probe-a.test", false), "a recipient without send_test"),
+    ] {
+        let (status, err) =
+            app.call(Method::POST, "/api/v1/diagnostics/test-delivery", Some(&t.org_admin), Some(body)).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("test_recipient")),
+            "{why}: {err}"
+        );
+    }
+    // An MSP admin (not a mailbox of the domain) must name one; a plain user of it will do.
+    let (status, _) = start(&t.msp_admin, &t.domain_id).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, named) = app
+        .call(
+            Method::POST,
+            "/api/v1/diagnostics/test-delivery",
+            Some(&t.msp_admin),
+            Some(with("User@probe-a.test", true)),
+        )
+        .await;
+    assert_eq!(
+        (status, named["test_recipient"].as_str()),
+        (StatusCode::ACCEPTED, Some("user@probe-a.test")),
+        "{named}"
+    );
+    let (_, batch) = app.get("/api/v1/worker/jobs", &node).await;
+    let job = batch["jobs"].as_array().unwrap().iter().find(|j| j["kind"] == "test_delivery").unwrap().clone();
+    assert_eq!(job["sender"], "user@probe-a.test");
+    let done = format!("/api/v1/worker/jobs/{}/done", job["id"].as_str().unwrap());
+    assert_eq!(app.call(Method::POST, &done, Some(&node), Some(failed.clone())).await.0, StatusCode::NO_CONTENT);
 
     // At most five wait at once per organisation; another organisation is not held up.
     for _ in 0..5 {

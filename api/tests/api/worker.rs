@@ -26,6 +26,32 @@ async fn workers_need_a_node_token() {
 }
 
 #[tokio::test]
+async fn registered_host_names_reach_every_worker() {
+    let app = TestApp::spawn().await;
+    let (first, second) = (node_token(&app).await, node_token(&app).await);
+    let (_, snap) = app.get("/api/v1/worker/policy", &first).await;
+    let version = snap["version"].as_i64().unwrap();
+    assert_eq!(snap["node_hostnames"], json!([]));
+    assert_eq!(
+        app.post("/api/v1/worker/register", &second, json!({"hostname": "MX2.Moat.test."})).await.0,
+        StatusCode::OK
+    );
+    let (status, err) = app.post("/api/v1/worker/register", &second, json!({"hostname": "not a host!"})).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("hostname")));
+    // The other node sees the new name, under a new version (its long-poll wakes up).
+    let (_, snap) = app.get("/api/v1/worker/policy", &first).await;
+    assert_eq!(snap["node_hostnames"], json!(["mx2.moat.test"]));
+    let bumped = snap["version"].as_i64().unwrap();
+    assert!(bumped > version, "{bumped} after {version}");
+    // Registering again under the same name changes nothing.
+    assert_eq!(
+        app.post("/api/v1/worker/register", &second, json!({"hostname": "mx2.moat.test"})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(app.get("/api/v1/worker/policy", &first).await.1["version"].as_i64().unwrap(), bumped);
+}
+
+#[tokio::test]
 async fn the_snapshot_follows_every_change_and_long_poll_wakes_up() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

@@ -1,5 +1,6 @@
 //! Test delivery on a domain's page: a worker talks to the domain's mail server stage by
-//! stage; the timeline shows each stage's answer and time as soon as the worker reports.
+//! stage (and, when asked, sends a test message through Moat's filtering and queue to a
+//! mailbox of the domain); the timeline shows each stage's answer and time.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use moat_openapi::{ProbeStage, StageResult, TestDelivery, TestDeliveryRequest, T
 use uuid::Uuid;
 
 use crate::api;
-use crate::components::ErrorNote;
+use crate::components::{ErrorNote, Field};
 
 /// How often a pending test is looked at again.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -23,13 +24,15 @@ fn stage_label(stage: ProbeStage) -> &'static str {
         ProbeStage::Ehlo => "EHLO",
         ProbeStage::Starttls => "STARTTLS",
         ProbeStage::Rcpt => "Recipient probe",
-        ProbeStage::Data => "Test message",
+        ProbeStage::Data => "Test message through Moat",
+        ProbeStage::Delivery => "Test message delivered",
     }
 }
 
 #[component]
 pub fn TestDeliveryPanel(domain_id: Uuid) -> impl IntoView {
     let send_test = RwSignal::new(false);
+    let test_recipient = RwSignal::new(String::new());
     let current = RwSignal::new(None::<TestDelivery>);
     let failure = RwSignal::new(None::<api::ApiError>);
     let poll = move || {
@@ -45,7 +48,12 @@ pub fn TestDeliveryPanel(domain_id: Uuid) -> impl IntoView {
         on_cleanup(move || handle.clear());
     }
     let run = move |_| {
-        let body = TestDeliveryRequest { domain_id, send_test: send_test.get() };
+        let to = test_recipient.get().trim().to_string();
+        let body = TestDeliveryRequest {
+            domain_id,
+            send_test: send_test.get(),
+            test_recipient: (send_test.get() && !to.is_empty()).then_some(to),
+        };
         spawn_local(async move {
             match api::post::<_, TestDelivery>("/diagnostics/test-delivery", &body).await {
                 Ok(t) => {
@@ -63,8 +71,13 @@ pub fn TestDeliveryPanel(domain_id: Uuid) -> impl IntoView {
             <p class="muted">"A worker connects to this domain's mail server as a delivery would, and reports every step."</p>
             <label class="check">
                 <input type="checkbox" prop:checked=move || send_test.get() on:change=move |ev| send_test.set(event_target_checked(&ev))/>
-                " Also send a test message to postmaster"
+                " Also send a test message through Moat's filtering and queue"
             </label>
+            <Show when=move || send_test.get()>
+                <Field id="test-recipient" label="Test message to" value=test_recipient kind="email"
+                    error=Signal::derive(|| None::<String>)
+                    hint="A mailbox of this domain (empty: your own); it arrives there like any mail."/>
+            </Show>
             <button class="btn" on:click=run disabled=running>"Run test delivery"</button>
             {move || failure.get().map(|e| view! { <ErrorNote error=e/> })}
             {move || current.get().map(|t| view! { <Timeline test=t/> })}

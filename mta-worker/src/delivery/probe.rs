@@ -1,17 +1,22 @@
 //! Test delivery: the conversation a delivery to a customer's destination would have, stage
-//! by stage (MX records, DNS, TCP, banner, EHLO, STARTTLS, a RCPT probe, optionally a test
-//! message), each with its answer and time. The first failing stage ends it.
+//! by stage (MX records, DNS, TCP, banner, EHLO, STARTTLS, a RCPT probe), each with its
+//! answer and time, then optionally a test message through the whole pipeline (this node's
+//! own intake and filtering, the queue, a delivery attempt). The first failing stage ends it.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mail_send::SmtpClient;
 use moat_openapi::{ProbeStage, StageResult, TestDeliveryReport, TlsMode, WorkerJob};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::net::TcpStream;
 
-use crate::delivery::attempt;
+use crate::delivery::attempt::{self, Outcome};
 use crate::delivery::queue::Delivery;
+use crate::delivery::watch::Watched;
 
 /// How long each stage may take.
 const STAGE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,13 +50,23 @@ fn reply_line(r: &smtp_proto::Response<String>) -> String {
     format!("{} {}", r.code, r.message.replace(['\r', '\n'], " "))
 }
 
-/// Runs the test delivery of `job` (its recipient is `postmaster@<domain>`). The MX check
-/// runs beside the conversation (a slow DNS answer should not delay it) and comes first.
-pub async fn run(delivery: &Delivery, job: &WorkerJob) -> TestDeliveryReport {
+/// This node's own SMTP intake, reached in process (handed in by the node: the delivery
+/// stage does not depend on the SMTP stage).
+pub type Intake = Arc<dyn Fn(DuplexStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Runs the test delivery of `job` (its recipient is `postmaster@<domain>`; its sender, when
+/// not empty, the mailbox the test message goes to). The MX check runs beside the
+/// conversation (a slow DNS answer should not delay it) and comes first.
+pub async fn run(delivery: &Delivery, intake: &Intake, job: &WorkerJob) -> TestDeliveryReport {
     let domain = job.recipient.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
     let mut mx = Timeline::start();
     let mut t = Timeline::start();
     tokio::join!(mx_stage(delivery, &domain, &mut mx), deliver(delivery, job, &domain, &mut t));
+    let probe_accepted = t.stages.last().is_some_and(|s| s.stage == ProbeStage::Rcpt && s.ok);
+    if probe_accepted && !job.sender.is_empty() {
+        t.started = Instant::now();
+        through_pipeline(delivery, intake, job, &job.sender, &mut t).await;
+    }
     mx.stages.append(&mut t.stages);
     report(delivery, mx)
 }
@@ -73,8 +88,8 @@ fn report(delivery: &Delivery, t: Timeline) -> TestDeliveryReport {
     TestDeliveryReport { node: delivery.config.hostname.clone(), stages: t.stages }
 }
 
-/// The domain's public MX records, and whether one names this node. Informational: a
-/// domain still being moved to Moat may point elsewhere.
+/// The domain's public MX records, and whether one names a Moat node (this one or any
+/// registered with the API). Informational: a domain still being moved may point elsewhere.
 async fn mx_stage(delivery: &Delivery, domain: &str, t: &mut Timeline) {
     let ours = delivery.config.hostname.trim_end_matches('.').to_ascii_lowercase();
     match tokio::time::timeout(STAGE_TIMEOUT, delivery.resolver.mx_lookup(domain)).await {
@@ -90,11 +105,17 @@ async fn mx_stage(delivery: &Delivery, domain: &str, t: &mut Timeline) {
                 })
                 .collect();
             records.sort();
-            let points_here = records.iter().any(|(_, host)| *host == ours);
+            let policy = delivery.policy.get();
+            let moat: Vec<&str> = records
+                .iter()
+                .map(|(_, host)| host.as_str())
+                .filter(|host| *host == ours || policy.is_node(host))
+                .collect();
+            let points_here = !moat.is_empty();
             let answer = if points_here {
-                format!("MX points at Moat ({ours})")
+                format!("MX points at Moat ({})", moat.join(", "))
             } else {
-                format!("MX does not point at Moat ({ours}): mail still goes elsewhere")
+                format!("MX does not point at a Moat node (this one is {ours}): mail still goes elsewhere")
             };
             let details = records.iter().map(|(pref, host)| format!("MX {pref} {host}")).collect();
             t.record(ProbeStage::Mx, points_here, answer, details);
@@ -202,41 +223,97 @@ async fn converse(
     }
 }
 
-/// `MAIL FROM:<>`, `RCPT TO:<postmaster@domain>`, and the test message when asked.
+/// `MAIL FROM:<>` and `RCPT TO:<postmaster@domain>`.
 async fn envelope<T: AsyncRead + AsyncWrite + Unpin>(mut client: SmtpClient<T>, job: &WorkerJob, t: &mut Timeline) {
     let rcpt = format!("RCPT TO:<{}>\r\n", job.recipient);
     let answer = match client.cmd(b"MAIL FROM:<>\r\n").await {
         Ok(r) if r.code / 100 == 2 => client.cmd(rcpt.as_bytes()).await,
         other => other,
     };
-    let accepted = match answer {
+    match answer {
         Ok(r) => t.record(ProbeStage::Rcpt, r.code / 100 == 2, reply_line(&r), vec![]),
         Err(err) => t.record(ProbeStage::Rcpt, false, format!("{err}"), vec![]),
     };
-    if accepted && job.sender == "send" {
-        let message = test_message(job);
-        let sent = match client.cmd(b"DATA\r\n").await {
-            Ok(r) if r.code == 354 => client.cmd(message.as_bytes()).await,
-            other => other,
-        };
-        match sent {
-            Ok(r) => t.record(ProbeStage::Data, r.code / 100 == 2, reply_line(&r), vec![]),
-            Err(err) => t.record(ProbeStage::Data, false, format!("{err}"), vec![]),
-        };
-    }
     let _ = client.cmd(b"QUIT\r\n").await;
 }
 
+/// The test message through this node's own intake (filtering, spool, queue) to `to`, then
+/// its first delivery attempt: the intake's answer, then the destination's.
+async fn through_pipeline(delivery: &Delivery, intake: &Intake, job: &WorkerJob, to: &str, t: &mut Timeline) {
+    let host = delivery.config.hostname.trim_end_matches('.').to_string();
+    let message_id = format!("moat-test-{}@{host}", job.id.simple());
+    let Some(outcome) = delivery.queue.watched().watch(&message_id) else {
+        return t.fail(ProbeStage::Data, "too many test messages on their way at once; try again shortly");
+    };
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(intake(theirs));
+    let mut client = SmtpClient { stream: ours, timeout: STAGE_TIMEOUT };
+    let message = test_message(job, &message_id, &host, to);
+    let queued = match submit(&mut client, &host, to, &message).await {
+        Ok(r) => t.record(ProbeStage::Data, r.code / 100 == 2, format!("Moat: {}", reply_line(&r)), vec![]),
+        Err(err) => t.record(ProbeStage::Data, false, format!("Moat's intake: {err}"), vec![]),
+    };
+    if !queued {
+        return;
+    }
+    let wait = Duration::from_secs(delivery.config.delivery_timeout_secs.clamp(10, 120) + 5);
+    match tokio::time::timeout(wait, outcome).await {
+        Ok(Ok(Watched::Attempted(Outcome::Delivered(text)))) => {
+            t.record(ProbeStage::Delivery, true, text, vec![format!("Message-ID <{message_id}>")])
+        }
+        Ok(Ok(Watched::Attempted(Outcome::Deferred(text)))) => {
+            t.record(ProbeStage::Delivery, false, format!("deferred: {text} (it stays queued and is retried)"), vec![])
+        }
+        Ok(Ok(Watched::Attempted(Outcome::Failed(text)))) => {
+            t.record(ProbeStage::Delivery, false, format!("refused: {text}"), vec![])
+        }
+        Ok(Ok(Watched::NotQueued(why))) => t.record(
+            ProbeStage::Delivery,
+            false,
+            format!("not delivered: Moat's filtering kept it back ({why})"),
+            vec![],
+        ),
+        _ => t.record(
+            ProbeStage::Delivery,
+            false,
+            format!("no delivery attempt within {} s (it stays queued)", wait.as_secs()),
+            vec![],
+        ),
+    };
+}
+
+/// One message through an SMTP conversation: the last answer (the first that refused).
+async fn submit<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    host: &str,
+    to: &str,
+    message: &str,
+) -> mail_send::Result<smtp_proto::Response<String>> {
+    let banner = client.read().await?;
+    if banner.code != 220 {
+        return Ok(banner);
+    }
+    client.ehlo(host).await?;
+    for command in [format!("MAIL FROM:<postmaster@{host}>\r\n"), format!("RCPT TO:<{to}>\r\n"), "DATA\r\n".into()] {
+        let answer = client.cmd(command.as_bytes()).await?;
+        if answer.code / 100 != 2 && answer.code != 354 {
+            return Ok(answer);
+        }
+    }
+    let answer = client.cmd(message.as_bytes()).await?;
+    let _ = client.cmd(b"QUIT\r\n").await;
+    Ok(answer)
+}
+
 /// A short test message, dot-terminated.
-fn test_message(job: &WorkerJob) -> String {
+fn test_message(job: &WorkerJob, message_id: &str, host: &str, to: &str) -> String {
     format!(
-        "From: Moat test delivery <postmaster@{domain}>\r\nTo: <{to}>\r\nSubject: Moat test delivery\r\n\
-         Date: {date}\r\nMessage-ID: <test-{id}@moat>\r\nX-Moat-Test: {id}\r\n\r\n\
-         This message was sent by Moat's test delivery, asked for by {who}.\r\n.\r\n",
+        "From: Moat test delivery <postmaster@{host}>\r\nTo: <{to}>\r\nSubject: Moat test delivery\r\n\
+         Date: {date}\r\nMessage-ID: <{message_id}>\r\n\r\n\
+         This message was sent by Moat's test delivery of {domain}, asked for by {who}.\r\n\
+         It went through Moat's filtering and delivery queue like any mail to you.\r\n.\r\n",
         domain = job.recipient.rsplit_once('@').map(|(_, d)| d).unwrap_or_default(),
-        to = job.recipient,
         date = chrono::Utc::now().to_rfc2822(),
-        id = job.id,
         who = job.released_by.chars().filter(|c| !c.is_control()).take(200).collect::<String>(),
     )
 }

@@ -17,6 +17,7 @@ use crate::delivery::attempt::{self, Destination, Outcome};
 use crate::delivery::board::Board;
 use crate::delivery::dsn;
 use crate::delivery::spool::{QueuedMessage, Spool};
+use crate::delivery::watch::Watched;
 use crate::envelope::batv::Batv;
 use crate::envelope::routing::{Target, rcpt_target};
 use crate::policy::Policy;
@@ -59,6 +60,8 @@ struct QueueInner {
     /// The last "retry now" of each domain carried out, and the policy version last looked at.
     retries_done: Mutex<HashMap<String, DateTime<Utc>>>,
     retries_checked: std::sync::atomic::AtomicI64,
+    /// Test messages waited on by Message-ID.
+    watched: crate::delivery::watch::Watchers,
 }
 
 /// Spool ids by due time, with each id's due time so rescheduling one is not a scan.
@@ -137,6 +140,11 @@ impl Queue {
     }
 
     /// The continuity board of customer destinations.
+    /// Messages waited on (a test delivery's test message).
+    pub fn watched(&self) -> &crate::delivery::watch::Watchers {
+        &self.0.watched
+    }
+
     pub fn board(&self) -> &Board {
         &self.0.board
     }
@@ -369,6 +377,9 @@ async fn process(delivery: &Delivery, id: &str) {
         delivery.metrics.delivery_latency.observe(started.elapsed().as_secs_f64());
         let expired = age > expiry(delivery, &route.target);
         note_on_board(delivery.queue.board(), route, &outcomes);
+        if let Some((_, first)) = outcomes.first() {
+            delivery.queue.watched().report(&msg.message_id, || Watched::Attempted(first.clone()));
+        }
         apply(route, outcomes, expired, config, &mut events, &mut failed_now);
         if let (Target::Customer { domain, .. }, true) = (&route.target, route.is_done()) {
             delivery.queue.board().settled(domain, &route.tracking_id);

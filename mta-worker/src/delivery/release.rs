@@ -10,6 +10,7 @@ use moat_openapi::{Direction, JobDone, WorkerJob, WorkerJobKind};
 
 use crate::common::backoff::Backoff;
 use crate::common::error::{WorkerError, WorkerResult};
+use crate::delivery::probe::Intake;
 use crate::delivery::queue::Delivery;
 use crate::delivery::spool::QueuedMessage;
 use crate::envelope::routing::rcpt_target;
@@ -19,7 +20,7 @@ use crate::upstream::client::ApiClient;
 const IDLE: Duration = Duration::from_secs(2);
 
 /// Takes and carries out jobs forever.
-pub async fn run(delivery: Delivery, api: ApiClient) {
+pub async fn run(delivery: Delivery, api: ApiClient, intake: Intake) {
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         match api.lease_jobs().await {
@@ -29,7 +30,7 @@ pub async fn run(delivery: Delivery, api: ApiClient) {
                 for job in batch.jobs {
                     if job.kind == WorkerJobKind::TestDelivery {
                         // A probe waits on a stranger's server: it must not hold up releases.
-                        tokio::spawn(test_delivery(delivery.clone(), api.clone(), job));
+                        tokio::spawn(test_delivery(delivery.clone(), api.clone(), intake.clone(), job));
                         continue;
                     }
                     let done = match carry_out(&delivery, &job).await {
@@ -54,8 +55,8 @@ pub async fn run(delivery: Delivery, api: ApiClient) {
 }
 
 /// Runs a test delivery and reports its stages.
-async fn test_delivery(delivery: Delivery, api: ApiClient, job: WorkerJob) {
-    let report = crate::delivery::probe::run(&delivery, &job).await;
+async fn test_delivery(delivery: Delivery, api: ApiClient, intake: Intake, job: WorkerJob) {
+    let report = crate::delivery::probe::run(&delivery, &intake, &job).await;
     tracing::info!(job = %job.id, stages = report.stages.len(), "test delivery ran");
     let done = JobDone { ok: true, error: None, report: Some(report) };
     if let Err(err) = api.job_done(job.id, &done).await {

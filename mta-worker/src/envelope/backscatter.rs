@@ -83,6 +83,7 @@ mod tests {
             correspondents: vec![],
             limits: None,
             blocked_senders: vec![],
+            node_hostnames: vec![],
         };
         (PolicyIndex::new(&snapshot), org)
     }

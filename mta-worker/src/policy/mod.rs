@@ -48,6 +48,8 @@ pub struct PolicyIndex {
     correspondents: std::collections::HashSet<(Uuid, String)>,
     /// Senders that may not send until an admin clears their alert ("": the organisation).
     blocked_senders: std::collections::HashSet<(Uuid, String)>,
+    /// Host names of every registered node (lower case, no trailing dot).
+    node_hostnames: std::collections::HashSet<String>,
     /// What the API accepts from workers (none from an older API).
     pub limits: Option<moat_openapi::ChannelLimits>,
     /// False until a snapshot was loaded (from the API or disk).
@@ -75,6 +77,11 @@ impl PolicyIndex {
                 map
             }),
             blocked_senders: snapshot.blocked_senders.iter().map(|b| (b.org_id, b.address.to_lowercase())).collect(),
+            node_hostnames: snapshot
+                .node_hostnames
+                .iter()
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
             limits: snapshot.limits,
             loaded: true,
         }
@@ -164,6 +171,11 @@ impl PolicyIndex {
         !self.blocked_senders.is_empty()
             && (self.blocked_senders.contains(&(org, String::new()))
                 || self.blocked_senders.contains(&(org, sender.to_string())))
+    }
+
+    /// Whether `host` is a registered Moat node.
+    pub fn is_node(&self, host: &str) -> bool {
+        self.node_hostnames.contains(host)
     }
 
     /// Whether `user` wrote to `address` recently (reverse whitelist).
@@ -295,6 +307,7 @@ mod tests {
             correspondents: vec![],
             limits: None,
             blocked_senders: vec![],
+            node_hostnames: vec![],
         };
         let index = PolicyIndex::new(&snapshot);
         assert!(index.domain("example.test").is_some());

@@ -116,6 +116,9 @@ pub async fn accept(session: &mut Session, body: Vec<u8>) -> WorkerResult<Accept
     // The message is durable now; a failed event write is logged by the outbox.
     let _ = session.worker.outbox.record(tracking_events(&msg, &outcome)).await;
     count_outcome(session, outcome.verdict());
+    if msg.routes.is_empty() {
+        session.worker.queue.watched().report(&msg.message_id, || not_queued(&outcome));
+    }
     tracing::info!(%id, size = msg.size, rcpts = session.rcpts.len(), "message accepted");
     if !msg.routes.is_empty() {
         session.worker.queue.enqueue(&msg);
@@ -250,6 +253,15 @@ fn remember_outbound(session: &Session, msg: &QueuedMessage, summary: &Summary) 
     }
 }
 
+/// Why a watched message was not queued: each copy's verdict and reasons.
+fn not_queued(outcome: &Outcome) -> crate::delivery::watch::Watched {
+    let why: Vec<String> = outcome
+        .copies()
+        .map(|(_, verdict, reasons)| format!("{}: {}", moat_openapi::wire_name(&verdict), reasons.join("; ")))
+        .collect();
+    crate::delivery::watch::Watched::NotQueued(why.join(" | "))
+}
+
 /// Authenticates and scores an inbound message: SPF/DKIM/ARC/DMARC, rules, the classifier of
 /// the (first) recipient organisation, the DNSBL points of the connection, rspamd if configured.
 async fn judge(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_parser::Message<'_>>) -> Judged {
@@ -257,7 +269,8 @@ async fn judge(session: &Session, id: &str, body: &[u8], parsed: Option<&mail_pa
     let mail_from = session.mail_from.clone().unwrap_or_default();
     let helo = session.helo.clone().unwrap_or_default();
     let envelope = Envelope { ip: session.peer.ip(), helo: &helo, mail_from: &mail_from };
-    let auth = if worker.config.authentication {
+    // The node's own test message has no sender to authenticate (it is ours).
+    let auth = if worker.config.authentication && !session.local {
         Some(authenticate(&worker.authenticator, &worker.config.hostname, &envelope, body, parsed).await)
     } else {
         None

@@ -62,6 +62,21 @@ pub async fn serve(worker: Worker, listener: TcpListener) {
     }
 }
 
+/// A conversation of the node's own over an in-memory stream (a test delivery's test
+/// message): the stages any client's mail goes through, as a trusted gateway — no tarpit,
+/// DNS lists, greylisting or rate limits, which judge strangers' connections — and without
+/// authenticating the sender, which is this node. Content filtering, the recipient's lists
+/// and policy, the spool and the delivery queue are as for any mail.
+pub async fn converse_locally(worker: Worker, stream: tokio::io::DuplexStream) {
+    let mut session = Session::new(worker, SocketAddr::from(([127, 0, 0, 1], 0)));
+    session.trusted = true;
+    session.local = true;
+    let span = tracing::info_span!("smtp", session = "local");
+    if let Err(err) = session.run(stream, true).instrument(span).await {
+        tracing::debug!(%err, "local session ended with an error");
+    }
+}
+
 async fn handle_connection(worker: Worker, stream: TcpStream, peer: SocketAddr) {
     let session_id = Uuid::new_v4().simple().to_string()[..12].to_string();
     let span = tracing::info_span!("smtp", session = %session_id, peer = %peer);
@@ -150,6 +165,9 @@ pub struct Session {
     pub bdat_failed: bool,
     /// The client is a known gateway (no delay, no DNSBL, no rate limits).
     pub trusted: bool,
+    /// The node's own conversation (a test delivery's test message): trusted, and its sender
+    /// is not authenticated (it is this node).
+    pub local: bool,
     /// Connections this client has open, this one included.
     pub open_connections: usize,
     /// DNSBL score handed to content scoring (when the DNSBL action is `score`).
@@ -204,6 +222,7 @@ impl Session {
             commands: 0,
             bdat_failed: false,
             trusted,
+            local: false,
             open_connections: 0,
             dnsbl_score: 0,
             pipelining_ok: false,
