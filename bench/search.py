@@ -95,6 +95,18 @@ def seed_sqlite(path, demo):
     db.close()
 
 
+def psql(url, sql, stdin=None):
+    """Runs one statement (with COPY data on stdin) against `url`; answers its output."""
+    return subprocess.run(["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", url, "-c", sql], input=stdin, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def msp_of(url, org):
+    """The MSP of organisation `org` in the PostgreSQL database at `url`."""
+    return subprocess.run(["psql", "-X", "-tA", url, "-c", f"SELECT msp_id FROM orgs WHERE id = '{org}'"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
 def seed_postgres(url, demo):
     def psql(sql, stdin=None):
         return subprocess.run(["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", url, "-c", sql], input=stdin, check=True,

@@ -13,7 +13,6 @@ Usage: python3 bench/stats.py TARGET_DIR
 import os
 import random
 import sqlite3
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -86,10 +85,8 @@ def seed_sqlite(path, demo):
 
 def seed_postgres(url, demo):
     def psql(sql, stdin=None):
-        subprocess.run(["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", url, "-c", sql], input=stdin, check=True,
-                       capture_output=True, text=True)
-    msp = subprocess.run(["psql", "-X", "-tA", url, "-c", f"SELECT msp_id FROM orgs WHERE id = '{demo['org']}'"],
-                         check=True, capture_output=True, text=True).stdout.strip()
+        search.psql(url, sql, stdin)
+    msp = search.msp_of(url, demo["org"])
     others = [uuid.uuid4() for _ in range(OTHER_ORGS)]
     now = datetime.now(timezone.utc).isoformat()
     psql("COPY orgs (id, msp_id, name, created_at) FROM STDIN", "".join(f"{o}\t{msp}\tStats org {n}\t{now}\n" for n, o in enumerate(others)))
