@@ -32,6 +32,11 @@ impl Timeline {
         Timeline { stages: Vec::new(), started: Instant::now() }
     }
 
+    /// Times the next stage from now (after a step that is not a stage of its own).
+    fn restart(&mut self) {
+        self.started = Instant::now();
+    }
+
     /// Records a failed stage (the conversation ends there).
     fn fail(&mut self, stage: ProbeStage, answer: impl Into<String>) {
         self.record(stage, false, answer, vec![]);
@@ -64,8 +69,8 @@ pub async fn run(delivery: &Delivery, intake: &Intake, job: &WorkerJob) -> TestD
     tokio::join!(mx_stage(delivery, &domain, &mut mx), deliver(delivery, job, &domain, &mut t));
     let probe_accepted = t.stages.last().is_some_and(|s| s.stage == ProbeStage::Rcpt && s.ok);
     if probe_accepted && !job.sender.is_empty() {
-        t.started = Instant::now();
-        through_pipeline(delivery, intake, job, &job.sender, &mut t).await;
+        t.restart();
+        through_pipeline(delivery, intake, job, &mut t).await;
     }
     mx.stages.append(&mut t.stages);
     report(delivery, mx)
@@ -237,9 +242,10 @@ async fn envelope<T: AsyncRead + AsyncWrite + Unpin>(mut client: SmtpClient<T>, 
     let _ = client.cmd(b"QUIT\r\n").await;
 }
 
-/// The test message through this node's own intake (filtering, spool, queue) to `to`, then
-/// its first delivery attempt: the intake's answer, then the destination's.
-async fn through_pipeline(delivery: &Delivery, intake: &Intake, job: &WorkerJob, to: &str, t: &mut Timeline) {
+/// The test message through this node's own intake (filtering, spool, queue) to the job's
+/// test recipient, then its first delivery attempt: the intake's answer, then the destination's.
+async fn through_pipeline(delivery: &Delivery, intake: &Intake, job: &WorkerJob, t: &mut Timeline) {
+    let to = job.sender.as_str();
     let host = delivery.config.hostname.trim_end_matches('.').to_string();
     let message_id = format!("moat-test-{}@{host}", job.id.simple());
     let Some(outcome) = delivery.queue.watched().watch(&message_id) else {
