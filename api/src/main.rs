@@ -38,8 +38,20 @@ enum Command {
         #[command(subcommand)]
         action: DigestAction,
     },
+    /// Retention of stored mail, tracking and statistics.
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum RetentionAction {
+    /// One retention pass now (purges, statistics compaction) and exit; `serve` does this
+    /// hourly on its own.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +134,13 @@ async fn main() -> anyhow::Result<()> {
             let at = at.unwrap_or_else(|| state.config.schedule_now());
             let queued = moat_api::jobs::digests::pass(&state, at).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{queued} digests queued in {:.2} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Retention { action: RetentionAction::Run } => {
+            let state = moat_api::build_state(config).await?;
+            let started = std::time::Instant::now();
+            let (held, tracked) = moat_api::jobs::retention::purge_once(&state).await;
+            println!("{held} stored and {tracked} tracked messages purged in {:.2} s", started.elapsed().as_secs_f64());
             Ok(())
         }
         Command::Openapi => {

@@ -12,8 +12,9 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 use crate::store::stats::{StatsFilter, domain_key, user_key};
 
-/// Longest range one call covers, and the longest in hourly buckets.
-const MAX_DAYS: i64 = 400;
+/// Longest range one call covers (as long as the roll-ups are kept), and the longest in
+/// hourly buckets.
+const MAX_DAYS: i64 = crate::store::stats::KEEP_DAYS;
 const MAX_HOURLY_DAYS: i64 = 31;
 
 /// Message counts by verdict and by kind of threat over time, within the caller's reach

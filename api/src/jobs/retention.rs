@@ -1,6 +1,8 @@
-//! Retention: quarantined mail older than its organisation's `quarantine_retention_days`
-//! and archived mail older than its `archive_retention_days` (rows and raw bytes) and tracked messages older than `MOAT_TRACKING_RETENTION_DAYS` are
-//! purged, hourly, by the replica holding the `retention` lease.
+//! Retention: quarantined mail older than its organisation's `quarantine_retention_days`,
+//! archived mail older than its `archive_retention_days` (rows and raw bytes), tracked
+//! messages older than `MOAT_TRACKING_RETENTION_DAYS` and statistics older than their
+//! keeping are purged, and finished days' top lists cut to their busiest keys, hourly, by the
+//! replica holding the `retention` lease.
 
 use std::time::Duration;
 
@@ -59,6 +61,11 @@ pub async fn purge_once(state: &AppState) -> (usize, i64) {
                 break;
             }
         }
+    }
+    match state.store.compact_stats(now).await {
+        Ok(days) if days > 0 => tracing::info!(days, "statistics top lists cut"),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "statistics compaction failed"),
     }
     // Workers read the training feed within seconds; a month-old entry has long been learned.
     if let Err(err) = state.store.purge_feedback(now - chrono::Duration::days(FEEDBACK_DAYS)).await {

@@ -1,6 +1,7 @@
-//! Statistics: hourly roll-ups written as worker events are stored (one upsert per metric,
-//! in the events' transaction, only for events not seen before), and the reads that sum
-//! them into buckets for a range.
+//! Statistics: hourly and daily roll-ups written as worker events are stored (one upsert per
+//! metric, in the events' transaction, only for events not seen before), the reads that sum
+//! them into buckets for a range, and the retention pass that cuts each finished day's top
+//! lists to their busiest keys and forgets roll-ups past [`KEEP_DAYS`].
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,14 @@ use super::{Scope, Store, with_pool};
 
 /// Entries of each top list.
 const TOP: usize = 10;
+
+/// Keys a finished day keeps per organisation and kind (recipients: per domain). A month's
+/// top ten are summed from these, so a key that is never among a day's busiest hundred is
+/// not counted; the read then sums a few thousand rows instead of one per key and day.
+pub const DAY_TOP_KEEP: i64 = 100;
+
+/// Days the roll-ups are kept (the longest range `GET /stats` answers).
+pub const KEEP_DAYS: i64 = 400;
 
 /// What one event adds to the roll-ups.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +136,17 @@ pub fn roll_up(
 macro_rules! apply_roll_ups {
     ($tx:expr, $roll_ups:expr) => {
         for r in $roll_ups.iter() {
+            let day = chrono::DurationRound::duration_trunc(r.hour, chrono::Duration::days(1)).unwrap_or(r.hour);
             for metric in &r.metrics {
+                sqlx::query(
+                    "INSERT INTO stats_daily (org_id, day, metric, n) VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (org_id, day, metric) DO UPDATE SET n = stats_daily.n + 1",
+                )
+                .bind(r.org)
+                .bind(day)
+                .bind(metric)
+                .execute(&mut *$tx)
+                .await?;
                 sqlx::query(
                     "INSERT INTO stats_hourly (org_id, hour, metric, n) VALUES ($1, $2, $3, 1) \
                      ON CONFLICT (org_id, hour, metric) DO UPDATE SET n = stats_hourly.n + 1",
@@ -150,7 +169,6 @@ macro_rules! apply_roll_ups {
                     .await?;
                 }
             }
-            let day = chrono::DurationRound::duration_trunc(r.hour, chrono::Duration::days(1)).unwrap_or(r.hour);
             for (kind, key) in &r.tops {
                 sqlx::query(
                     "INSERT INTO stats_top (org_id, day, kind, key, n) VALUES ($1, $2, $3, $4, 1) \
@@ -192,6 +210,36 @@ fn reach(scope: Scope, org: Option<Uuid>, msp: Option<Uuid>) -> Conditions {
     c
 }
 
+/// The roll-up tables a series is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RollUps {
+    Hourly,
+    /// Per domain and mailbox (`key`).
+    HourlyBy,
+    Daily,
+}
+
+impl RollUps {
+    /// The table and its time column.
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            RollUps::Hourly => ("stats_hourly", "hour"),
+            RollUps::HourlyBy => ("stats_hourly_by", "hour"),
+            RollUps::Daily => ("stats_daily", "day"),
+        }
+    }
+}
+
+/// The first and the end of the whole (UTC) days within `[from, to)`, if there is one.
+fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let day = Duration::days(1);
+    let floor = |t: DateTime<Utc>| t.duration_trunc(day).ok();
+    let start = floor(from)?;
+    let first = if start == from { start } else { start + day };
+    let last = floor(to)?;
+    (first < last).then_some((first, last))
+}
+
 fn add(point: &mut StatsPoint, metric: &str, n: i64) {
     match metric {
         "direction:inbound" => point.inbound += n,
@@ -225,33 +273,53 @@ impl Store {
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         bucket: StatsBucket,
     ) -> StoreResult<(Vec<StatsPoint>, StatsPoint)> {
-        let mut c = reach(scope, filter.org, filter.msp);
-        let table = match &filter.key {
-            Some(key) => {
-                c.equals("s.key", Arg::Text(key.clone()));
-                "stats_hourly_by"
+        let hourly = if filter.key.is_some() { RollUps::HourlyBy } else { RollUps::Hourly };
+        let mut rows = Vec::new();
+        // The whole days of a read by day come from the daily roll-up (a month of an MSP is
+        // then 31 rows a metric and organisation, not 744); the hours around them from the
+        // hourly one, so a range need not start or end at midnight.
+        match whole_days(from, to).filter(|_| bucket == StatsBucket::Day && filter.key.is_none()) {
+            Some((first, last)) => {
+                for edge in [(from, first), (last, to)].into_iter().filter(|(a, b)| a < b) {
+                    rows.extend(self.roll_up_rows(scope, filter, hourly, edge).await?);
+                }
+                rows.extend(self.roll_up_rows(scope, filter, RollUps::Daily, (first, last)).await?);
             }
-            None => "stats_hourly",
-        };
-        c.time_range("s.hour", Some(from), Some(to));
-        let sql = format!(
-            "SELECT s.hour, s.metric, CAST(SUM(s.n) AS BIGINT) FROM {table} s WHERE {} GROUP BY s.hour, s.metric",
-            c.sql()
-        );
-        let rows: Vec<(DateTime<Utc>, String, i64)> =
-            with_pool!(self, pool => bind_args!(sqlx::query_as(&sql), c.args).fetch_all(pool).await)?;
+            None => rows = self.roll_up_rows(scope, filter, hourly, (from, to)).await?,
+        }
         let width = match bucket {
             StatsBucket::Hour => Duration::hours(1),
             StatsBucket::Day => Duration::days(1),
         };
         let mut points: BTreeMap<DateTime<Utc>, StatsPoint> = BTreeMap::new();
         let mut totals = StatsPoint { start: from, ..Default::default() };
-        for (hour, metric, n) in rows {
-            let start = hour.duration_trunc(width).unwrap_or(hour);
+        for (at, metric, n) in rows {
+            let start = at.duration_trunc(width).unwrap_or(at);
             add(points.entry(start).or_insert_with(|| StatsPoint { start, ..Default::default() }), &metric, n);
             add(&mut totals, &metric, n);
         }
         Ok((points.into_values().collect(), totals))
+    }
+
+    /// (hour or day, metric, count) of one roll-up table over `[from, to)`.
+    async fn roll_up_rows(
+        &self,
+        scope: Scope,
+        filter: &StatsFilter,
+        table: RollUps,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> StoreResult<Vec<(DateTime<Utc>, String, i64)>> {
+        let mut c = reach(scope, filter.org, filter.msp);
+        if let (RollUps::HourlyBy, Some(key)) = (table, &filter.key) {
+            c.equals("s.key", Arg::Text(key.clone()));
+        }
+        let (name, at) = table.sql();
+        c.time_range(&format!("s.{at}"), Some(from), Some(to));
+        let sql = format!(
+            "SELECT s.{at}, s.metric, CAST(SUM(s.n) AS BIGINT) FROM {name} s WHERE {} GROUP BY s.{at}, s.metric",
+            c.sql()
+        );
+        Ok(with_pool!(self, pool => bind_args!(sqlx::query_as(&sql), c.args).fetch_all(pool).await)?)
     }
 
     /// The `kind` (`recipient` or `ip`) keys with the most messages over the days of the range
@@ -282,6 +350,69 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Cuts the top lists of every finished day not cut yet to their busiest
+    /// [`DAY_TOP_KEEP`] keys, and forgets roll-ups older than [`KEEP_DAYS`]; answers how many
+    /// days were cut. Late events for a day already cut add to what it kept.
+    pub async fn compact_stats(&self, now: DateTime<Utc>) -> StoreResult<usize> {
+        let today = now.duration_trunc(Duration::days(1)).unwrap_or(now);
+        let keep_from = today - Duration::days(KEEP_DAYS);
+        for sql in [
+            "DELETE FROM stats_hourly WHERE hour < $1",
+            "DELETE FROM stats_hourly_by WHERE hour < $1",
+            "DELETE FROM stats_daily WHERE day < $1",
+            "DELETE FROM stats_top WHERE day < $1",
+        ] {
+            with_pool!(self, pool => sqlx::query(sql).bind(keep_from).execute(pool).await.map(|_| ()))?;
+        }
+        let next: Option<DateTime<Utc>> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT next_day FROM stats_compaction WHERE id = 1").fetch_optional(pool).await)?;
+        let first = match next {
+            Some(day) => day,
+            None => with_pool!(self, pool => sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+                "SELECT MIN(day) FROM stats_top").fetch_one(pool).await)?
+            .unwrap_or(today),
+        };
+        let mut day = first.max(keep_from);
+        let mut cut = 0;
+        while day < today {
+            self.cut_top_lists(day).await?;
+            day += Duration::days(1);
+            cut += 1;
+        }
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO stats_compaction (id, next_day) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET next_day = excluded.next_day")
+            .bind(day.max(first)).execute(pool).await.map(|_| ()))?;
+        Ok(cut)
+    }
+
+    /// Keeps one day's [`DAY_TOP_KEEP`] busiest keys per organisation and kind, recipients
+    /// per domain (a domain's own top list is read from them).
+    async fn cut_top_lists(&self, day: DateTime<Utc>) -> StoreResult<()> {
+        let ranked = |domain_of_key: &str| {
+            format!(
+                "SELECT org_id, kind, key, ROW_NUMBER() OVER (PARTITION BY org_id, kind, \
+                 CASE WHEN kind = 'recipient' THEN {domain_of_key} ELSE '' END ORDER BY n DESC, key) AS rank \
+                 FROM stats_top WHERE day = $1"
+            )
+        };
+        let sqlite = format!(
+            "DELETE FROM stats_top WHERE day = $2 AND (org_id, kind, key) IN \
+             (SELECT org_id, kind, key FROM ({}) WHERE rank > {DAY_TOP_KEEP})",
+            ranked("substr(key, instr(key, '@') + 1)")
+        );
+        let postgres = format!(
+            "DELETE FROM stats_top t USING ({}) r WHERE t.day = $2 AND r.rank > {DAY_TOP_KEEP} \
+             AND t.org_id = r.org_id AND t.kind = r.kind AND t.key = r.key",
+            ranked("substr(key, strpos(key, '@') + 1)")
+        );
+        let sql = if self.is_sqlite() { sqlite } else { postgres };
+        with_pool!(self, pool => sqlx::query(&sql).bind(day).bind(day).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +428,19 @@ mod tests {
         assert_eq!(r(&["Bounce for a message we never sent (back-scatter) refused"]), vec![ThreatKind::Backscatter]);
         assert_eq!(r(&["tarpit: hung up after 3001 ms of the greeting delay"]), vec![ThreatKind::Tarpit]);
         assert_eq!(r(&["HTML_ONLY (-1.0)"]), Vec::<ThreatKind>::new());
+    }
+
+    #[test]
+    fn whole_days_lie_between_the_edges_of_a_range() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            whole_days(t("2026-11-01T05:00:00Z"), t("2026-11-04T07:00:00Z")),
+            Some((t("2026-11-02T00:00:00Z"), t("2026-11-04T00:00:00Z")))
+        );
+        assert_eq!(
+            whole_days(t("2026-11-01T00:00:00Z"), t("2026-11-02T00:00:00Z")),
+            Some((t("2026-11-01T00:00:00Z"), t("2026-11-02T00:00:00Z")))
+        );
+        assert_eq!(whole_days(t("2026-11-01T05:00:00Z"), t("2026-11-02T04:00:00Z")), None);
     }
 }
