@@ -100,6 +100,8 @@ def seed_sqlite(path, demo):
                    [(o.bytes, k, h.isoformat(), m, n) for o, k, h, m, n in by])
     db.executemany("INSERT INTO stats_top (org_id, day, kind, key, n) VALUES (?, ?, ?, ?, ?)",
                    [(o.bytes, d.isoformat(), kind, k, n) for o, d, kind, k, n in top])
+    # The API's first start marked today as the first day to cut; the seeded month came before.
+    db.execute("DELETE FROM stats_compaction")
     db.commit()
     db.execute("ANALYZE")
     db.close()
@@ -121,6 +123,7 @@ def seed_postgres(url, demo):
     psql("COPY stats_hourly_by (org_id, key, hour, metric, n) FROM STDIN",
          "".join(f"{o}\t{k}\t{h.isoformat()}\t{m}\t{n}\n" for o, k, h, m, n in by))
     psql("COPY stats_top (org_id, day, kind, key, n) FROM STDIN", "".join(f"{o}\t{d.isoformat()}\t{kind}\t{k}\t{n}\n" for o, d, kind, k, n in top))
+    psql("DELETE FROM stats_compaction")
     psql("ANALYZE")
     rows = len(hourly) + len(daily) + len(by) + len(top)
     cut = retention_pass(url)

@@ -6,17 +6,20 @@ that failed and its error; the domain's MX check reads a real DNS server and kno
 registered node. The outbound
 content policy (a blocked recipient domain refused at RCPT, a blocked attachment and spam
 held in the outbound quarantine, released by the admin to the real MX) and the maximum
-message size of a domain (552 at RCPT for a declared SIZE, and at the end of DATA). Closes
+message size of a domain (552 at RCPT for a declared SIZE, and at the end of DATA). A
+sender's hourly limit holds for its mail through two workers together. Closes
 with `N passed, M failed`.
 
 Usage: python3 e2e/admin_test.py TARGET_DIR [TEST_NAME ...]
 """
 
 import json
+import signal
 import smtplib
+import subprocess
 
 import mta_test
-from mta_test import free_port, wait_for
+from mta_test import free_port, port_open, wait_for
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
@@ -186,6 +189,58 @@ def test_outbound_content_policy_refuses_holds_and_releases(sy):
         assert got["to"] == ["friend@ext.test"] and got["from"].endswith("=user@example.test"), got  # BATV: outbound
         assert b"X-Moat-Released: admin@example.test" in got["data"] and b"X-Moat-Verdict" not in got["data"], got["data"][:400]
     finally:
+        sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
+
+
+def start_second_worker(sy, name):
+    """Another worker node of the same platform (its own token, port and spool); answers
+    (process, SMTP port)."""
+    out = subprocess.run([f"{mta_test.BIN}/moat-api", "node", "create", "--name", name], env=sy.api_env, cwd=sy.dir,
+                         capture_output=True, text=True, check=True)
+    port = free_port()
+    env = sy.worker_env(MOAT_NODE_TOKEN=out.stdout.strip().splitlines()[-1], MOAT_SMTP_LISTEN=f"127.0.0.1:{port}",
+                        MOAT_METRICS_LISTEN=f"127.0.0.1:{free_port()}", MOAT_DATA_DIR=f"{sy.dir}/{name}")
+    proc = subprocess.Popen([f"{mta_test.BIN}/moat-mta", "run"], env=env, cwd=sy.dir,
+                            stdout=open(f"{sy.dir}/{name}.log", "a"), stderr=subprocess.STDOUT)
+    wait_for(lambda: port_open(port), what=f"worker {name} listening")
+    return proc, port
+
+
+def test_a_sending_limit_holds_for_two_workers_together(sy):
+    status, body = sy.http("POST", f"/api/v1/orgs/{sy.org_id}/provision", sy.admin, {"allowed_ips": ["127.0.0.2"]})
+    assert status == 200, body
+    limits = {"user_messages_per_hour": 2, "action": "defer"}
+    status, body = sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {"outbound": limits})
+    assert status == 200, body
+    second, port_b = start_second_worker(sy, "mx-b")
+    try:
+        def rcpt(port, sender="user@example.test"):
+            s = smtplib.SMTP("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))
+            s.ehlo("exchange.example.test")
+            s.mail(sender)
+            answer = s.rcpt("friend@ext.test")
+            s.quit()
+            return answer
+
+        def send(port, subject):
+            s = smtplib.SMTP("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))
+            s.ehlo("exchange.example.test")
+            s.sendmail("user@example.test", ["friend@ext.test"],
+                       f"From: user@example.test\r\nSubject: {subject}\r\n\r\nhello\r\n".encode())
+            s.quit()
+        for port in (sy.smtp_port, port_b):
+            wait_for(lambda: rcpt(port)[0] == 250, what="both workers relay for the customer's server")
+        # One message through each worker: each node alone has counted one, below the limit.
+        send(sy.smtp_port, "limit one")
+        send(port_b, "limit two")
+        for port in (sy.smtp_port, port_b):
+            code, text = wait_for(lambda: (lambda a: a if a[0] != 250 else None)(rcpt(port)), timeout=20,
+                                  what="the other worker's message counts here too")
+            assert code == 451 and b"2 messages in this hour, the limit is 2" in text, (code, text)
+        assert rcpt(sy.smtp_port, "admin@example.test")[0] == 250, "another sender has its own count"
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait()
         sy.http("PUT", f"/api/v1/orgs/{sy.org_id}/policy", sy.admin, {})
 
 

@@ -183,8 +183,8 @@ async fn bind(config: &WorkerConfig) -> WorkerResult<(TcpListener, TcpListener)>
     Ok((listener, admin))
 }
 
-/// Registration, policy sync, event and upload shipping, reputation exchange and the
-/// delivery queue.
+/// Registration, policy sync, event and upload shipping, the exchange of reputation and
+/// outbound counts, and the delivery queue.
 fn spawn_background(worker: &Worker, api: api::ApiClient, queue: QueueMode) {
     let (registrar, hostname) = (api.clone(), worker.config.hostname.clone());
     tokio::spawn(async move {
@@ -202,8 +202,10 @@ fn spawn_background(worker: &Worker, api: api::ApiClient, queue: QueueMode) {
     tokio::spawn(async move { archive.ship(archiver).await });
     let (board, reporter) = (worker.queue.board().clone(), api.clone());
     tokio::spawn(async move { board.report_forever(reporter).await });
-    let reputation = worker.reputation.clone();
+    let (reputation, outbound) = (worker.reputation.clone(), worker.outbound.clone());
     let every = Duration::from_secs(worker.config.reputation_sync_secs.max(1));
+    let counter = api.clone();
+    tokio::spawn(async move { outbound.sync(counter, every).await });
     tokio::spawn(async move { reputation.sync(api, every).await });
     let local = worker.clone();
     let intake: crate::delivery::probe::Intake =

@@ -409,6 +409,40 @@ pub struct IpReputation {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// Outbound sending counts of one sender (`<org id>/<address>`) or organisation
+/// (`<org id>`) in the current windows: `hour` and `day` are hours and days since the Unix
+/// epoch (UTC). A node pushes its own (absolute: a repeated push changes nothing); it gets
+/// back the other nodes' sums, each over their latest hour and day.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundCount {
+    pub key: String,
+    pub hour: i64,
+    pub hour_messages: i64,
+    pub day: i64,
+    pub day_messages: i64,
+    pub day_recipients: i64,
+}
+
+/// A node's changed outbound counts and the cursor of the other nodes' it has seen.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundCountExchange {
+    /// Answer the counts changed after this cursor (0: all).
+    #[serde(default)]
+    pub since: i64,
+    pub counts: Vec<OutboundCount>,
+}
+
+/// The other nodes' counts (summed per key) of the keys changed after the asked cursor, and
+/// the cursor to ask from next; `more` when the answer was cut and another asks for the rest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct OutboundCountChanges {
+    pub cursor: i64,
+    pub counts: Vec<OutboundCount>,
+    pub more: bool,
+}
+
 /// A node's own counters (absolute, not deltas: a repeated push changes nothing).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

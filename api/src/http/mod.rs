@@ -150,6 +150,7 @@ fn api_routes(config: &Config) -> OpenApiRouter<AppState> {
         .routes(routes!(worker::policy_changes))
         .routes(routes!(worker::correspondents))
         .routes(routes!(worker::push_reputation, worker::pull_reputation))
+        .routes(routes!(worker::exchange_outbound_counts))
         .routes(routes!(messages::list_reputation))
         .routes(routes!(quarantine::list))
         .routes(routes!(quarantine::summary))

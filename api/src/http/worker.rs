@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use moat_openapi::{
     ChangesParams, CorrespondentBatch, ErrorBody, EventAck, EventBatch, JobDone, MessageEvent, NodeInfo,
-    PolicySnapshot, RegisterNode, ReputationChanges, ReputationParams, ReputationPush, WorkerJob, WorkerJobBatch,
-    WorkerJobKind,
+    OutboundCountChanges, OutboundCountExchange, PolicySnapshot, RegisterNode, ReputationChanges, ReputationParams,
+    ReputationPush, WorkerJob, WorkerJobBatch, WorkerJobKind,
 };
 
 use uuid::Uuid;
@@ -145,6 +145,42 @@ pub async fn pull_reputation(
 ) -> ApiResult<Json<ReputationChanges>> {
     let (cursor, entries) = state.store.reputation_changes(p.since.unwrap_or(0)).await?;
     Ok(Json(ReputationChanges { cursor, entries }))
+}
+
+/// A node reports its own outbound sending counts (absolute, per sender and organisation in
+/// its current windows) and gets the other nodes' sums of the keys changed since `since`,
+/// so that a sending limit holds for the traffic of every node together.
+#[utoipa::path(post, path = "/worker/outbound-counts", tag = "worker", request_body = OutboundCountExchange,
+    security(("node_token" = [])),
+    responses((status = 200, body = OutboundCountChanges), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn exchange_outbound_counts(
+    State(state): State<AppState>,
+    node: WorkerNode,
+    ApiJson(exchange): ApiJson<OutboundCountExchange>,
+) -> ApiResult<Json<OutboundCountChanges>> {
+    let most = crate::store::OUTBOUND_COUNTS_PUSH_MAX;
+    if exchange.counts.len() > most {
+        return Err(ApiError::invalid("counts", format!("at most {most} counts per push")));
+    }
+    if exchange.since < 0 {
+        return Err(ApiError::invalid("since", "a cursor is never negative"));
+    }
+    for (i, c) in exchange.counts.iter().enumerate() {
+        // The key is an organisation id, then the sender's address (bounded as SMTP bounds paths).
+        let org = c.key.split_once('/').map_or(c.key.as_str(), |(org, _)| org);
+        if Uuid::parse_str(org).is_err() || c.key.len() > 36 + 1 + 256 {
+            return Err(ApiError::invalid(&format!("counts[{i}].key"), "not <org id> or <org id>/<address>"));
+        }
+        if [c.hour, c.hour_messages, c.day, c.day_messages, c.day_recipients].iter().any(|n| *n < 0) {
+            return Err(ApiError::invalid(&format!("counts[{i}]"), "counts and windows are never negative"));
+        }
+    }
+    if !exchange.counts.is_empty() {
+        state.store.push_outbound_counts(node.id, &exchange.counts).await?;
+    }
+    let (cursor, counts, more) = state.store.outbound_count_changes(node.id, exchange.since).await?;
+    Ok(Json(OutboundCountChanges { cursor, counts, more }))
 }
 
 /// A node reports (user, external recipient) pairs from outbound mail (reverse whitelist).

@@ -67,6 +67,11 @@ pub async fn purge_once(state: &AppState) -> (usize, i64) {
         Ok(_) => {}
         Err(err) => tracing::warn!(%err, "statistics compaction failed"),
     }
+    // Counts of the days before yesterday fall in no window any more (yesterday's stay for a
+    // node whose clock lags).
+    if let Err(err) = state.store.purge_outbound_counts(now.timestamp().div_euclid(86_400) - 1).await {
+        tracing::warn!(%err, "outbound count purge failed");
+    }
     // Workers read the training feed within seconds; a month-old entry has long been learned.
     if let Err(err) = state.store.purge_feedback(now - chrono::Duration::days(FEEDBACK_DAYS)).await {
         tracing::warn!(%err, "training feed purge failed");

@@ -155,7 +155,7 @@ pub struct WorkerConfig {
     /// BATV keys, `K:secret` comma-separated (K a digit; the first signs). The same on every
     /// node; generated into the data dir when empty (one-node setups).
     pub batv_keys: Option<Secret>,
-    /// How often reputation is exchanged with the API (seconds).
+    /// How often reputation and outbound sending counts are exchanged with the API (seconds).
     pub reputation_sync_secs: u64,
     /// PEM certificate and key for STARTTLS; a self-signed pair is generated when unset.
     pub tls_cert: Option<PathBuf>,

@@ -1,14 +1,18 @@
 //! Outbound sending limits (the relaying organisation's policy): messages per hour and per
 //! day for each sender address and for the whole organisation, recipients per message and
 //! per day for each sender. This node counts what passes through it over fixed hourly and
-//! daily windows (UTC); an account over a limit raises an alert at the API, which mails the
-//! organisation's admins and, when the action is `block`, lists the sender in every worker's
-//! snapshot until an admin clears it.
+//! daily windows (UTC) and exchanges its counts with the other nodes through the API every
+//! few seconds, so a limit holds for the traffic of every node together (give or take what
+//! passes in one exchange interval); an account over a limit raises an alert at the API,
+//! which mails the organisation's admins and, when the action is `block`, lists the sender in
+//! every worker's snapshot until an admin clears it.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use moat_openapi::{AlertBatch, AlertKind, OutboundLimitAction, OutboundLimits, RaisedAlert};
+use moat_openapi::{AlertBatch, AlertKind, OutboundCount, OutboundLimitAction, OutboundLimits, RaisedAlert};
 use uuid::Uuid;
 
 use crate::envelope::routing::{AcceptedRcpt, RcptContext, Refusal};
@@ -56,23 +60,59 @@ pub struct Exceeded {
     pub detail: String,
 }
 
-/// This node's counters; bounded (a million senders, each forgotten a day after its last
-/// message).
+/// Most senders (and organisations) counted, here and from the other nodes; each is
+/// forgotten a day after its last message.
+const MAX_SENDERS: u64 = 1_000_000;
+/// Most counts one push carries (the API takes at most 1,000), and most pulls in a row when
+/// the API says more changes wait.
+const PUSH_CHUNK: usize = 1000;
+const MAX_PULLS: usize = 20;
+
+/// This node's counters and the other nodes' counts; bounded.
 #[derive(Clone)]
 pub struct OutboundMeter {
     windows: moka::sync::Cache<String, Arc<Mutex<Window>>>,
+    /// The other nodes' counts as the API last summed them.
+    others: moka::sync::Cache<String, OutboundCount>,
+    /// Keys counted here since the last push (never more than `MAX_SENDERS`).
+    dirty: Arc<Mutex<HashSet<String>>>,
+    /// How far this node has read the other nodes' changes.
+    cursor: Arc<AtomicI64>,
     /// Alerts raised from here recently (the API keeps one open alert per subject anyway).
     raised: moka::sync::Cache<String, ()>,
 }
 
 impl Default for OutboundMeter {
     fn default() -> Self {
+        let day = Duration::from_secs(86_400);
         OutboundMeter {
-            windows: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_idle(Duration::from_secs(86_400))
-                .build(),
+            windows: moka::sync::Cache::builder().max_capacity(MAX_SENDERS).time_to_idle(day).build(),
+            others: moka::sync::Cache::builder().max_capacity(MAX_SENDERS).time_to_idle(day).build(),
+            dirty: Arc::default(),
+            cursor: Arc::default(),
             raised: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(600)).build(),
+        }
+    }
+}
+
+/// The other nodes' counts of one key in the current windows.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Elsewhere {
+    hour_messages: u32,
+    day_messages: u32,
+    day_recipients: u32,
+}
+
+impl Window {
+    /// This window as the API is told it.
+    fn count(&self, key: &str) -> OutboundCount {
+        OutboundCount {
+            key: key.to_string(),
+            hour: self.hour,
+            hour_messages: i64::from(self.hour_messages),
+            day: self.day,
+            day_messages: i64::from(self.day_messages),
+            day_recipients: i64::from(self.day_recipients),
         }
     }
 }
@@ -95,46 +135,67 @@ impl OutboundMeter {
             return over(format!("more than {} recipients in one message", limits.user_recipients_per_message));
         }
         let t = now();
-        {
-            let user = self.window(format!("{org}/{sender}"));
-            let mut w = user.lock().unwrap_or_else(|e| e.into_inner());
-            w.roll(t);
-            if limits.user_messages_per_hour > 0 && w.hour_messages >= limits.user_messages_per_hour {
-                return over(format!(
-                    "{} messages in this hour, the limit is {}",
-                    w.hour_messages, limits.user_messages_per_hour
-                ));
-            }
-            if limits.user_messages_per_day > 0 && w.day_messages >= limits.user_messages_per_day {
-                return over(format!(
-                    "{} messages today, the limit is {}",
-                    w.day_messages, limits.user_messages_per_day
-                ));
-            }
-            if limits.user_recipients_per_day > 0 && w.day_recipients + nth > limits.user_recipients_per_day {
-                return over(format!(
-                    "{} recipients today, the limit is {}",
-                    w.day_recipients, limits.user_recipients_per_day
-                ));
-            }
-        }
-        let whole = self.window(org.to_string());
-        let mut w = whole.lock().unwrap_or_else(|e| e.into_inner());
-        w.roll(t);
-        let over_org = |detail: String| Err(Exceeded { kind: AlertKind::OrgOutboundLimit, detail });
-        if limits.org_messages_per_hour > 0 && w.hour_messages >= limits.org_messages_per_hour {
-            return over_org(format!(
-                "the organisation sent {} messages in this hour, the limit is {}",
-                w.hour_messages, limits.org_messages_per_hour
+        let user = self.counted(&format!("{org}/{sender}"), t);
+        if limits.user_messages_per_hour > 0 && user.hour_messages >= limits.user_messages_per_hour {
+            return over(format!(
+                "{} messages in this hour, the limit is {}",
+                user.hour_messages, limits.user_messages_per_hour
             ));
         }
-        if limits.org_messages_per_day > 0 && w.day_messages >= limits.org_messages_per_day {
+        if limits.user_messages_per_day > 0 && user.day_messages >= limits.user_messages_per_day {
+            return over(format!(
+                "{} messages today, the limit is {}",
+                user.day_messages, limits.user_messages_per_day
+            ));
+        }
+        if limits.user_recipients_per_day > 0
+            && user.day_recipients.saturating_add(nth) > limits.user_recipients_per_day
+        {
+            return over(format!(
+                "{} recipients today, the limit is {}",
+                user.day_recipients, limits.user_recipients_per_day
+            ));
+        }
+        let whole = self.counted(&org.to_string(), t);
+        let over_org = |detail: String| Err(Exceeded { kind: AlertKind::OrgOutboundLimit, detail });
+        if limits.org_messages_per_hour > 0 && whole.hour_messages >= limits.org_messages_per_hour {
+            return over_org(format!(
+                "the organisation sent {} messages in this hour, the limit is {}",
+                whole.hour_messages, limits.org_messages_per_hour
+            ));
+        }
+        if limits.org_messages_per_day > 0 && whole.day_messages >= limits.org_messages_per_day {
             return over_org(format!(
                 "the organisation sent {} messages today, the limit is {}",
-                w.day_messages, limits.org_messages_per_day
+                whole.day_messages, limits.org_messages_per_day
             ));
         }
         Ok(())
+    }
+
+    /// The other nodes' counts of `key` in the windows of `t` (older windows count nothing).
+    fn elsewhere(&self, key: &str, t: i64) -> Elsewhere {
+        let Some(c) = self.others.get(key) else { return Elsewhere::default() };
+        let small = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        let (this_hour, today) = (c.hour == t / 3600, c.day == t / 86_400);
+        Elsewhere {
+            hour_messages: if this_hour { small(c.hour_messages) } else { 0 },
+            day_messages: if today { small(c.day_messages) } else { 0 },
+            day_recipients: if today { small(c.day_recipients) } else { 0 },
+        }
+    }
+
+    /// What every node counted of `key` in the windows of `t`: here and elsewhere.
+    fn counted(&self, key: &str, t: i64) -> Elsewhere {
+        let window = self.window(key.to_string());
+        let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
+        w.roll(t);
+        let o = self.elsewhere(key, t);
+        Elsewhere {
+            hour_messages: w.hour_messages.saturating_add(o.hour_messages),
+            day_messages: w.day_messages.saturating_add(o.day_messages),
+            day_recipients: w.day_recipients.saturating_add(o.day_recipients),
+        }
     }
 
     /// Counts an accepted message of `sender` with `recipients` outside recipients; answers
@@ -144,27 +205,76 @@ impl OutboundMeter {
         let recipients = u32::try_from(recipients).unwrap_or(u32::MAX);
         let mut jump = None;
         for (key, rcpts) in [(format!("{org}/{sender}"), recipients), (org.to_string(), 0)] {
-            let window = self.window(key);
+            let window = self.window(key.clone());
             let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
             w.roll(t);
             w.hour_messages = w.hour_messages.saturating_add(1);
             w.day_messages = w.day_messages.saturating_add(1);
             w.day_recipients = w.day_recipients.saturating_add(rcpts);
+            // The usual volume is this node's; the hour's count is every node's.
+            let hour = w.hour_messages.saturating_add(self.elsewhere(&key, t).hour_messages);
             let threshold = (w.usual * JUMP_FACTOR).max(f64::from(JUMP_MIN));
-            if jump.is_none() && rcpts > 0 && f64::from(w.hour_messages) >= threshold {
+            if jump.is_none() && rcpts > 0 && f64::from(hour) >= threshold {
                 jump = Some(RaisedAlert {
                     org_id: org,
                     kind: AlertKind::VolumeJump,
                     subject: sender.to_string(),
                     detail: format!(
-                        "{} messages in this hour where about {:.0} per hour is usual; alert only",
-                        w.hour_messages, w.usual
+                        "{hour} messages in this hour where about {:.0} per hour is usual; alert only",
+                        w.usual
                     ),
                     blocks: false,
                 });
             }
+            drop(w);
+            let mut dirty = self.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            if (dirty.len() as u64) < MAX_SENDERS {
+                dirty.insert(key);
+            }
         }
         jump
+    }
+
+    /// Tells the API this node's changed counts and takes the other nodes', forever.
+    pub async fn sync(&self, api: ApiClient, every: Duration) {
+        loop {
+            self.exchange(&api).await;
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// One exchange: pushes what changed (in chunks), pulls the others' changes (all of them,
+    /// within `MAX_PULLS` answers). A failed push keeps its keys for the next exchange.
+    pub async fn exchange(&self, api: &ApiClient) {
+        let keys: Vec<String> = self.dirty.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        let mut counts: Vec<OutboundCount> = keys
+            .iter()
+            .filter_map(|k| self.windows.get(k).map(|w| w.lock().unwrap_or_else(|e| e.into_inner()).count(k)))
+            .collect();
+        for _ in 0..MAX_PULLS {
+            let chunk: Vec<OutboundCount> = counts.drain(..counts.len().min(PUSH_CHUNK)).collect();
+            let since = self.cursor.load(Ordering::Relaxed);
+            match api.exchange_outbound_counts(since, &chunk).await {
+                Ok(changes) => {
+                    for c in changes.counts {
+                        self.others.insert(c.key.clone(), c);
+                    }
+                    self.cursor.store(changes.cursor, Ordering::Relaxed);
+                    if !changes.more && counts.is_empty() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "cannot exchange outbound counts; will retry");
+                    let unsent = chunk.into_iter().chain(counts).map(|c| c.key);
+                    self.dirty.lock().unwrap_or_else(|e| e.into_inner()).extend(unsent);
+                    return;
+                }
+            }
+        }
+        if !counts.is_empty() {
+            self.dirty.lock().unwrap_or_else(|e| e.into_inner()).extend(counts.into_iter().map(|c| c.key));
+        }
     }
 
     /// Tells the API (once in a while per subject; best effort: the limit holds anyway).
@@ -283,6 +393,40 @@ mod tests {
         assert_eq!(meter.check(&limits, org, "cy@a.test", 1).unwrap_err().kind, AlertKind::OrgOutboundLimit);
         // Another organisation is not affected.
         assert!(meter.check(&limits, Uuid::new_v4(), "ann@a.test", 1).is_ok());
+    }
+
+    #[test]
+    fn the_other_nodes_counts_of_this_hour_and_day_count_towards_a_limit() {
+        let meter = OutboundMeter::default();
+        let org = Uuid::new_v4();
+        let limits =
+            OutboundLimits { user_messages_per_hour: 2, user_recipients_per_day: 10, ..OutboundLimits::default() };
+        let t = now();
+        let key = format!("{org}/ann@a.test");
+        let elsewhere = |hour, day_recipients| OutboundCount {
+            key: key.clone(),
+            hour,
+            hour_messages: 1,
+            day: t / 86_400,
+            day_messages: 1,
+            day_recipients,
+        };
+        // Another node's message of a past hour counts for the day only.
+        meter.others.insert(key.clone(), elsewhere(t / 3600 - 1, 8));
+        meter.record(org, "ann@a.test", 1);
+        assert!(meter.check(&limits, org, "ann@a.test", 1).is_ok());
+        let over = meter.check(&limits, org, "ann@a.test", 2).unwrap_err();
+        assert!(over.detail.contains("9 recipients today"), "{over:?}");
+        // One of this hour makes two with ours.
+        meter.others.insert(key.clone(), elsewhere(t / 3600, 1));
+        let over = meter.check(&limits, org, "ann@a.test", 1).unwrap_err();
+        assert!(over.detail.contains("2 messages in this hour"), "{over:?}");
+        // What this node counted waits to be pushed, with its windows.
+        let dirty = meter.dirty.lock().unwrap().clone();
+        assert_eq!(dirty, HashSet::from([key.clone(), org.to_string()]));
+        let w = meter.windows.get(&key).unwrap();
+        let pushed = w.lock().unwrap().count(&key);
+        assert_eq!((pushed.hour, pushed.hour_messages, pushed.day_recipients), (t / 3600, 1, 1));
     }
 
     #[test]

@@ -85,6 +85,18 @@ impl ApiClient {
         res.json().await.map_err(api_err)
     }
 
+    /// Pushes this node's changed outbound counts and pulls the other nodes' changes.
+    pub async fn exchange_outbound_counts(
+        &self,
+        since: i64,
+        counts: &[moat_openapi::OutboundCount],
+    ) -> WorkerResult<moat_openapi::OutboundCountChanges> {
+        let body = moat_openapi::OutboundCountExchange { since, counts: counts.to_vec() };
+        let res =
+            Self::checked(self.post("/worker/outbound-counts").json(&body).send().await.map_err(api_err)?).await?;
+        res.json().await.map_err(api_err)
+    }
+
     /// Hands a quarantined copy to the API (see [`WorkerError::is_refusal`] for a refusal).
     pub async fn post_quarantine(&self, upload: &QuarantineUpload) -> WorkerResult<()> {
         Self::checked(self.post("/worker/quarantine").json(upload).send().await.map_err(api_err)?).await?;
