@@ -95,6 +95,14 @@ impl Default for OutboundMeter {
     }
 }
 
+/// The first `(limit, counted, adding, what)` that `adding` more would take past its limit
+/// (0: no limit), said for people: `what` with the count, and the limit.
+fn first_over(checks: &[(u32, u32, u32, &str)]) -> Option<String> {
+    checks.iter().find(|(limit, counted, adding, _)| *limit > 0 && counted.saturating_add(*adding) > *limit).map(
+        |(limit, counted, _, what)| format!("{}, the limit is {limit}", what.replacen("{}", &counted.to_string(), 1)),
+    )
+}
+
 /// The other nodes' counts of one key in the current windows.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Elsewhere {
@@ -136,41 +144,23 @@ impl OutboundMeter {
         }
         let t = now();
         let user = self.counted(&format!("{org}/{sender}"), t);
-        if limits.user_messages_per_hour > 0 && user.hour_messages >= limits.user_messages_per_hour {
-            return over(format!(
-                "{} messages in this hour, the limit is {}",
-                user.hour_messages, limits.user_messages_per_hour
-            ));
-        }
-        if limits.user_messages_per_day > 0 && user.day_messages >= limits.user_messages_per_day {
-            return over(format!(
-                "{} messages today, the limit is {}",
-                user.day_messages, limits.user_messages_per_day
-            ));
-        }
-        if limits.user_recipients_per_day > 0
-            && user.day_recipients.saturating_add(nth) > limits.user_recipients_per_day
-        {
-            return over(format!(
-                "{} recipients today, the limit is {}",
-                user.day_recipients, limits.user_recipients_per_day
-            ));
+        let over_user = first_over(&[
+            (limits.user_messages_per_hour, user.hour_messages, 1, "{} messages in this hour"),
+            (limits.user_messages_per_day, user.day_messages, 1, "{} messages today"),
+            (limits.user_recipients_per_day, user.day_recipients, nth, "{} recipients today"),
+        ]);
+        if let Some(detail) = over_user {
+            return over(detail);
         }
         let whole = self.counted(&org.to_string(), t);
-        let over_org = |detail: String| Err(Exceeded { kind: AlertKind::OrgOutboundLimit, detail });
-        if limits.org_messages_per_hour > 0 && whole.hour_messages >= limits.org_messages_per_hour {
-            return over_org(format!(
-                "the organisation sent {} messages in this hour, the limit is {}",
-                whole.hour_messages, limits.org_messages_per_hour
-            ));
+        let over_org = first_over(&[
+            (limits.org_messages_per_hour, whole.hour_messages, 1, "the organisation sent {} messages in this hour"),
+            (limits.org_messages_per_day, whole.day_messages, 1, "the organisation sent {} messages today"),
+        ]);
+        match over_org {
+            Some(detail) => Err(Exceeded { kind: AlertKind::OrgOutboundLimit, detail }),
+            None => Ok(()),
         }
-        if limits.org_messages_per_day > 0 && whole.day_messages >= limits.org_messages_per_day {
-            return over_org(format!(
-                "the organisation sent {} messages today, the limit is {}",
-                whole.day_messages, limits.org_messages_per_day
-            ));
-        }
-        Ok(())
     }
 
     /// The other nodes' counts of `key` in the windows of `t` (older windows count nothing).
