@@ -92,6 +92,7 @@ fn Report(report: StatsReport, hourly: bool) -> impl IntoView {
             <TopList title="Most targeted users" id="top-recipients" entries=report.top_recipients/>
             <TopList title="Busiest sending IPs" id="top-ips" entries=report.top_ips/>
         </div>
+        <p class="hint">"Past days keep their 100 busiest IPs and, per domain, recipients: the lists are summed from those."</p>
     }
 }
 
