@@ -4,7 +4,7 @@
 //! concerns; logins and admins' reads of someone else's mail are recorded by their handlers
 //! ([`note`]), which know more than the path.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use moat_openapi::{ActorKind, AuditEntry};
@@ -25,7 +25,8 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let action = format!("{} {path}", req.method());
     let ip = client_ip(&req);
     let (mut parts, body) = req.into_parts();
-    let caller = Caller::from_request_parts(&mut parts, &state).await.ok();
+    // Who, whatever the answer (a read-only key's refused write is recorded with the key).
+    let caller = Caller::identify(&parts, &state).await.ok();
     if let Some(caller) = &caller {
         // The handler's own `Caller` extractor takes it from here instead of looking it up again.
         parts.extensions.insert(caller.clone());

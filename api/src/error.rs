@@ -22,6 +22,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("not allowed")]
     Forbidden,
+    /// A read-only API key used for anything but reading: 403.
+    #[error("read-only API key")]
+    ReadOnlyKey,
     #[error("not found")]
     NotFound,
     #[error("{message}")]
@@ -88,6 +91,13 @@ impl ApiError {
             ApiError::Forbidden => {
                 (StatusCode::FORBIDDEN, "forbidden", "your role does not allow this".into(), None, None)
             }
+            ApiError::ReadOnlyKey => (
+                StatusCode::FORBIDDEN,
+                "read_only",
+                "this API key is read-only: it may only make GET requests".into(),
+                None,
+                None,
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into(), None, None),
             ApiError::NotEnabled(what) => (
                 StatusCode::FORBIDDEN,

@@ -385,6 +385,23 @@ test("an org admin creates an API key, sees it once, uses it, and revokes it", a
   await page.screenshot({ path: join(shots, "api-keys.png"), fullPage: true });
   const me = await (await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${secret}` } })).json();
   assert.equal(me.via, "api_key");
+  // A read-only key: listed as such, it reads and is refused a change.
+  await panel.getByLabel("Key name").fill("Reporting");
+  await panel.getByLabel("Read-only").check();
+  await panel.getByRole("button", { name: "Create key" }).click();
+  await panel.getByText("Key \u201cReporting\u201d created").waitFor();
+  const reader = await panel.locator("code.secret").innerText();
+  const row = panel.locator("#api-keys-table tr", { hasText: "Reporting" });
+  assert.match(await row.innerText(), /read-only/);
+  const headers = { authorization: `Bearer ${reader}`, "content-type": "application/json" };
+  assert.equal((await fetch(`${base}/api/v1/orgs/${me.reach.org_id}/users`, { headers })).status, 200);
+  const write = await fetch(`${base}/api/v1/orgs/${me.reach.org_id}/users`,
+    { method: "POST", headers, body: JSON.stringify({ email: "ro@example.test", display_name: "RO", role: "user" }) });
+  assert.equal(write.status, 403);
+  assert.equal((await write.json()).error.code, "read_only");
+  await panel.getByRole("button", { name: "Revoke Reporting" }).click();
+  await panel.getByRole("button", { name: "Yes, delete" }).click();
+  await row.waitFor({ state: "detached" });
   await panel.getByRole("button", { name: "Revoke ConnectWise" }).click();
   await panel.getByRole("button", { name: "Yes, delete" }).click();
   await panel.locator("#api-keys-table").getByRole("cell", { name: "ConnectWise", exact: true }).waitFor({ state: "detached" });

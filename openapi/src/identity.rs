@@ -203,11 +203,32 @@ pub struct KeyScope {
     pub id: Uuid,
 }
 
+/// What an API key may do within its scope: everything an admin there may (`full`), or only
+/// read (`read_only`: `GET` requests; anything else is answered 403).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyAccess {
+    #[default]
+    Full,
+    ReadOnly,
+}
+
+impl TryFrom<String> for ApiKeyAccess {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<ApiKeyAccess, String> {
+        crate::from_wire_name(&name).ok_or_else(|| format!("not an API key access: {name}"))
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     pub name: String,
     pub scope: KeyScope,
+    /// `full` when left out.
+    #[serde(default)]
+    pub access: ApiKeyAccess,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -217,6 +238,7 @@ pub struct ApiKey {
     /// The first characters of the key, to recognise it; the key itself is never shown again.
     pub prefix: String,
     pub scope: KeyScope,
+    pub access: ApiKeyAccess,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }

@@ -24,16 +24,31 @@ pub struct Caller {
     pub user: Option<UserRecord>,
     /// The API key used, if any.
     pub api_key_id: Option<Uuid>,
+    /// A read-only API key: only `GET` (and `HEAD`) requests.
+    pub read_only: bool,
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
+    /// Who calls, and whether it may make this request's kind of call (a read-only key reads).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         // Resolved once per request: the audit layer resolves the caller first and leaves it here.
-        if let Some(caller) = parts.extensions.get::<Caller>() {
-            return Ok(caller.clone());
+        let caller = match parts.extensions.get::<Caller>() {
+            Some(caller) => caller.clone(),
+            None => Caller::identify(parts, state).await?,
+        };
+        let reads = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+        if caller.read_only && !reads {
+            return Err(ApiError::ReadOnlyKey);
         }
+        Ok(caller)
+    }
+}
+
+impl Caller {
+    /// Who calls, from the bearer token (an API key or a user's JWT), whatever the request.
+    pub async fn identify(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
         let token = super::bearer(parts).ok_or(ApiError::Unauthorized("missing Authorization: Bearer token"))?;
         if token.starts_with(API_KEY_PREFIX) {
             let key = state
@@ -46,7 +61,8 @@ impl FromRequestParts<AppState> for Caller {
                 (None, Some(msp)) => (Role::MspAdmin, Scope::Msp(msp)),
                 (None, None) => return Err(ApiError::Unauthorized("API key has no scope")),
             };
-            return Ok(Caller { role, scope, user: None, api_key_id: Some(key.id) });
+            let read_only = key.access == moat_openapi::ApiKeyAccess::ReadOnly;
+            return Ok(Caller { role, scope, user: None, api_key_id: Some(key.id), read_only });
         }
         let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized("invalid or expired token"))?;
         let user = state
@@ -60,9 +76,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         Caller::for_user(user)
     }
-}
 
-impl Caller {
     pub fn for_user(user: UserRecord) -> ApiResult<Caller> {
         let role = user.role;
         let missing =
@@ -73,7 +87,7 @@ impl Caller {
             Role::OrgAdmin | Role::SpamCzar => Scope::Org(user.org_id.ok_or_else(missing)?),
             Role::User => Scope::User { org_id: user.org_id.ok_or_else(missing)?, user_id: user.id },
         };
-        Ok(Caller { role, scope, user: Some(user), api_key_id: None })
+        Ok(Caller { role, scope, user: Some(user), api_key_id: None, read_only: false })
     }
 
     pub fn user_id(&self) -> Option<Uuid> {

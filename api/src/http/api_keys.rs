@@ -1,5 +1,5 @@
 //! Integration API keys (ConnectWise, Kaseya and scripts): scoped to an MSP or an
-//! organisation, shown once, stored hashed, revocable.
+//! organisation, with full or read-only access, shown once, stored hashed, revocable.
 
 use axum::Json;
 use axum::extract::State;
@@ -42,8 +42,9 @@ pub async fn create_api_key(
     }
     let secret = format!("{API_KEY_PREFIX}{}", random_secret());
     let prefix: String = secret.chars().take(12).collect();
-    let record = state.store.create_api_key(&name, &prefix, &sha256_hex(&secret), &req.scope, caller.user_id()).await?;
-    tracing::info!(key_id = %record.id, "api key created");
+    let hash = sha256_hex(&secret);
+    let record = state.store.create_api_key(&name, &prefix, &hash, &req.scope, req.access, caller.user_id()).await?;
+    tracing::info!(key_id = %record.id, access = ?record.access, "api key created");
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key: record.to_wire(), secret })))
 }
 

@@ -2,7 +2,7 @@
 //! hashes of high-entropy secrets (a slow hash buys nothing for random 256-bit keys).
 
 use chrono::{DateTime, Utc};
-use moat_openapi::{ApiKey, KeyScope, KeyScopeLevel};
+use moat_openapi::{ApiKey, ApiKeyAccess, KeyScope, KeyScopeLevel};
 use uuid::Uuid;
 
 use super::error::{OnUnique, StoreResult};
@@ -15,6 +15,8 @@ pub struct ApiKeyRecord {
     pub prefix: String,
     pub msp_id: Option<Uuid>,
     pub org_id: Option<Uuid>,
+    #[sqlx(try_from = "String")]
+    pub access: ApiKeyAccess,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -34,13 +36,14 @@ impl ApiKeyRecord {
             name: self.name.clone(),
             prefix: self.prefix.clone(),
             scope: self.scope(),
+            access: self.access,
             created_at: self.created_at,
             last_used_at: self.last_used_at,
         }
     }
 }
 
-const KEY_COLUMNS: &str = "k.id, k.name, k.prefix, k.msp_id, k.org_id, k.created_at, k.last_used_at";
+const KEY_COLUMNS: &str = "k.id, k.name, k.prefix, k.msp_id, k.org_id, k.access, k.created_at, k.last_used_at";
 /// A key is visible to callers that reach its MSP or its organisation.
 const KEY_SCOPE: &str = "($1 IS NULL OR k.msp_id = $1 OR o.msp_id = $1) AND ($2 IS NULL OR k.org_id = $2)";
 
@@ -51,6 +54,7 @@ impl Store {
         prefix: &str,
         key_hash: &str,
         scope: &KeyScope,
+        access: ApiKeyAccess,
         created_by: Option<Uuid>,
     ) -> StoreResult<ApiKeyRecord> {
         let (msp_id, org_id) = match scope.level {
@@ -63,14 +67,16 @@ impl Store {
             prefix: prefix.into(),
             msp_id,
             org_id,
+            access,
             created_at: now(),
             last_used_at: None,
         };
         with_pool!(self, pool => sqlx::query(
-            "INSERT INTO api_keys (id, name, prefix, key_hash, msp_id, org_id, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            "INSERT INTO api_keys (id, name, prefix, key_hash, msp_id, org_id, created_by, created_at, access) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(record.id).bind(&record.name).bind(&record.prefix).bind(key_hash)
             .bind(record.msp_id).bind(record.org_id).bind(created_by).bind(record.created_at)
+            .bind(moat_openapi::wire_name(&access))
             .execute(pool).await.map(|r| r.rows_affected()))
         .on_unique("secret", "key collision, try again")?;
         Ok(record)

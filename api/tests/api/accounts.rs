@@ -192,6 +192,55 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
 }
 
 #[tokio::test]
+async fn a_read_only_key_reads_and_every_write_it_tries_is_refused_and_recorded() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let t = tenant(&app, &admin, "ro-keys").await;
+    let scope = json!({"level": "org", "id": t.org_id});
+    let (status, created) = app
+        .post("/api/v1/api-keys", &t.org_admin, json!({"name": "Kaseya", "scope": scope, "access": "read_only"}))
+        .await;
+    assert_eq!((status, created["access"].as_str()), (StatusCode::CREATED, Some("read_only")), "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let (_, full) = app.post("/api/v1/api-keys", &t.org_admin, json!({"name": "Script", "scope": scope})).await;
+    assert_eq!(full["access"], "full", "a key without access is a full one: {full}");
+
+    // It reads what an admin of its organisation reads ...
+    let users = format!("/api/v1/orgs/{}/users", t.org_id);
+    let (status, before) = app.get(&users, &secret).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(app.get("/api/v1/stats", &secret).await.0, StatusCode::OK);
+    // ... and every kind of change is refused before it is made.
+    let new_user = json!({"email": "new@ro-keys.test", "display_name": "New", "role": "user"});
+    let (status, err) = app.post(&users, &secret, new_user.clone()).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("read_only")), "{err}");
+    let (status, _) = app.patch(&format!("/api/v1/users/{}", t.user_id), &secret, json!({"display_name": "X"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.delete(&format!("/api/v1/api-keys/{}", full["id"].as_str().unwrap()), &secret).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&users, &secret).await.1["total"], before["total"], "no user was added");
+    let (_, user) = app.get(&format!("/api/v1/users/{}", t.user_id), &t.org_admin).await;
+    assert_ne!(user["display_name"], "X");
+    let (_, keys) = app.get("/api/v1/api-keys", &t.org_admin).await;
+    assert_eq!(keys["total"], 2, "the full key is still there: {keys}");
+    // The refused write is in the audit log under the key, not as an anonymous call.
+    let (_, log) = app.get("/api/v1/audit?per_page=500", &t.org_admin).await;
+    let refused = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == format!("POST {users}") && e["status"] == 403)
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(refused["actor_kind"], "api_key", "{refused}");
+    // The same request with the full key goes through; an unknown access is refused.
+    let (status, _) = app.post(&users, full["secret"].as_str().unwrap(), new_user).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        app.post("/api/v1/api-keys", &t.org_admin, json!({"name": "x", "scope": scope, "access": "admin"})).await;
+    assert!(status.is_client_error(), "{status}");
+}
+
+#[tokio::test]
 async fn bootstrap_admin_is_created_once() {
     let app = TestApp::spawn().await;
     assert_eq!(app.state.store.count_platform_admins().await.unwrap(), 1);
