@@ -10,6 +10,7 @@ mod boundaries;
 mod bulk;
 mod cross_tenant;
 mod digests;
+mod exchange;
 mod features;
 mod helpers;
 mod jobs;
